@@ -10,3 +10,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+from gsomia.cli.agreements import agreements_app  # noqa: E402
+from gsomia.cli.decide import decide_command  # noqa: E402
+
+app.add_typer(agreements_app, name="agreements")
+app.command("decide")(decide_command)
+
+from gsomia.cli.demo import demo_command  # noqa: E402
+
+app.command("demo")(demo_command)

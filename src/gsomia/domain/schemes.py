@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gsomia.domain.errors import UnknownClassification, UnknownParty
 
@@ -35,15 +36,17 @@ class Level:
         return f"{self.party}:{self.code}"
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """A marking written `PARTY:CODE`, e.g. `KOR:II`."""
+class Classification(NamedTuple):
+    """A marking written `PARTY:CODE`, e.g. `KOR:II`. A tuple: hashed in C, on the policy's hot path."""
 
     party: str
     code: str
 
     def __str__(self) -> str:
         return f"{self.party}:{self.code}"
+
+    def __repr__(self) -> str:
+        return f"Classification({self.party!r}, {self.code!r})"
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,12 @@ class Schemes:
     def __init__(self, schemes: Iterable[Scheme]) -> None:
         self._by_party = {s.party: s for s in schemes}
         self._levels: dict[Classification, Level] = {}
+        self.tiers: dict[Classification, Tier] = {}   # the hot path's lookup
         self._by_marking: dict[str, Level] = {}
         for scheme in self._by_party.values():
             for lv in scheme.levels:
                 self._levels[Classification(lv.party, lv.code)] = lv
+                self.tiers[Classification(lv.party, lv.code)] = lv.tier
                 self._by_marking[lv.marking] = lv
 
     @property
@@ -101,17 +106,21 @@ class Schemes:
         text = text.strip()
         if ":" in text:
             party, _, code = text.partition(":")
-            level = self.scheme(party.strip().upper()).level(code.strip())
-            return Classification(level.party, level.code)
-        level = self._by_marking.get(text)
-        if level is None:
+            named = self.scheme(party.strip().upper()).level(code.strip())
+            return Classification(named.party, named.code)
+        native = self._by_marking.get(text)
+        if native is None:
             raise UnknownClassification(
                 f"{text!r} is neither PARTY:CODE (e.g. KOR:II) nor a known native marking"
             )
-        return Classification(level.party, level.code)
+        return Classification(native.party, native.code)
 
     def level(self, classification: Classification) -> Level:
         found = self._levels.get(classification)
         if found is None:
             raise UnknownClassification(f"{classification} is not a known classification")
         return found
+
+    def tier(self, classification: Classification) -> Tier:
+        tier = self.tiers.get(classification)
+        return tier if tier is not None else self.level(classification).tier
