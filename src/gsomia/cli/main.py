@@ -17,6 +17,11 @@ from gsomia.cli.decide import decide_command  # noqa: E402
 app.add_typer(agreements_app, name="agreements")
 app.command("decide")(decide_command)
 
+from gsomia.cli.keys import keys_app, verify_command  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+app.command("verify")(verify_command)
+
 from gsomia.cli.demo import demo_command  # noqa: E402
 
 app.command("demo")(demo_command)

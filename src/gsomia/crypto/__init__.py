@@ -1,0 +1,48 @@
+"""The crypto layer: seal / open COSE envelopes, node keys and key rings, PKI, signed records.
+
+Callers outside `gsomia.crypto` use only what is listed here; `_cose` is hazardous materials.
+Errors are drawn as a tree in `gsomia.crypto.errors`.
+"""
+
+from gsomia.crypto.at_rest import open_at_rest, seal_at_rest
+from gsomia.crypto.envelope import ECDH_ES, ECDH_SS, Opened, seal
+from gsomia.crypto.envelope import open_envelope as open  # the issue's name; shadows the builtin here only
+from gsomia.crypto.errors import CryptoError, InvalidEnvelope, InvalidRecord, KeyStoreError
+from gsomia.crypto.keyring import KeyRing
+from gsomia.crypto.keys import KeyDirectory, NodeKeys, PublicKeys
+from gsomia.crypto.keystore import (
+    export_public,
+    init_keystore,
+    load_keyring,
+    load_keyring_at,
+    passphrase_from_env,
+    retire_key,
+    rotate_keystore,
+)
+from gsomia.crypto.pki import (
+    PartyPKI,
+    build_loopback_pki,
+    check_pin,
+    client_ssl_context,
+    fingerprint,
+    party_of,
+    server_ssl_context,
+)
+from gsomia.crypto.records import VerifiedRecord, destruction_certificate, sign_record, verify_record
+from gsomia.crypto.trust import load_trust
+
+__all__ = [
+    # envelopes
+    "seal", "open", "Opened", "ECDH_SS", "ECDH_ES", "seal_at_rest", "open_at_rest",
+    # errors
+    "CryptoError", "InvalidEnvelope", "InvalidRecord", "KeyStoreError",
+    # keys
+    "NodeKeys", "PublicKeys", "KeyRing", "KeyDirectory",
+    "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
+    "load_trust", "passphrase_from_env",
+    # signed records
+    "sign_record", "verify_record", "VerifiedRecord", "destruction_certificate",
+    # PKI
+    "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint", "check_pin",
+    "party_of",
+]

@@ -1,0 +1,138 @@
+"""`gsomia keys …` (a node's keys) and `gsomia verify FILE` (a signed record, offline).
+
+The key passphrase comes from GSOMIA_KEY_PASSPHRASE or GSOMIA_KEY_PASSPHRASE_FILE, never from
+an option: options end up in shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from gsomia.cli.common import fail
+from gsomia.crypto import (
+    CryptoError,
+    InvalidRecord,
+    KeyStoreError,
+    export_public,
+    init_keystore,
+    load_keyring,
+    load_trust,
+    passphrase_from_env,
+    retire_key,
+    rotate_keystore,
+    verify_record,
+)
+from gsomia.crypto.records import record_signer_kid
+
+INVALID, UNREADABLE = 1, 2
+
+keys_app = typer.Typer(help="A node's keys: signing, key agreement, TLS certificates.", no_args_is_help=True)
+
+DATA = typer.Option(..., "--data", help="The node's data directory (keys live in DATA/keys).")
+
+
+@keys_app.command("init")
+def init_keys(
+    data: Path = DATA,
+    party: str = typer.Option(..., "--party", help="The node's party trigraph, e.g. KOR."),
+    node: str = typer.Option("", "--node", help="The node's name (default: <party>-node)."),
+) -> None:
+    """Create the node's root (demo), TLS certificate, signing and agreement keys."""
+    try:
+        ring = init_keystore(data, party.upper(), node or f"{party.lower()}-node", passphrase=passphrase_from_env())
+    except CryptoError as exc:
+        raise fail(exc.reason) from None
+    typer.echo(f"keys for {ring.party}/{ring.current.node} in {data / 'keys'}; kid {ring.current.kid.hex()}")
+
+
+@keys_app.command("rotate")
+def rotate_keys(
+    data: Path = DATA,
+    retire: list[str] = typer.Option([], "--retire", help="Also destroy this old generation (kid, hex)."),
+) -> None:
+    """Start a new key generation; older ones keep opening what was sealed to them until retired."""
+    try:
+        keys = rotate_keystore(data, passphrase=passphrase_from_env())
+        for kid in retire:
+            retire_key(data, kid)
+    except CryptoError as exc:
+        raise fail(exc.reason) from None
+    typer.echo(f"new generation {keys.kid.hex()}" + (f"; retired {', '.join(retire)}" if retire else ""))
+
+
+@keys_app.command("export-public")
+def export_public_keys(
+    data: Path = DATA,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+) -> None:
+    """The public keys and certificates peers need, as JSON."""
+    try:
+        document = json.dumps(export_public(data), indent=2, sort_keys=True) + "\n"
+    except CryptoError as exc:
+        raise fail(exc.reason) from None
+    except (OSError, KeyError) as exc:
+        raise fail(f"key store incomplete: {exc}") from None
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        output.write_text(document)
+
+
+def verify_command(
+    file: Path = typer.Argument(..., help="A signed record (binary CBOR, or its base64)."),
+    key: list[Path] = typer.Option([], "--key", "-k", help="Signer's exported public keys (.json) or certificate."),
+    trust: Path | None = typer.Option(None, "--trust", help="A directory of trusted public keys / certificates."),
+    data: Path | None = typer.Option(None, "--data", help="Also trust this node's own keys."),
+) -> None:
+    """Verify a signed record offline; print what was signed and by whom. Exit 1 if invalid, 2 if unreadable."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"{file}: {exc.strerror}", UNREADABLE) from None
+    record = _decode(raw)
+    if record is None:
+        raise fail(f"{file} is not a signed record", UNREADABLE)
+    try:
+        trusted = load_trust(key + ([trust] if trust else []))
+        if data is not None:
+            for generation in load_keyring(data, passphrase=passphrase_from_env()):
+                trusted.add(generation.public)
+    except KeyStoreError as exc:
+        raise fail(exc.reason, UNREADABLE) from None
+    if not len(trusted):
+        raise fail("no key to verify with: give --key, --trust or --data", UNREADABLE)
+    try:
+        verified = verify_record(record, trusted=trusted)
+    except InvalidRecord as exc:
+        typer.echo(f"INVALID: {exc.reason}", err=True)
+        raise typer.Exit(INVALID) from None
+    signer = verified.signer
+    typer.echo(f"valid {verified.type}, signed by {signer.party}/{signer.node} (kid {signer.kid.hex()}) "
+               f"at {verified.signed_at.isoformat()}")
+    typer.echo(json.dumps(verified.body, indent=2, sort_keys=True, default=_show_bytes))
+
+
+def _decode(raw: bytes) -> bytes | None:
+    """The record's bytes: as stored (binary), or base64 text; None if neither looks like a record."""
+    candidates = [raw]
+    try:
+        candidates.append(base64.b64decode(raw.strip(), validate=True))
+    except (binascii.Error, ValueError):
+        pass
+    for candidate in candidates:
+        try:
+            record_signer_kid(candidate)
+            return candidate
+        except InvalidRecord:
+            continue
+    return None
+
+
+def _show_bytes(value: object) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
