@@ -1,0 +1,362 @@
+"""End-to-end latency of the missile-warning feed: sensor → KOR → USA hub → JPN → subscriber.
+
+    .venv/bin/python -m benchmarks.bench_feed [--quick] [--rates 1000,5000] [--seconds 3] [--single-loop]
+
+For each rate the same payloads (real track frames, 50 Hz tracks over as many streams as the rate
+needs) go through three chains, one after the other, on 127.0.0.1:
+
+- gsomia:        the full feed: Ed25519 batch signature and verification per hop, per-hop policy
+                 (release, relay under T5 consent, receipt with re-marking, read), sequence tracking,
+                 replay buffering;
+- raw WebSocket: the same four hops as bare WebSocket relays that forward bytes, one per message;
+- raw NATS:      four publish/subscribe hops through the local NATS server (skipped if unreachable).
+
+By default KOR, USA and JPN (or the raw relays) each run in their own process, as the nodes run on
+their own machines; the sensor and the subscriber share the benchmark's process. --single-loop puts
+everything in one asyncio loop instead. The machine is shared and noisy: read the ratios, measured
+in the same run, rather than absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import multiprocessing as mp
+import os
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from itertools import pairwise
+from multiprocessing.connection import Connection
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gsomia.data import load_catalog
+from gsomia.domain.labels import Label
+from gsomia.domain.schemes import Classification
+from gsomia.feed.pipeline import CHAIN, JPN_READER, chain_link, chain_node, percentiles
+from gsomia.feed.subscriber import FeedSubscriber, Update
+from gsomia.feed.tracks import EndOfTrack, TrackMessage
+from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
+from gsomia.feed.wire import encode_message
+
+NATS_URL = "nats://127.0.0.1:4222"
+Report = Callable[[Any], None]
+LABEL = Label("KOR", "KOR", Classification("KOR", "II"), frozenset({"KOR", "USA", "JPN"}),
+              frozenset({"dprk-missile"}), "missile warning", datetime(2026, 11, 22, tzinfo=timezone.utc))
+
+
+def workload(rate: int, seconds: float) -> list[TrackMessage]:
+    total = int(rate * seconds)
+    streams = max(1, rate // 50)
+    per_stream = -(-total // streams)
+    base: list[TrackMessage] = []
+    source = TrackSource(LABEL, "B", rate_hz=50.0, stale_after_s=3600)
+    for msg in ballistic_track(scenario_for_seed(11), source, time.time()):
+        base.append(msg)
+        if len(base) == per_stream:
+            break
+    # Interleaved as concurrent tracks arrive: one message of each stream in turn.
+    return [replace(m, stream=f"KOR-B{s:03d}") for m in base for s in range(streams)][:total]
+
+
+async def paced(count: int, rate: int, send: Callable[[int], Awaitable[None]]) -> None:
+    """Message i goes at t0 + i / rate, in whatever bursts the loop's ticks allow."""
+    t0 = time.perf_counter()
+    sent = 0
+    while sent < count:
+        due = min(count, int((time.perf_counter() - t0) * rate) + 1)
+        while sent < due:
+            await send(sent)
+            sent += 1
+        await asyncio.sleep(0.0005)
+
+
+async def until(done: Callable[[], bool], limit_s: float = 15.0) -> None:
+    for _ in range(int(limit_s / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+
+
+# --- the relay hops: each runs in its own process (default) or as a task (--single-loop) ---------
+
+async def gsomia_hop(spec: dict[str, Any], report: Report, stop: asyncio.Event) -> dict[str, Any]:
+    public = {n: Ed25519PublicKey.from_public_bytes(b) for n, b in spec["public"].items()}
+    node = chain_node(spec["node_id"], Ed25519PrivateKey.from_private_bytes(spec["key"]), public, load_catalog(),
+                      batch_interval_s=spec["interval"])
+    marks: dict[tuple[str, int], float] = {}
+
+    def mark(_node: str, msg: TrackMessage) -> None:
+        marks.setdefault((msg.stream, msg.seq), time.perf_counter())
+
+    node.observer = mark
+    port = await node.serve()
+    if spec["downstream"]:
+        chain_link(node, spec["downstream"])
+    gc.freeze()  # start-up objects (catalogue, modules) need never be scanned again by the GC
+    report(port)
+    await stop.wait()
+    await node.close()
+    return {"marks": marks, "batches": node.signer._number}
+
+
+async def ws_hop(spec: dict[str, Any], report: Report, stop: asyncio.Event) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
+
+    async def relay(ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the chain is torn down from the front
+            async with connect(spec["downstream"], compression=None) as out:
+                async for data in ws:
+                    await out.send(data)
+
+    server = await serve(relay, "127.0.0.1", 0, compression=None)
+    report(next(iter(server.sockets)).getsockname()[1])
+    await stop.wait()
+    server.close()
+    return {}
+
+
+async def nats_hop(spec: dict[str, Any], report: Report, stop: asyncio.Event) -> dict[str, Any]:
+    import nats
+    from nats.aio.msg import Msg
+
+    nc = await nats.connect(NATS_URL, connect_timeout=2)
+
+    async def relay(msg: Msg) -> None:
+        await nc.publish(spec["out"], msg.data)
+
+    await nc.subscribe(spec["in"], cb=relay)
+    await nc.flush()
+    report(0)
+    await stop.wait()
+    await nc.drain()
+    return {}
+
+
+HOPS = {"gsomia": gsomia_hop, "ws": ws_hop, "nats": nats_hop}
+
+
+def _child(kind: str, spec: dict[str, Any], conn: Connection, use_uvloop: bool) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(conn.fileno(), stop.set)  # any word from the parent: stop
+        report = conn.send
+        result = await HOPS[kind](spec, report, stop)
+        loop.remove_reader(conn.fileno())
+        os.set_blocking(conn.fileno(), True)  # the loop made it non-blocking; the result is large
+        conn.send(result)
+
+    if use_uvloop:
+        import uvloop
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+def _have_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Relays:
+    """Three hops started back to front (JPN, USA, KOR), each told where the next one listens."""
+
+    def __init__(self, processes: bool, use_uvloop: bool) -> None:
+        self.processes, self.uvloop = processes, use_uvloop
+        self._children: list[tuple[Any, Connection]] = []
+        self._tasks: list[tuple[asyncio.Task[dict[str, Any]], asyncio.Event]] = []
+
+    async def start(self, kind: str, spec: dict[str, Any]) -> int:
+        if self.processes:
+            parent, child = mp.get_context("spawn").Pipe()
+            proc = mp.get_context("spawn").Process(target=_child, args=(kind, spec, child, self.uvloop), daemon=True)
+            proc.start()
+            self._children.append((proc, parent))
+            return int(await asyncio.get_running_loop().run_in_executor(None, parent.recv))
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        stop = asyncio.Event()
+        self._tasks.append((asyncio.ensure_future(HOPS[kind](spec, ready.set_result, stop)), stop))
+        return await ready
+
+    async def stop(self) -> list[dict[str, Any]]:
+        results = []
+        for proc, conn in self._children:
+            conn.send("stop")
+            results.append(await asyncio.get_running_loop().run_in_executor(None, conn.recv))
+            proc.join(timeout=10)
+        for task, stop in self._tasks:
+            stop.set()
+            results.append(await task)
+        return results
+
+
+# --- the three chains ----------------------------------------------------------------------------
+
+async def run_gsomia(msgs: list[TrackMessage], rate: int, relays: Relays, interval: float) -> dict[str, Any]:
+    keys = {n: Ed25519PrivateKey.generate() for n in CHAIN}
+    public = {n: k.public_key() for n, k in keys.items()}
+    public_raw = {n: k.public_bytes_raw() for n, k in public.items()}
+    url = ""
+    for node_id in reversed(CHAIN[1:]):
+        port = await relays.start("gsomia", {"node_id": node_id, "key": keys[node_id].private_bytes_raw(),
+                                             "public": public_raw, "downstream": url, "interval": interval})
+        url = f"ws://127.0.0.1:{port}"
+        if node_id == "JPN-node":
+            jpn_url = url
+    catalog = load_catalog()
+    sensor = chain_node("KOR-sensor-1", keys["KOR-sensor-1"], public, catalog, batch_interval_s=interval)
+    chain_link(sensor, url)
+    sent: dict[tuple[str, int], float] = {}
+    got: dict[tuple[str, int], float] = {}
+
+    def on_update(update: Update) -> None:
+        got.setdefault((update.msg.stream, update.msg.seq), time.perf_counter())
+
+    subscriber = FeedSubscriber(jpn_url, JPN_READER.id, "JPN-node", public["JPN-node"],
+                                lambda b: Label.from_canonical(b, catalog.schemes), on_update=on_update,
+                                maxsize=1)  # measured in on_update; keeping every update would only feed the GC
+    sub_task = asyncio.ensure_future(subscriber.run())
+    warm = TrackMessage("KOR-WARM", 1, "KOR", "s", time.time(), time.time() + 3600, LABEL, EndOfTrack("warm"))
+    await sensor.originate(warm)
+    await until(lambda: ("KOR-WARM", 1) in got, 30.0)  # every link is up once this arrives
+
+    async def send(i: int) -> None:
+        sent[(msgs[i].stream, msgs[i].seq)] = time.perf_counter()
+        await sensor.originate(msgs[i])
+
+    await paced(len(msgs), rate, send)
+    await until(lambda: len(got) >= len(msgs) + 1)
+    results = await relays.stop()
+    sub_task.cancel()
+    await asyncio.gather(sub_task, return_exceptions=True)
+    await sensor.close()
+    points = [sent, *(r["marks"] for r in reversed(results)), got]  # sensor, KOR, USA, JPN, subscriber
+    names = ["sensor", "KOR", "USA", "JPN", "subscriber"]
+    hops = {f"{a}→{b}": percentiles([(pb[k] - pa[k]) * 1e3 for k in pb if k in pa])
+            for (a, pa), (b, pb) in pairwise(zip(names, points, strict=True))}
+    return {"e2e": percentiles([(got[k] - sent[k]) * 1e3 for k in sent if k in got]), "hops": hops,
+            "lost": sum(1 for k in sent if k not in got), "batches": results[1]["batches"]}
+
+
+async def run_raw_ws(payloads: list[bytes], rate: int, relays: Relays) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
+
+    sent_at = [0.0] * len(payloads)
+    got: list[float] = []
+
+    async def sink(ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the relay before us stops first at the end
+            async for data in ws:
+                assert isinstance(data, bytes)
+                got.append((time.perf_counter() - sent_at[struct.unpack_from(">I", data)[0]]) * 1e3)
+
+    server = await serve(sink, "127.0.0.1", 0, compression=None)
+    url = f"ws://127.0.0.1:{next(iter(server.sockets)).getsockname()[1]}"
+    for _ in range(3):
+        url = f"ws://127.0.0.1:{await relays.start('ws', {'downstream': url})}"
+    async with connect(url, compression=None) as source:
+        async def send(i: int) -> None:
+            sent_at[i] = time.perf_counter()
+            await source.send(struct.pack(">I", i) + payloads[i])
+        await paced(len(payloads), rate, send)
+        await until(lambda: len(got) >= len(payloads))
+    await relays.stop()
+    server.close()
+    return {"e2e": percentiles(got), "lost": len(payloads) - len(got)}
+
+
+async def run_raw_nats(payloads: list[bytes], rate: int, relays: Relays) -> dict[str, Any] | None:
+    import nats
+    from nats.aio.msg import Msg
+
+    try:
+        nc = await nats.connect(NATS_URL, connect_timeout=1, max_reconnect_attempts=0)
+    except Exception:
+        return None
+    prefix = f"bench.{int(time.time() * 1000)}"
+    sent_at = [0.0] * len(payloads)
+    got: list[float] = []
+
+    async def sink(msg: Msg) -> None:
+        got.append((time.perf_counter() - sent_at[struct.unpack_from(">I", msg.data)[0]]) * 1e3)
+
+    await nc.subscribe(f"{prefix}.h4", cb=sink)
+    for hop in (3, 2, 1):
+        await relays.start("nats", {"in": f"{prefix}.h{hop}", "out": f"{prefix}.h{hop + 1}"})
+    await nc.flush()
+
+    async def send(i: int) -> None:
+        sent_at[i] = time.perf_counter()
+        await nc.publish(f"{prefix}.h1", struct.pack(">I", i) + payloads[i])
+
+    await paced(len(payloads), rate, send)
+    await until(lambda: len(got) >= len(payloads))
+    await relays.stop()
+    await nc.drain()
+    return {"e2e": percentiles(got), "lost": len(payloads) - len(got)}
+
+
+def fmt(s: dict[str, float]) -> str:
+    return f"p50 {s['p50']:7.2f}  p99 {s['p99']:7.2f}  max {s['max']:7.2f} ms  (n={s['n']:.0f})"
+
+
+async def main(rates: list[int], seconds: float, processes: bool, use_uvloop: bool, interval: float) -> None:
+    mode = "KOR, USA, JPN in separate processes" if processes else "one asyncio loop"
+    print(f"feed benchmark: {seconds:g} s per rate; sensor→KOR→USA→JPN→subscriber on 127.0.0.1; {mode};"
+          f" {'uvloop' if use_uvloop else 'asyncio'} loops; batches ≥ {interval * 1e3:g} ms apart per link")
+    for rate in rates:
+        msgs = workload(rate, seconds)
+        payloads = [encode_message(m) for m in msgs]
+        # The pre-built workload is the harness's, not the feed's: keep its ~5 objects per message
+        # out of the GC's full collections, which would otherwise show up as the feed's p99.
+        gc.freeze()
+        ours = await run_gsomia(msgs, rate, Relays(processes, use_uvloop), interval)
+        ws = await run_raw_ws(payloads, rate, Relays(processes, use_uvloop))
+        nats_result = await run_raw_nats(payloads, rate, Relays(processes, use_uvloop))
+        print(f"\n== {rate} msg/s, {len(msgs)} messages, {len(payloads[0])}-byte frames ==")
+        print(f"gsomia feed      {fmt(ours['e2e'])}  lost {ours['lost']}  (hub signed {ours['batches']} batches)")
+        for hop, stats in ours["hops"].items():
+            print(f"  {hop:15s} {fmt(stats)}")
+        print(f"raw websocket    {fmt(ws['e2e'])}  lost {ws['lost']}")
+        rows = [("raw websocket", ws)]
+        if nats_result is None:
+            print("raw NATS         (unreachable at 127.0.0.1:4222: skipped)")
+        else:
+            print(f"raw NATS         {fmt(nats_result['e2e'])}  lost {nats_result['lost']}")
+            rows.append(("raw NATS", nats_result))
+        for name, base in rows:
+            print(f"ratio gsomia / {name:13s}  p50 {ours['e2e']['p50'] / base['e2e']['p50']:5.2f}x"
+                  f"   p99 {ours['e2e']['p99'] / base['e2e']['p99']:5.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="feed end-to-end latency against raw WebSocket and NATS")
+    parser.add_argument("--quick", action="store_true", help="1 second per rate")
+    parser.add_argument("--rates", default="1000,5000")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--single-loop", action="store_true", help="every hop in this process's loop")
+    parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio loops")
+    parser.add_argument("--batch-interval-ms", type=float, default=2.0,
+                        help="least time between two signed batches on a link (0: sign as fast as possible)")
+    args = parser.parse_args()
+    use_uvloop = not args.no_uvloop and _have_uvloop()
+    loop_runner = asyncio.run
+    if use_uvloop:
+        import uvloop
+        loop_runner = uvloop.run
+    loop_runner(main([int(r) for r in args.rates.split(",")], 1.0 if args.quick else args.seconds,
+                     not args.single_loop, use_uvloop, args.batch_interval_ms / 1e3))

@@ -1,0 +1,109 @@
+"""A Cursor-on-Target TCP (optionally TLS) endpoint on a node, for TAK clients and CoT sensors.
+
+In: each `<event>…</event>` read from a connection becomes a message this node originates. Plain TAK
+input takes the listener's configured label and sensor (`CotDefaults`); input that carries our own
+detail must name this node's party as originator — another party's track enters only through a
+signed peer link, never by a TAK client claiming it.
+
+Out: every connected client receives, as CoT, what the listener's reader official may read (the
+same `ReaderFilter` a WebSocket subscriber gets). Who that official is comes from configuration
+now and from the client's TLS certificate once the API layer maps certificates to officials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+
+from gsomia.domain.officials import Official
+from gsomia.feed.cot import MAX_EVENT_BYTES, CotDefaults, CotWriter, parse_cot
+from gsomia.feed.dissemination import ReaderFilter
+from gsomia.feed.errors import CotError
+from gsomia.feed.node import FeedNode
+
+log = logging.getLogger(__name__)
+_END = b"</event>"
+
+
+class CotListener:
+    def __init__(self, node: FeedNode, reader: Official, label_defaults: CotDefaults | None = None) -> None:
+        self.node = node
+        self.reader = reader
+        self.defaults = label_defaults
+        self.clients = 0
+        self.accepted = 0
+        self.refused = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
+        self._server = await asyncio.start_server(self._handle, host, port, ssl=ssl_context,
+                                                  limit=MAX_EVENT_BYTES + len(_END))
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients += 1
+        out = asyncio.ensure_future(self._send(writer))
+        self._tasks.add(out)
+        try:
+            await self._receive(reader)
+        finally:
+            out.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await out
+            self._tasks.discard(out)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            self.clients -= 1
+
+    async def _receive(self, reader: asyncio.StreamReader) -> None:
+        schemes = self.node.catalog.schemes
+        while True:
+            try:
+                data = await reader.readuntil(_END)
+            except asyncio.IncompleteReadError:
+                return  # the client closed
+            except asyncio.LimitOverrunError:
+                log.warning("CoT event over %d bytes: connection closed", MAX_EVENT_BYTES)
+                return
+            start = data.find(b"<event")
+            if start < 0:
+                self.refused += 1
+                continue
+            try:
+                msg = parse_cot(data[start:], schemes, self.defaults)
+            except CotError as bad:
+                self.refused += 1
+                log.info("CoT refused: %s", bad)
+                continue
+            if msg.label.originator != self.node.party or msg.originator != self.node.party:
+                self.refused += 1  # foreign tracks come only over signed peer links
+                continue
+            self.accepted += 1
+            await self.node.originate(msg)
+
+    async def _send(self, writer: asyncio.StreamWriter) -> None:
+        gate = ReaderFilter(self.node.decider, self.node.clock, self.reader)
+        sub = await self.node.broker.subscribe(f"cot:{id(writer)}", gate)
+        cot = CotWriter()
+        try:
+            while True:
+                for delivery in await sub.next_batch(256):
+                    writer.write(cot.write(delivery.msg))
+                await writer.drain()
+        finally:
+            await self.node.broker.unsubscribe(sub)
+
+    def next_seq(self, stream: str) -> int:
+        """Numbers for plain TAK input, continuing the node's own count (so a restart does not reuse them)."""
+        return self.node.tracker.positions().get(stream, 1)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()

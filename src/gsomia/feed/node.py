@@ -1,0 +1,328 @@
+"""A feed node: takes signed batches in, applies the policy per hop, sends signed batches on.
+
+    upstream (sensor or peer) ──push──▶ [ verify → decode → receive/re-mark → sequence → buffer ]
+                                                         │ broker
+                         ┌───────────────────────────────┼────────────────────────────┐
+                   PeerLink (push, PeerFilter)     subscriber (pull, ReaderFilter)   in-process subscribers
+
+One node is one party's feed endpoint (KOR, USA hub, JPN). Trust is explicit: batches are accepted
+only from node ids whose public key the node was given, and each hop re-signs what it forwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from gsomia.domain.catalog import Catalog
+from gsomia.domain.labels import Label
+from gsomia.domain.officials import Official
+from gsomia.feed.batch_signing import BatchSigner
+from gsomia.feed.broker import AllowAll, Broker, Delivery, Gate, LocalBroker
+from gsomia.feed.dissemination import Consents, Decider, PeerFilter, ReaderFilter, Receipt, policy_decider
+from gsomia.feed.errors import FeedError
+from gsomia.feed.link import (
+    Channel,
+    Receiver,
+    Sender,
+    hello,
+    new_nonce,
+    parse_control,
+    parse_nonce,
+    parse_positions,
+    replay_request,
+)
+from gsomia.feed.replay import ReplayBuffer, Stored
+from gsomia.feed.sequence import SequenceTracker
+from gsomia.feed.tracks import TrackMessage
+from gsomia.feed.wire import WireDecoder, encode_label, encode_message
+
+log = logging.getLogger(__name__)
+Observer = Callable[[str, TrackMessage], None]
+
+
+def _no_consents() -> tuple[()]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A node (or sensor) this node accepts batches from."""
+
+    node_id: str
+    party: str
+    key: Ed25519PublicKey
+
+
+class FeedNode:
+    def __init__(self, party: str, node_id: str, key: Ed25519PrivateKey, catalog: Catalog, official: Official,
+                 peers: Mapping[str, Peer] = {}, *, clock: Callable[[], float] = time.time,
+                 broker: Broker | None = None, buffer: ReplayBuffer | None = None,
+                 decider: Decider | None = None, consents: Consents = _no_consents,
+                 readers: Mapping[str, Official] = {}, batch_interval_s: float = 0.002) -> None:
+        self.party, self.node_id = party, node_id
+        self.catalog, self.official = catalog, official
+        self.peers = dict(peers)
+        self.readers = dict(readers)  # subscriber id → the official it reads as (auth comes from the API layer)
+        self.clock = clock
+        self.broker: Broker = broker if broker is not None else LocalBroker()
+        self.buffer = buffer if buffer is not None else ReplayBuffer(clock)
+        self.decider = decider if decider is not None else policy_decider(catalog)
+        self.consents = consents
+        self.tracker = SequenceTracker(clock)
+        for stream in self.buffer.streams():  # a restart over a persisted buffer resumes, not repeats
+            self.tracker.restore(stream, self.buffer.newest(stream) + 1)
+        self.signer = BatchSigner(key, node_id)
+        self._codec = WireDecoder(self._parse_label)
+        for label_frame in self.buffer.labels.values():
+            self._codec.decode(label_frame)
+        self._receipts: dict[str, Receipt] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: Server | None = None
+        self.batch_interval_s = batch_interval_s
+        self.observer: Observer | None = None
+        self.refused = 0
+        self.rejected_batches = 0
+
+    def _parse_label(self, data: bytes) -> Label:
+        return Label.from_canonical(data, self.catalog.schemes)
+
+    # --- history (what Senders replay from) ------------------------------------------------------
+
+    def label_frame(self, digest: bytes) -> bytes:
+        return self.buffer.labels[digest]
+
+    def streams(self) -> list[str]:
+        return self.buffer.streams()
+
+    def newest(self, stream: str) -> int:
+        return self.buffer.newest(stream)
+
+    def replay(self, stream: str, first: int, last: int | None) -> tuple[list[Stored], list[tuple[int, int]]]:
+        found, _ = self.buffer.replay(stream, first, last)
+        top = last if last is not None else self.buffer.newest(stream)
+        have = {s.seq for s in found}
+        pending = {s for a, b in self.tracker.missing(stream) for s in range(a, b + 1)}
+        gone: list[tuple[int, int]] = []
+        for seq in range(first, top + 1):
+            # Neither held nor awaited here (an awaited one will be forwarded when it comes): gone.
+            if seq not in have and seq not in pending:
+                if gone and gone[-1][1] == seq - 1:
+                    gone[-1] = (gone[-1][0], seq)
+                else:
+                    gone.append((seq, seq))
+        return found, gone
+
+    def message(self, stored: Stored) -> TrackMessage:
+        msg = self._codec.decode(stored.frame)
+        if msg is None:
+            raise FeedError("a label frame is stored among messages")
+        return msg
+
+    # --- taking messages in ----------------------------------------------------------------------
+
+    async def originate(self, msg: TrackMessage) -> None:
+        """A message from this node's own sensor, in process (the pipeline's sensor uses the socket)."""
+        await self._accept(msg, None, encode_message(msg))
+
+    async def _accept(self, msg: TrackMessage, channel: Channel | None, frame: bytes) -> None:
+        seen = self.tracker.observe(msg.stream, msg.seq, msg.stale)
+        if not seen.deliver:
+            return
+        for first, last in seen.gaps:
+            if channel is None:
+                # Originated here with numbers skipped: nobody holds them, so they are gone, not pending.
+                self.tracker.give_up(msg.stream, first, last)
+            else:
+                await channel.send(replay_request(msg.stream, first, last))
+        if msg.digest not in self.buffer.labels:
+            label_frame = encode_label(msg.label)
+            self.buffer.add_label(msg.digest, label_frame)
+            self._codec.decode(label_frame)
+        self.buffer.append_one(msg.stream, msg.seq, msg.digest, frame)
+        if self.observer is not None:
+            self.observer(self.node_id, msg)
+        await self.broker.publish(Delivery(msg, frame))
+
+    def _receipt(self, provider: str) -> Receipt:
+        receipt = self._receipts.get(provider)
+        if receipt is None:
+            receipt = self._receipts[provider] = Receipt(self.decider, self.clock, self.catalog, self.party,
+                                                         provider, self.official, self.consents)
+        return receipt
+
+    async def _ingest(self, channel: Channel, receiver: Receiver, provider: str, data: bytes) -> None:
+        try:
+            received = receiver.open(data)
+        except FeedError as bad:
+            self.rejected_batches += 1
+            log.warning("%s: batch from %s refused: %s", self.node_id, receiver.signer, bad)
+            return
+        receipt = self._receipt(provider)
+        for item in received:
+            held = receipt.accept(item.msg)
+            if held is None:
+                self.refused += 1
+                continue
+            frame = item.frame
+            if held.digest != item.msg.digest:
+                # Re-marked on receipt: only the 16-byte label digest (CBOR header 0x50) changes, so
+                # swap it in place of a full re-encode; a 17-byte false match elsewhere is impossible
+                # in practice (the rest of the frame is short text and floats).
+                frame = frame.replace(b"\x50" + item.msg.digest, b"\x50" + held.digest, 1)
+            await self._accept(held, channel, frame)
+
+    # --- the server side -------------------------------------------------------------------------
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
+        self._server = await serve(self._handle, host, port, ssl=ssl_context, compression=None,
+                                   max_size=16 * 1024 * 1024)
+        sock = next(iter(self._server.sockets))
+        return int(sock.getsockname()[1])
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        try:
+            greeting = parse_control(await ws.recv())
+            node, role = str(greeting.get("node", "")), greeting.get("role")
+            if role == "push":
+                await self._handle_push(ws, node)
+            elif role == "pull":
+                await self._handle_pull(ws, node, parse_positions(greeting), parse_nonce(greeting))
+        except (FeedError, ConnectionClosed) as ended:
+            log.info("%s: connection ended: %s", self.node_id, ended)
+
+    async def _handle_push(self, ws: ServerConnection, node: str) -> None:
+        peer = self.peers.get(node)
+        if peer is None:
+            await ws.close(4403, "unknown node")
+            return
+        receiver = Receiver({node: peer.key}, node, self._parse_label, new_nonce())
+        await ws.send(hello("push", self.node_id, self.tracker.positions(), receiver.nonce))
+        async for data in ws:
+            if isinstance(data, bytes):
+                await self._ingest(ws, receiver, peer.party, data)
+            else:
+                control = parse_control(data)
+                stream, first, last = control.get("gone"), control.get("first"), control.get("last")
+                if isinstance(stream, str) and isinstance(first, int) and isinstance(last, int):
+                    self.tracker.give_up(stream, first, last)
+
+    async def _handle_pull(self, ws: ServerConnection, reader_id: str, positions: dict[str, int],
+                           nonce: bytes) -> None:
+        reader = self.readers.get(reader_id)
+        if reader is None:
+            await ws.close(4403, "unknown subscriber")
+            return
+        gate = ReaderFilter(self.decider, self.clock, reader)
+        sub = await self.broker.subscribe(reader_id, gate)
+        sender = Sender(sub, self.signer, self, min_interval_s=self.batch_interval_s)
+        await ws.send(hello("pull", self.node_id, {}))
+        try:
+            await sender.resume(ws, positions, nonce)
+            await _run_both(sender.pump(ws), sender.answer(ws))
+        finally:
+            await self.broker.unsubscribe(sub)
+
+    # --- the client side: pushing to a downstream node -------------------------------------------
+
+    def link_to(self, url: str, gate: Gate, ssl_context: ssl.SSLContext | None = None) -> PeerLink:
+        link = PeerLink(self, url, gate, ssl_context)
+        self._spawn(link.run())
+        return link
+
+    def link_to_peer(self, url: str, peer_party: str, releaser: Official, relayer: Official | None = None,
+                     ssl_context: ssl.SSLContext | None = None) -> PeerLink:
+        """A push link to a partner node, filtered by release (own items) or relay (others')."""
+        gate = PeerFilter(self.decider, self.clock, self.party, peer_party, releaser, relayer or self.official,
+                          self.consents)
+        return self.link_to(url, gate, ssl_context)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await self.broker.close()
+
+
+async def _run_both(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run until the first ends (a closed connection ends both halves)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class PeerLink:
+    """Pushes this node's deliveries to one downstream node, reconnecting and resuming as needed."""
+
+    def __init__(self, node: FeedNode, url: str, gate: Gate | None = None,
+                 ssl_context: ssl.SSLContext | None = None, retry_s: float = 0.05, max_retry_s: float = 2.0) -> None:
+        self.node, self.url, self.gate = node, url, gate or AllowAll()
+        self._ssl = ssl_context
+        self._retry, self._max_retry = retry_s, max_retry_s
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self.sender: Sender | None = None
+        self._ws: object | None = None
+
+    async def run(self) -> None:
+        sub = await self.node.broker.subscribe(f"link:{self.url}", self.gate)
+        self.sender = sender = Sender(sub, self.node.signer, self.node, min_interval_s=self.node.batch_interval_s)
+        delay = self._retry
+        try:
+            while True:
+                try:
+                    async with connect(self.url, ssl=self._ssl, compression=None, max_size=16 * 1024 * 1024,
+                                       open_timeout=5) as ws:
+                        self._ws = ws
+                        await ws.send(hello("push", self.node.node_id, {}))
+                        answer = parse_control(await ws.recv())
+                        positions, nonce = parse_positions(answer), parse_nonce(answer)
+                        self.connections += 1
+                        self.connected.set()
+                        delay = self._retry
+                        await sender.resume(ws, positions, nonce)
+                        await _run_both(sender.pump(ws), sender.answer(ws))
+                except (OSError, ConnectionClosed, FeedError, TimeoutError) as broken:
+                    log.info("%s → %s: %s; reconnecting", self.node.node_id, self.url, broken)
+                finally:
+                    self.connected.clear()
+                    self._ws = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_retry)
+        finally:
+            await self.node.broker.unsubscribe(sub)
+
+    async def drop_connection(self) -> None:
+        """Force a disconnect (tests: the link must reconnect and leave no gap)."""
+        ws = self._ws
+        if ws is not None:
+            transport = getattr(ws, "transport", None)
+            if transport is not None:
+                transport.abort()

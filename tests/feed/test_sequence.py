@@ -1,0 +1,108 @@
+"""No silent gaps: gaps reported, duplicates dropped, staleness by the message's own stale time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
+from gsomia.feed.sequence import SequenceTracker, Verdict
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_in_order_gap_late_fill_and_duplicate() -> None:
+    t = SequenceTracker(Clock())
+    assert t.observe("s", 1, 2000.0).verdict is Verdict.NEW
+    jump = t.observe("s", 5, 2000.0)
+    assert jump.verdict is Verdict.NEW and jump.gaps == ((2, 4),)
+    assert t.missing("s") == [(2, 4)]
+    assert t.observe("s", 3, 2000.0).verdict is Verdict.LATE
+    assert t.missing("s") == [(2, 2), (4, 4)]
+    dup = t.observe("s", 3, 2000.0)
+    assert dup.verdict is Verdict.DUPLICATE and not dup.deliver
+    assert t.observe("s", 5, 2000.0).verdict is Verdict.DUPLICATE
+    assert t.duplicates == 2
+    assert t.positions() == {"s": 6}
+
+
+def test_a_new_stream_that_starts_late_reports_the_missing_start() -> None:
+    t = SequenceTracker(Clock())
+    assert t.observe("s", 4, 2000.0).gaps == ((1, 3),)
+
+
+def test_staleness_uses_the_message_stale_time_and_the_injected_clock() -> None:
+    clock = Clock(1000.0)
+    t = SequenceTracker(clock)
+    assert not t.observe("s", 1, 1005.0).stale
+    clock.now = 1005.0
+    assert t.observe("s", 2, 1005.0).stale
+    assert t.stale == 1
+
+
+def test_holes_are_bounded_and_overflow_is_counted_lost() -> None:
+    t = SequenceTracker(Clock(), max_missing=10)
+    t.observe("s", 1, 2000.0)
+    t.observe("s", 100, 2000.0)
+    assert t.lost("s") == 88
+    assert t.missing("s") == [(90, 99)]
+    assert t.give_up("s", 90, 94) == 5
+    assert t.lost("s") == 93
+
+
+@given(st.lists(st.integers(1, 60), max_size=200))
+def test_every_number_is_delivered_exactly_once_or_reported_missing(seqs: list[int]) -> None:
+    t = SequenceTracker(Clock())
+    delivered: list[int] = []
+    for seq in seqs:
+        if t.observe("s", seq, 2000.0).deliver:
+            delivered.append(seq)
+    assert len(delivered) == len(set(delivered))
+    top = max(seqs, default=0)
+    holes = {s for a, b in t.missing("s") for s in range(a, b + 1)}
+    assert set(delivered) | holes == set(range(1, top + 1))
+    assert not set(delivered) & holes
+
+
+def test_replay_buffer_bounds_by_count_and_age() -> None:
+    clock = Clock(0.0)
+    buf = ReplayBuffer(clock, max_per_stream=5, max_age_s=10.0)
+    buf.append("s", [(i, b"d", b"f%d" % i) for i in range(1, 9)])
+    got, missing = buf.replay("s", 1, 8)
+    assert [s.seq for s in got] == [4, 5, 6, 7, 8] and missing == 3
+    clock.now = 20.0
+    got, missing = buf.replay("s", 4)
+    assert got == [] and missing == 5
+
+
+def test_replay_buffer_survives_restart_through_sqlite(tmp_path: Path) -> None:
+    clock = Clock(100.0)
+    store = SqliteReplayStore(tmp_path / "replay.db")
+    buf = ReplayBuffer(clock, store=store)
+    buf.add_label(b"d", b"label-frame")
+    buf.append("s", [(1, b"d", b"one"), (2, b"d", b"two")])
+    store.close()
+    reopened = SqliteReplayStore(tmp_path / "replay.db")
+    again = ReplayBuffer(clock, store=reopened)
+    got, missing = again.replay("s", 1)
+    assert [s.frame for s in got] == [b"one", b"two"] and missing == 0
+    assert again.labels == {b"d": b"label-frame"}
+    reopened.close()
+
+
+def test_replay_buffer_total_bound_evicts_the_oldest_across_streams() -> None:
+    buf = ReplayBuffer(Clock(0.0), max_per_stream=100, max_total=5)
+    for seq in (1, 2, 3):
+        buf.append_one("a", seq, b"d", b"a%d" % seq)
+        buf.append_one("b", seq, b"d", b"b%d" % seq)
+    assert len(buf) == 5
+    assert [s.seq for s in buf.replay("a", 1)[0]] == [2, 3]
+    assert [s.seq for s in buf.replay("b", 1)[0]] == [1, 2, 3]
