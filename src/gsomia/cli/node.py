@@ -1,0 +1,156 @@
+"""`gsomia init` and what every command shares: opening the node, the acting official, clean errors.
+
+Who acts: with GSOMIA_TOKEN set, the official that token belongs to (via "cli-token"). Without it,
+the node's local administrator, i.e. the bootstrap security officer named in the config file
+(via "cli-local"): whoever can read the 0700 data directory already holds the node's database and
+keys, so this grants nothing new, and every action is still audited under that official's id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from gsomia.config import CONFIG_FILE, ConfigError, Settings, load_settings, write_settings
+from gsomia.domain.errors import DomainError
+from gsomia.domain.timeutil import parse_instant
+from gsomia.services import node as node_setup
+from gsomia.services import officials
+from gsomia.services.context import Actor, NodeContext, load_schemes
+from gsomia.services.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StoreUnavailable
+
+EXIT_UNAVAILABLE = 1
+EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+TOKEN_ENV = "GSOMIA_TOKEN"
+
+DataOption = Annotated[Path, typer.Option("--data", envvar="GSOMIA_DATA", help="The node's data directory.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Bad input and refusals become one line and an exit code, never a traceback."""
+    try:
+        yield
+    except (DomainError, InvalidInput, ConfigError) as bad:
+        fail(str(bad))
+    except (PermissionDenied, AuthenticationFailed) as refused:
+        fail(f"refused: {refused}", EXIT_REFUSED)
+    except StoreUnavailable as unavailable:
+        fail(str(unavailable), EXIT_UNAVAILABLE)
+    except SQLAlchemyError as bad:  # the database went away mid-command: say so, without a traceback
+        fail(f"database error: {str(getattr(bad, 'orig', None) or bad).splitlines()[0]}", EXIT_UNAVAILABLE)
+
+
+def parse_time(text: str | None, what: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except DomainError as bad:
+        fail(f"{what}: {bad}")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    settings: Settings
+    ctx: NodeContext
+
+    def close(self) -> None:
+        node_setup.close(self.ctx)
+
+
+@contextmanager
+def opened(data: Path) -> Iterator[Node]:
+    with clean_errors():
+        settings = load_settings(data)
+        node = Node(settings, node_setup.open_context(settings))
+        try:
+            node_setup.check_database(node.ctx)
+            yield node
+        finally:
+            node.close()
+
+
+def acting(node: Node) -> Actor:
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        return Actor(officials.authenticate(node.ctx, token, via="cli-token"), "cli-token")
+    if not node.settings.local_admin:
+        fail(f"set {TOKEN_ENV} to an official's token (no local administrator is configured)", EXIT_REFUSED)
+    return Actor(officials.local_admin(node.ctx, node.settings.local_admin), "cli-local")
+
+
+def print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def init(
+    party: Annotated[str, typer.Option(help="The node's party: KOR, JPN or USA.")],
+    name: Annotated[str, typer.Option(help="The node's name, e.g. 'MND Seoul'.")],
+    data: DataOption,
+    officer_name: Annotated[str, typer.Option(help="The first security officer's name.")] = "Security Officer",
+    officer_clearance: Annotated[str | None, typer.Option(help="e.g. KOR:I (default: the top level).")] = None,
+    officer_expires: Annotated[str | None, typer.Option(help="Clearance expiry, ISO 8601.")] = None,
+    database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (default: SQLite in --data).")] = None,
+) -> None:
+    """Create a node: data directory, database at head, keys directory (0700), config, first officer."""
+    expires = parse_time(officer_expires, "--officer-expires")
+    with clean_errors():
+        schemes = load_schemes()
+        party = schemes.require_party(party.strip().upper())
+        if (data / CONFIG_FILE).exists():
+            fail(f"{data / CONFIG_FILE} exists: this directory already holds a node")
+        settings = Settings(party=party, name=name, node_id=f"{party}-{secrets.token_hex(4)}", data_dir=data,
+                            database_url=database_url)
+        ctx = node_setup.open_context(settings)  # lazy: nothing is created until the first connection
+        try:
+            # Validate the officer first, so that bad input leaves nothing behind.
+            officials.check_bootstrap(ctx, name=officer_name, clearance=officer_clearance, expires=expires)
+            data.mkdir(mode=0o700, parents=True, exist_ok=True)
+            keys = settings.effective_keys_dir
+            keys.mkdir(mode=0o700, exist_ok=True)
+            keys.chmod(0o700)  # mkdir's mode is filtered by the umask
+            node_setup.create_database(ctx)
+            record, issued = officials.bootstrap(ctx, name=officer_name, clearance=officer_clearance,
+                                                 expires=expires)
+        finally:
+            node_setup.close(ctx)
+        write_settings(settings.model_copy(update={"local_admin": record.official.id}))
+    out.print(f"node {settings.node_id} ({party}, {name}) created in {data}")
+    out.print(f"security officer {record.official.id} ({record.official.name}), token shown once:")
+    sys.stdout.write(issued.token + "\n")
+
+
+def migrate(data: DataOption) -> None:
+    """Bring the node's database to this release's schema (Alembic; back it up first)."""
+    with clean_errors():
+        settings = load_settings(data)
+        ctx = node_setup.open_context(settings)
+        try:
+            node_setup.create_database(ctx)
+            node_setup.check_database(ctx)
+        finally:
+            node_setup.close(ctx)
+    out.print(f"database of {settings.node_id} is at the newest schema")

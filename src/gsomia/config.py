@@ -1,0 +1,84 @@
+"""The node's settings: one typed object, read once from `DIR/gsomia.toml` and the environment.
+
+Environment variables `GSOMIA_<FIELD>` (e.g. GSOMIA_DATABASE_URL) win over the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_FILE = "gsomia.toml"
+DATABASE_FILE = "gsomia.db"
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is missing or wrong; the message says what to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GSOMIA_", extra="forbid", frozen=True)
+
+    party: str
+    name: str
+    node_id: str
+    data_dir: Path
+    database_url: str | None = None  # default: SQLite file in the data directory
+    database_schema: str | None = None  # PostgreSQL only: search_path
+    keys_dir: Path = Path("keys")  # relative to the data directory unless absolute
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # The official the local CLI acts as when no GSOMIA_TOKEN is given (the bootstrap officer).
+    local_admin: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment is listed first, so it wins.
+        return env_settings, init_settings
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / DATABASE_FILE}"
+
+    @property
+    def effective_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir.is_absolute() else self.data_dir / self.keys_dir
+
+
+def load_settings(data_dir: Path) -> Settings:
+    path = data_dir / CONFIG_FILE
+    try:
+        values: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: create the node with `gsomia init --data {data_dir}`") from None
+    except tomllib.TOMLDecodeError as bad:
+        raise ConfigError(f"{path} is not valid TOML: {bad}") from None
+    values["data_dir"] = data_dir
+    try:
+        return Settings(**values)
+    except ValidationError as bad:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in bad.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+def write_settings(settings: Settings) -> Path:
+    """Write the file atomically (temp file + rename), so a crash never leaves half a config."""
+    lines = ["# gsomia node configuration. GSOMIA_<KEY> environment variables override these values.",
+             "# Without database_url the node uses SQLite in this directory."]
+    for key, value in settings.model_dump(exclude={"data_dir"}, exclude_none=True).items():
+        # JSON string escapes are valid TOML basic-string escapes.
+        lines.append(f"{key} = {json.dumps(str(value), ensure_ascii=False)}")
+    path = settings.data_dir / CONFIG_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,56 @@
+"""Mutual TLS for peer endpoints: uvicorn with client certificates required, and the peer's certificate
+handed to the application so each request is pinned to the partner node it came from.
+
+uvicorn does not put the TLS peer certificate into the ASGI scope; this protocol class copies it into
+the connection's `state` (Starlette's `request.state.peer_certificate`, DER bytes) once the handshake
+is done. asyncio calls `connection_made` after the TLS handshake, so the certificate is known there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+PEER_CERTIFICATE = "peer_certificate"
+
+
+class PeerCertificateProtocol(H11Protocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        # Per connection: a copy, so one peer's certificate never shows in another's requests.
+        self.app_state = {**self.app_state, PEER_CERTIFICATE: der}
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One TLS listener. `client_ca` set: client certificates required, from those roots only."""
+
+    host: str
+    port: int
+    certificate: Path
+    key: Path
+    key_password: str
+    client_ca: Path | None = None
+
+    def uvicorn_config(self, app: Any) -> uvicorn.Config:
+        return uvicorn.Config(
+            app, host=self.host, port=self.port, http=PeerCertificateProtocol, lifespan="off",
+            ssl_certfile=str(self.certificate), ssl_keyfile=str(self.key), ssl_keyfile_password=self.key_password,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if self.client_ca else ssl.CERT_NONE,
+            ssl_ca_certs=str(self.client_ca) if self.client_ca else None,
+            log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+        )
+
+
+def combine_roots(roots: list[Path], into: Path) -> Path:
+    """One CA bundle of the partner roots a listener accepts (uvicorn takes a single file)."""
+    into.write_bytes(b"".join(r.read_bytes() for r in roots))
+    return into

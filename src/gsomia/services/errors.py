@@ -1,0 +1,41 @@
+"""Errors raised by the services.
+
+    ServiceError               base
+    ├── InvalidInput           bad input; nothing was written (exit code 2 / HTTP 400)
+    │   ├── NotFound           an unknown official or item (exit code 2 / HTTP 404)
+    │   └── Conflict           the record's state forbids it, e.g. destroying a destroyed item
+    ├── AuthenticationFailed   no valid token: one error for every reason, so it leaks nothing
+    ├── PermissionDenied       the actor may not do this; the refusal is in the audit log
+    └── StoreUnavailable       the database cannot be reached or is not at this release's schema
+
+Domain parsing errors (`gsomia.domain.errors.DomainError`) reach callers as InvalidInput.
+"""
+
+
+class ServiceError(Exception):
+    pass
+
+
+class InvalidInput(ServiceError):
+    pass
+
+
+class NotFound(InvalidInput):
+    pass
+
+
+class Conflict(InvalidInput):
+    pass
+
+
+class AuthenticationFailed(ServiceError):
+    def __init__(self) -> None:
+        super().__init__("authentication failed: unknown, revoked or inactive token")
+
+
+class PermissionDenied(ServiceError):
+    pass
+
+
+class StoreUnavailable(ServiceError):
+    pass

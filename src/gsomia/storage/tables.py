@@ -1,0 +1,180 @@
+"""The node's tables (SQLAlchemy Core). The Alembic migrations in `migrations/` must match these.
+
+Times are stored as timezone-aware UTC (`UTCDateTime`), except in the audit log, whose `at` is the
+fixed-width text `YYYY-MM-DDTHH:MM:SS.ffffffZ`: it is hashed as written, so it must round-trip
+byte for byte on every backend, and it sorts as text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are explicit so that migrations and metadata agree on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out (SQLite keeps no zone; PostgreSQL keeps it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: every stored time carries its zone")
+        utc = value.astimezone(timezone.utc)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the column type guarantees it
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+officials = Table(
+    "officials",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("party", String(3), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("clearance", String(32), nullable=False),  # written form, e.g. KOR:II
+    Column("clearance_granted", UTCDateTime(), nullable=False),
+    Column("clearance_expires", UTCDateTime(), nullable=True),
+    Column("need_to_know", Text, nullable=False),  # canonical JSON list, sorted
+    Column("roles", Text, nullable=False),  # canonical JSON list, sorted
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# R6.e: every change to the register, with who made it and why (the audit log holds it too).
+official_changes = Table(
+    "official_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("official_id", String(32), ForeignKey("officials.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor_id", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("snapshot", Text, nullable=False),  # the official after the change, canonical JSON
+)
+
+# Only SHA-256 digests of tokens are kept; the token itself is shown once and never stored.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("official_id", String(32), ForeignKey("officials.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("origin", String(16), nullable=False),  # originated | received | copy
+    Column("origin_ref", String(200), nullable=True),  # the originator's own id of a received item
+    Column("derived_from", String(40), ForeignKey("items.id"), nullable=True),
+    Column("received_from", String(3), nullable=True),
+    # Key label fields as columns for querying; `label_bytes` is the authoritative canonical label.
+    Column("originator", String(3), nullable=False, index=True),
+    Column("classification", String(32), nullable=False, index=True),
+    Column("national_marking", String(32), nullable=True),
+    Column("releasable_to", String(64), nullable=False),  # e.g. "JPN,KOR,USA"
+    Column("topics", Text, nullable=False),  # canonical JSON list
+    Column("purpose", Text, nullable=False),
+    Column("label_bytes", LargeBinary, nullable=False),
+    # Whatever the injected ContentSealer returned: protected only if that sealer protects it.
+    Column("sealed_content", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # held | released | destroyed
+    Column("custodian", String(32), nullable=False),  # official answerable for the item (R6.f)
+    Column("location", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Custody and distribution history (R6.f), destruction records (Art. 13), receipts.
+item_events = Table(
+    "item_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(40), ForeignKey("items.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor_id", String(32), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("counterparty", String(64), nullable=True),  # a party, an official or a copy's id
+    Column("detail", Text, nullable=False),
+    Column("receipt", LargeBinary, nullable=True),
+    Column("audit_seq", BigInteger, nullable=True),
+    Index("ix_item_events_item_id_at", "item_id", "at"),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String(27), nullable=False, index=True),
+    Column("actor", String(32), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("subject", String(64), nullable=True),
+    Column("decision", String(8), nullable=True),  # allow | deny | NULL for a plain record
+    Column("rules", Text, nullable=False),  # canonical JSON list of rule ids
+    Column("reasons", Text, nullable=False),  # canonical JSON list
+    Column("prev_hash", String(64), nullable=False),
+    # No index on entry_hash: random digests scatter B-tree inserts and nothing looks entries up by
+    # hash (the verifier walks by seq and catches duplicates through the chain).
+    Column("entry_hash", String(64), nullable=False),
+)
+
+# One row (id = 1): the chain's head. Every append reads it FOR UPDATE (PostgreSQL) or inside
+# BEGIN IMMEDIATE (SQLite) and rewrites it in the same transaction, so appends serialise.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("count", BigInteger, nullable=False, index=True),
+    Column("head_hash", String(64), nullable=False),
+    Column("at", String(27), nullable=False),
+    Column("key_id", String(200), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+GENESIS_HASH = "0" * 64

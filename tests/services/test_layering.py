@@ -1,0 +1,35 @@
+"""Imports point inward: storage → domain only; services → domain, storage, crypto, config, data; my CLI
+commands → services (never storage directly)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "gsomia"
+
+
+def gsomia_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gsomia."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("gsomia.")}
+    return found
+
+
+@pytest.mark.parametrize("folder,allowed", [
+    ("storage", {"domain", "storage"}),
+    ("services", {"domain", "storage", "services", "config", "data", "crypto"}),
+])
+def test_layers_import_inward(folder: str, allowed: set[str]) -> None:
+    for path in (SRC / folder).rglob("*.py"):
+        assert gsomia_imports(path) <= allowed, path
+
+
+def test_the_records_cli_goes_through_services() -> None:
+    for name in ("node", "officials", "items", "audit"):
+        assert "storage" not in gsomia_imports(SRC / "cli" / f"{name}.py"), name
