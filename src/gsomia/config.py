@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_FILE = "gsomia.toml"
@@ -35,6 +36,24 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # The official the local CLI acts as when no GSOMIA_TOKEN is given (the bootstrap officer).
     local_admin: str | None = None
+    # DEMO AND TESTING ONLY: the node's clock starts at this instant when the process starts and runs
+    # forward in real time from there (e.g. 2016-11-23T10:00:00+09:00 to replay the GSOMIA signing day).
+    # Every decision and audit entry is then stamped with that fictitious time; never set it on a real node.
+    clock_start: datetime | None = None
+    # With clock_start: the real instant at which the clock read clock_start (default: process start).
+    # Nodes given the same pair keep the same fictitious time, as real nodes share real time.
+    clock_anchor: datetime | None = None
+    # Where `gsomia serve` listens: officials' API (TLS) and partner nodes' endpoint (mutual TLS).
+    host: str = "127.0.0.1"
+    api_port: int = 9300
+    peer_port: int = 9301
+
+    @field_validator("clock_start", "clock_anchor")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("clock_start needs a time zone (Z or an offset such as +09:00)")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -76,7 +95,8 @@ def write_settings(settings: Settings) -> Path:
              "# Without database_url the node uses SQLite in this directory."]
     for key, value in settings.model_dump(exclude={"data_dir"}, exclude_none=True).items():
         # JSON string escapes are valid TOML basic-string escapes.
-        lines.append(f"{key} = {json.dumps(str(value), ensure_ascii=False)}")
+        text = value.isoformat() if isinstance(value, datetime) else str(value)
+        lines.append(f"{key} = {json.dumps(text, ensure_ascii=False)}")
     path = settings.data_dir / CONFIG_FILE
     temporary = path.with_suffix(".tmp")
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -115,7 +115,8 @@ def test_audit_checkpoint_verify_export_and_tamper(node: Path, tmp_path: Path,
     assert "ok: 4 entries" in run("audit", "verify", "--data", str(node))
     export = tmp_path / "audit.jsonl"
     run("audit", "export", "--data", str(node), "--out", str(export))
-    public = node / "keys" / "audit-checkpoint-interim.pub"
+    public = tmp_path / "KOR.json"  # `gsomia init` made the key store: checkpoints carry the node's key
+    run("keys", "export-public", "--data", str(node), "--output", str(public))
     report = json.loads(run("audit", "verify", "--file", str(export), "--public-key", str(public), "--json"))
     assert report["ok"] and report["signatures_checked"] and report["last_seq"] == 5
     lines = export.read_text().splitlines()

@@ -15,7 +15,7 @@ def test_curated_public_api() -> None:
         "seal", "open", "Opened", "ECDH_SS", "ECDH_ES",
         "CryptoError", "InvalidEnvelope", "InvalidRecord", "KeyStoreError",
         "KeyRing", "NodeKeys", "PublicKeys", "KeyDirectory",
-        "seal_at_rest", "open_at_rest",
+        "seal_at_rest", "open_at_rest", "RingSealer", "RingCheckpointSigner", "signature_check",
         "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
         "load_trust",
         "passphrase_from_env",

@@ -1,15 +1,19 @@
-"""`gsomia demo`: the scenario of the README, step by step, each step with its decision."""
+"""`gsomia demo`: three nodes on loopback and the scenario, step by step, each step with its decision."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
-from gsomia.demo.scenario import run_policy_walkthrough
+from gsomia.demo.scenario import run_demo
 
 
-def demo_command(once: Annotated[bool, typer.Option("--once", help="Exit when the scenario ends")] = True) -> None:
-    """Run the demo scenario and print every step and its decision."""
-    ok = run_policy_walkthrough()
+def demo_command(
+    once: Annotated[bool, typer.Option("--once", help="Exit when the scenario ends instead of serving on")] = False,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Keep the nodes here (default: a temp dir)")] = None,  # noqa: UP007
+) -> None:
+    """KOR, JPN and USA nodes with their own PKI and SQLite on loopback, and the scenario of the README."""
+    ok = run_demo(once=once, base=data)
     raise typer.Exit(0 if ok else 1)

@@ -1,4 +1,5 @@
-"""`gsomia keys …` (a node's keys) and `gsomia verify FILE` (a signed record, offline).
+"""`gsomia keys …` (a node's keys) and `gsomia verify FILE` (offline: a signed record such as a
+destruction certificate, or the audit checkpoints in an audit export / checkpoint JSON line).
 
 The key passphrase comes from GSOMIA_KEY_PASSPHRASE or GSOMIA_KEY_PASSPHRASE_FILE, never from
 an option: options end up in shell history and process listings.
@@ -18,6 +19,7 @@ from gsomia.cli.common import fail
 from gsomia.crypto import (
     CryptoError,
     InvalidRecord,
+    KeyDirectory,
     KeyStoreError,
     export_public,
     init_keystore,
@@ -26,9 +28,11 @@ from gsomia.crypto import (
     passphrase_from_env,
     retire_key,
     rotate_keystore,
+    signature_check,
     verify_record,
 )
 from gsomia.crypto.records import record_signer_kid
+from gsomia.services.audit_chain import checkpoint_payload
 
 INVALID, UNREADABLE = 1, 2
 
@@ -96,8 +100,9 @@ def verify_command(
     except OSError as exc:
         raise fail(f"{file}: {exc.strerror}", UNREADABLE) from None
     record = _decode(raw)
-    if record is None:
-        raise fail(f"{file} is not a signed record", UNREADABLE)
+    checkpoints = _checkpoints(raw) if record is None else None
+    if record is None and checkpoints is None:
+        raise fail(f"{file} is neither a signed record nor audit checkpoints (JSON Lines)", UNREADABLE)
     try:
         trusted = load_trust(key + ([trust] if trust else []))
         if data is not None:
@@ -107,6 +112,10 @@ def verify_command(
         raise fail(exc.reason, UNREADABLE) from None
     if not len(trusted):
         raise fail("no key to verify with: give --key, --trust or --data", UNREADABLE)
+    if checkpoints is not None:
+        _verify_checkpoints(checkpoints, trusted)
+        return
+    assert record is not None  # noqa: S101 - one of the two was found above
     try:
         verified = verify_record(record, trusted=trusted)
     except InvalidRecord as exc:
@@ -136,3 +145,45 @@ def _decode(raw: bytes) -> bytes | None:
 
 def _show_bytes(value: object) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def _checkpoints(raw: bytes) -> list[dict[str, object]] | None:
+    """The checkpoint lines of an audit export (or a file of checkpoint lines); None if it is not one."""
+    try:
+        lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not lines or not all(isinstance(line, dict) for line in lines):
+        return None
+    found = [line for line in lines if line.get("type") == "checkpoint"]
+    return found or None
+
+
+def _verify_checkpoints(checkpoints: list[dict[str, object]], trusted: KeyDirectory) -> None:
+    """Each checkpoint's signature over (count, head hash, time, key id), by a trusted node key. Exit 1 if any fails."""
+    bad = 0
+    for number, c in enumerate(checkpoints, start=1):
+        try:
+            count, head, at, key_id = int(str(c["count"])), str(c["head_hash"]), str(c["at"]), str(c["key_id"])
+            signature = base64.b64decode(str(c["signature"]), validate=True)
+        except (KeyError, ValueError, binascii.Error) as exc:
+            raise fail(f"checkpoint {number} is malformed: {exc}", UNREADABLE) from None
+        kid = key_id.rpartition(":")[2]
+        try:
+            signer = trusted.public_key(bytes.fromhex(kid))
+        except ValueError:
+            signer = None
+        if signer is None:
+            typer.echo(f"INVALID: checkpoint {count}: no trusted key {key_id}", err=True)
+            bad += 1
+            continue
+        try:
+            signature_check(signer)(checkpoint_payload(count, head, at, key_id), signature)
+        except CryptoError as exc:
+            typer.echo(f"INVALID: checkpoint {count}: {exc.reason}", err=True)
+            bad += 1
+            continue
+        typer.echo(f"valid audit-checkpoint: {count} entries, head {head}, at {at}, signed by "
+                   f"{signer.party}/{signer.node} (kid {signer.kid.hex()})")
+    if bad:
+        raise typer.Exit(INVALID)

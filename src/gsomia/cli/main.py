@@ -37,3 +37,8 @@ app.command("verify")(verify_command)
 from gsomia.cli.demo import demo_command  # noqa: E402
 
 app.command("demo")(demo_command)
+
+from gsomia.cli.serve import peers_app, serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+app.add_typer(peers_app, name="peers")

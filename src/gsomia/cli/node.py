@@ -1,5 +1,12 @@
 """`gsomia init` and what every command shares: opening the node, the acting official, clean errors.
 
+`gsomia init` leaves a complete node: data directory (0700), database at the newest schema, key
+store in DATA/keys (private keys encrypted under the passphrase from --passphrase-file or
+GSOMIA_KEY_PASSPHRASE[_FILE]; without one it refuses, exit 2, rather than write keys in clear),
+config file and the bootstrap security officer. Commands that seal, open or sign (`gsomia items
+originate|read|copy|destroy|reclassify`) open the whole node with `opened_node` and need the same
+passphrase in the environment; the register-keeping commands need only the database (`opened`).
+
 Who acts: with GSOMIA_TOKEN set, the official that token belongs to (via "cli-token"). Without it,
 the node's local administrator, i.e. the bootstrap security officer named in the config file
 (via "cli-local"): whoever can read the 0700 data directory already holds the node's database and
@@ -27,9 +34,10 @@ from gsomia.config import CONFIG_FILE, ConfigError, Settings, load_settings, wri
 from gsomia.domain.errors import DomainError
 from gsomia.domain.timeutil import parse_instant
 from gsomia.services import node as node_setup
-from gsomia.services import officials
+from gsomia.services import officials, runtime
 from gsomia.services.context import Actor, NodeContext, load_schemes
 from gsomia.services.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StoreUnavailable
+from gsomia.services.handling import ContentUnreadable
 
 EXIT_UNAVAILABLE = 1
 EXIT_BAD_INPUT = 2
@@ -53,11 +61,16 @@ def clean_errors() -> Iterator[None]:
     """Bad input and refusals become one line and an exit code, never a traceback."""
     try:
         yield
-    except (DomainError, InvalidInput, ConfigError) as bad:
+    except (DomainError, InvalidInput, ConfigError, runtime.KeysUnavailable) as bad:
         fail(str(bad))
-    except (PermissionDenied, AuthenticationFailed) as refused:
+    except PermissionDenied as refused:
+        if len(refused.reasons) > 1 or refused.rules:
+            rules = f" ({', '.join(refused.rules)})" if refused.rules else ""
+            fail(f"refused{rules}:\n" + "\n".join(f"  - {reason}" for reason in refused.reasons), EXIT_REFUSED)
         fail(f"refused: {refused}", EXIT_REFUSED)
-    except StoreUnavailable as unavailable:
+    except AuthenticationFailed as refused:
+        fail(f"refused: {refused}", EXIT_REFUSED)
+    except (StoreUnavailable, ContentUnreadable) as unavailable:
         fail(str(unavailable), EXIT_UNAVAILABLE)
     except SQLAlchemyError as bad:  # the database went away mid-command: say so, without a traceback
         fail(f"database error: {str(getattr(bad, 'orig', None) or bad).splitlines()[0]}", EXIT_UNAVAILABLE)
@@ -93,7 +106,18 @@ def opened(data: Path) -> Iterator[Node]:
             node.close()
 
 
-def acting(node: Node) -> Actor:
+@contextmanager
+def opened_node(data: Path) -> Iterator[runtime.Node]:
+    """The whole node (store, catalogue, keys, sealer, signer), for commands that seal, open or sign."""
+    with clean_errors():
+        node = runtime.open_node(data)
+        try:
+            yield node
+        finally:
+            node.close()
+
+
+def acting(node: Node | runtime.Node) -> Actor:
     token = os.environ.get(TOKEN_ENV)
     if token:
         return Actor(officials.authenticate(node.ctx, token, via="cli-token"), "cli-token")
@@ -114,14 +138,18 @@ def init(
     officer_clearance: Annotated[str | None, typer.Option(help="e.g. KOR:I (default: the top level).")] = None,
     officer_expires: Annotated[str | None, typer.Option(help="Clearance expiry, ISO 8601.")] = None,
     database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL (default: SQLite in --data).")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        help="File holding the key passphrase (default: GSOMIA_KEY_PASSPHRASE or GSOMIA_KEY_PASSPHRASE_FILE).",
+    )] = None,
 ) -> None:
-    """Create a node: data directory, database at head, keys directory (0700), config, first officer."""
+    """Create a node: data directory, database at head, encrypted keys (0700), config, first officer."""
     expires = parse_time(officer_expires, "--officer-expires")
     with clean_errors():
         schemes = load_schemes()
         party = schemes.require_party(party.strip().upper())
         if (data / CONFIG_FILE).exists():
             fail(f"{data / CONFIG_FILE} exists: this directory already holds a node")
+        passphrase = runtime.key_passphrase(passphrase_file)  # none: refuse before anything is created
         settings = Settings(party=party, name=name, node_id=f"{party}-{secrets.token_hex(4)}", data_dir=data,
                             database_url=database_url)
         ctx = node_setup.open_context(settings)  # lazy: nothing is created until the first connection
@@ -129,16 +157,14 @@ def init(
             # Validate the officer first, so that bad input leaves nothing behind.
             officials.check_bootstrap(ctx, name=officer_name, clearance=officer_clearance, expires=expires)
             data.mkdir(mode=0o700, parents=True, exist_ok=True)
-            keys = settings.effective_keys_dir
-            keys.mkdir(mode=0o700, exist_ok=True)
-            keys.chmod(0o700)  # mkdir's mode is filtered by the umask
+            ring = runtime.create_keys(settings, passphrase=passphrase)  # DATA/keys, 0700, keys 0600 encrypted
             node_setup.create_database(ctx)
             record, issued = officials.bootstrap(ctx, name=officer_name, clearance=officer_clearance,
                                                  expires=expires)
         finally:
             node_setup.close(ctx)
         write_settings(settings.model_copy(update={"local_admin": record.official.id}))
-    out.print(f"node {settings.node_id} ({party}, {name}) created in {data}")
+    out.print(f"node {settings.node_id} ({party}, {name}) created in {data}; signing key {ring.current.kid.hex()}")
     out.print(f"security officer {record.official.id} ({record.official.name}), token shown once:")
     sys.stdout.write(issued.token + "\n")
 

@@ -4,6 +4,7 @@ Callers outside `gsomia.crypto` use only what is listed here; `_cose` is hazardo
 Errors are drawn as a tree in `gsomia.crypto.errors`.
 """
 
+from gsomia.crypto.adapters import RingCheckpointSigner, RingSealer, signature_check
 from gsomia.crypto.at_rest import open_at_rest, seal_at_rest
 from gsomia.crypto.envelope import ECDH_ES, ECDH_SS, Opened, seal
 from gsomia.crypto.envelope import open_envelope as open  # the issue's name; shadows the builtin here only
@@ -34,6 +35,8 @@ from gsomia.crypto.trust import load_trust
 __all__ = [
     # envelopes
     "seal", "open", "Opened", "ECDH_SS", "ECDH_ES", "seal_at_rest", "open_at_rest",
+    # the shapes the services declared: ContentSealer, CheckpointSigner, SignatureCheck
+    "RingSealer", "RingCheckpointSigner", "signature_check",
     # errors
     "CryptoError", "InvalidEnvelope", "InvalidRecord", "KeyStoreError",
     # keys

@@ -27,7 +27,7 @@ from gsomia.crypto.keys import NodeKeys, PublicKeys, TrustedKeys
 EXTERNAL_AAD = b"gsomia-record/1"
 CONTENT_TYPE = "application/vnd.gsomia.record+cbor"
 RECORD_TYPES = frozenset({"consent", "receipt", "destruction-certificate", "compromise-report",
-                          "audit-checkpoint"})
+                          "compromise-result", "audit-checkpoint", "peer-message"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,4 +28,4 @@ def require(ctx: NodeContext, actor: Actor, action: str, subject: str | None, *r
         return
     with ctx.store.unit_of_work() as uow:
         append(uow, now, [draft(actor, action, subject, rules=(RULE_REGISTER, "R7.1"), reasons=(reason,))])
-    raise PermissionDenied(reason)
+    raise PermissionDenied(reason, rules=(RULE_REGISTER, "R7.1"), reasons=(reason,))

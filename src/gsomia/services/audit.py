@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
+from sqlalchemy import func, select
+
 from gsomia.domain.officials import Role
 from gsomia.services import access
 from gsomia.services.audit_chain import (
@@ -26,6 +28,7 @@ from gsomia.services.context import Actor, NodeContext
 from gsomia.services.errors import InvalidInput
 from gsomia.storage.records import AuditEntry, Checkpoint
 from gsomia.storage.repositories import RawEntry, dump_list, stream_raw_entries
+from gsomia.storage.tables import audit_entries
 
 EXPORT_FORMAT = "gsomia-audit-export/1"
 
@@ -62,13 +65,28 @@ def verify_store(ctx: NodeContext, actor: Actor, *, check_signature: SignatureCh
     with ctx.store.unit_of_work(readonly=True) as uow:
         checkpoints = uow.audit.checkpoints()
         head_seq, head_hash = uow.audit.head()
-    with closing(stream_raw_entries(ctx.store.engine)) as batches:
+    with closing(stream_raw_entries(ctx.store.engine, to_seq=head_seq)) as batches:
         report = verify_chain(batches, checkpoints, check_signature=check_signature, on_progress=on_progress)
     if report.problem is None and (report.last_seq or 0, report.head_hash or head_hash) != (head_seq, head_hash):
         last = report.last_seq or 0
         what = (f"the head row says {head_seq} entries but the log ends at {last}"
                 if head_seq != last else "the head row's hash differs from the last entry's")
         report = _with_problem(report, Problem(min(head_seq, last) + 1, what))
+    if report.problem is None:
+        report = _entries_beyond_head(ctx, report)
+    return report
+
+
+def _entries_beyond_head(ctx: NodeContext, report: VerifyReport) -> VerifyReport:
+    """Entries written past the head row without it (appended behind the application's back).
+
+    The highest seq is read before the head, so an append committing in between cannot look like one."""
+    with ctx.store.unit_of_work(readonly=True) as uow:
+        highest = uow.connection.execute(select(func.max(audit_entries.c.seq))).scalar() or 0
+        head_seq, _ = uow.audit.head()
+    if highest > head_seq:
+        return _with_problem(report, Problem(head_seq + 1, f"entries up to {highest} lie beyond the head row's"
+                                                           f" {head_seq}"))
     return report
 
 

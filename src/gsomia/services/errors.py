@@ -34,8 +34,14 @@ class AuthenticationFailed(ServiceError):
 
 
 class PermissionDenied(ServiceError):
-    pass
+    """Refused. When the policy refused, `rules` and `reasons` are its decision's (for the API and CLI to show)."""
+
+    def __init__(self, message: str, *, rules: tuple[str, ...] = (), reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.rules = rules
+        self.reasons = reasons or (message,)
 
 
 class StoreUnavailable(ServiceError):
     pass
+

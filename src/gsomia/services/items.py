@@ -3,12 +3,19 @@
 Content is stored as whatever the injected ContentSealer returns (`sealed_content`); this module never
 looks inside it. Whether an official may release or read an item is the policy's decision, passed in
 and audited here with the state change in one transaction; a refused decision writes only its audit.
+
+The use cases that ASK the policy themselves (originate, read, copy, destroy with a signed
+certificate, reclassify) are in `gsomia.services.handling`; the API and the CLI call those. The
+functions here that take a decision or no decision at all (register_originated, open_content,
+record_copy, record_destruction) are the registry's building blocks, kept for receive/release paths
+and tests; callers acting for an official should not use them directly.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from datetime import datetime
 
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Role
@@ -16,6 +23,7 @@ from gsomia.services import access
 from gsomia.services.audit_log import AuditedDecision, append, draft
 from gsomia.services.context import Actor, ContentSealer, NodeContext
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gsomia.storage.engine import reclaim_erased
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -28,10 +36,10 @@ def register_originated(ctx: NodeContext, actor: Actor, label: Label, plaintext:
                         sealer: ContentSealer, *, location: str) -> ItemRecord:
     if label.originator != ctx.party:
         raise InvalidInput(f"an item originated here must have originator {ctx.party}, not {label.originator}")
-    _check_label(ctx, label)
+    check_label(ctx, label)
     access.require(ctx, actor, "item.originate", None, *KEEPERS)
     label_bytes = label.canonical_bytes()
-    item = _new_item(ctx, actor, label, label_bytes, sealer.seal(label_bytes, plaintext), "originated",
+    item = new_record(ctx, actor, label, label_bytes, sealer.seal(label_bytes, plaintext), "originated",
                      location=location)
     return _store_new(ctx, actor, item, "originated", None, "item.originate")
 
@@ -42,10 +50,10 @@ def register_received(ctx: NodeContext, actor: Actor, label: Label, sealed_conte
     """A received item, kept under both markings (R4.4): its label must be dual-marked already."""
     if not label.dual_marked or label.national_marking is None or label.national_marking.party != ctx.party:
         raise InvalidInput(f"a received item needs the provider and a {ctx.party} equivalent marking (R4.4)")
-    _check_label(ctx, label)
+    check_label(ctx, label)
     ctx.schemes.require_party(from_party)
     access.require(ctx, actor, "item.receive", None, *KEEPERS)
-    item = _new_item(ctx, actor, label, label.canonical_bytes(), sealed_content, "received", location=location)
+    item = new_record(ctx, actor, label, label.canonical_bytes(), sealed_content, "received", location=location)
     item = replace(item, origin_ref=origin_ref, received_from=from_party)
     return _store_new(ctx, actor, item, "received", from_party, "item.receive", receipt)
 
@@ -56,7 +64,7 @@ def record_release(ctx: NodeContext, actor: Actor, item_id: str, to_party: str,
     ctx.schemes.require_party(to_party)
     at = ctx.clock()
     with ctx.store.unit_of_work() as uow:
-        item = _live_item(uow, item_id)
+        item = live_item(uow, item_id)
         entry = append(uow, at, [draft(actor, "item.release", item_id, decision)])
         if decision.allowed:
             uow.items.set_state(item_id, state=RELEASED, custodian=item.custodian, location=item.location, at=at)
@@ -82,8 +90,8 @@ def record_copy(ctx: NodeContext, actor: Actor, item_id: str, *, reason: str, lo
     access.require(ctx, actor, "item.copy", item_id, *KEEPERS)
     at = ctx.clock()
     with ctx.store.unit_of_work() as uow:
-        original = _live_item(uow, item_id)
-        copy = replace(original, id=_item_id(ctx), origin="copy", derived_from=item_id, state=HELD,
+        original = live_item(uow, item_id)
+        copy = replace(original, id=new_item_id(ctx), origin="copy", derived_from=item_id, state=HELD,
                        custodian=actor.official.id, location=location, created_at=at, updated_at=at)
         uow.items.add(copy)
         _event(uow, ctx, actor, original, "copied", copy.id, reason)
@@ -95,7 +103,7 @@ def transfer_custody(ctx: NodeContext, actor: Actor, item_id: str, *, to_officia
                      reason: str) -> ItemRecord:
     access.require(ctx, actor, "item.custody", item_id, *KEEPERS)
     with ctx.store.unit_of_work() as uow:
-        item = _live_item(uow, item_id)
+        item = live_item(uow, item_id)
         if uow.officials.get(to_official) is None:
             raise NotFound(f"unknown official {to_official!r}")
         at = ctx.clock()
@@ -111,11 +119,12 @@ def record_destruction(ctx: NodeContext, actor: Actor, item_id: str, *, method: 
     access.require(ctx, actor, "item.destroy", item_id, Role.SECURITY_OFFICER, Role.NODE)
     at = ctx.clock()
     with ctx.store.unit_of_work() as uow:
-        item = _live_item(uow, item_id)
+        item = live_item(uow, item_id)
         uow.items.set_state(item_id, state=DESTROYED, custodian=item.custodian, location=item.location, at=at,
                             erase_content=True)
         _event(uow, ctx, actor, item, "destroyed", None, f"method: {method}; reason: {reason}",
                rules=("R6.h", "Art.13"))
+    reclaim_erased(ctx.store.engine)  # no earlier page image of the content left behind (see its docstring)
     return replace(item, state=DESTROYED, sealed_content=b"", updated_at=at)
 
 
@@ -123,7 +132,7 @@ def open_content(ctx: NodeContext, actor: Actor, item_id: str, sealer: ContentSe
                  decision: AuditedDecision) -> bytes:
     """The plaintext, if the policy allowed this official to read it; every attempt is audited."""
     with ctx.store.unit_of_work() as uow:
-        item = _live_item(uow, item_id)
+        item = live_item(uow, item_id)
         append(uow, ctx.clock(), [draft(actor, "item.read", item_id, decision)])
     if not decision.allowed:
         raise PermissionDenied("; ".join(decision.reasons) or "access refused")
@@ -150,21 +159,22 @@ def item_history(ctx: NodeContext, actor: Actor, item_id: str) -> list[ItemEvent
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _check_label(ctx: NodeContext, label: Label) -> None:
+def check_label(ctx: NodeContext, label: Label) -> None:
     ctx.schemes.level(label.classification)  # raises on an unknown marking
     if not label.purpose.strip():
         raise InvalidInput("an item's label must state its purpose (R6.b)")
 
 
-def _item_id(ctx: NodeContext) -> str:
+def new_item_id(ctx: NodeContext) -> str:
     return f"{ctx.party}-{secrets.token_hex(8)}"
 
 
-def _new_item(ctx: NodeContext, actor: Actor, label: Label, label_bytes: bytes, sealed: bytes, origin: str,
-              *, location: str) -> ItemRecord:
-    at = ctx.clock()
+def new_record(ctx: NodeContext, actor: Actor, label: Label, label_bytes: bytes, sealed: bytes, origin: str,
+               *, location: str, at: datetime | None = None, item_id: str | None = None) -> ItemRecord:
+    at = at or ctx.clock()
     return ItemRecord(
-        id=_item_id(ctx), origin=origin, originator=label.originator, classification=str(label.classification),
+        id=item_id or new_item_id(ctx), origin=origin, originator=label.originator,
+        classification=str(label.classification),
         national_marking=str(label.national_marking) if label.national_marking else None,
         releasable_to=tuple(sorted(label.releasable_to)), topics=tuple(sorted(label.topics)),
         purpose=label.purpose, label_bytes=label_bytes, sealed_content=sealed, state=HELD,
@@ -201,7 +211,7 @@ def _existing(uow: UnitOfWork, item_id: str, *, for_update: bool = False) -> Ite
     return item
 
 
-def _live_item(uow: UnitOfWork, item_id: str) -> ItemRecord:
+def live_item(uow: UnitOfWork, item_id: str) -> ItemRecord:
     """The item, locked for this unit of work (checked and changed in one transaction)."""
     item = _existing(uow, item_id, for_update=True)
     if item.state == DESTROYED:
@@ -210,7 +220,7 @@ def _live_item(uow: UnitOfWork, item_id: str) -> ItemRecord:
 
 
 __all__ = [
-    "DESTROYED", "HELD", "RELEASED", "ItemEvent", "ItemRecord", "get_item", "item_history", "list_items",
-    "open_content", "record_copy", "record_destruction", "record_receipt", "record_release", "register_originated",
-    "register_received", "transfer_custody",
+    "DESTROYED", "HELD", "RELEASED", "ItemEvent", "ItemRecord", "check_label", "get_item", "item_history",
+    "list_items", "live_item", "new_item_id", "new_record", "open_content", "record_copy", "record_destruction",
+    "record_receipt", "record_release", "register_originated", "register_received", "transfer_custody",
 ]

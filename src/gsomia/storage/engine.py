@@ -7,6 +7,10 @@ a commit returns only after the WAL is fsynced, so an acknowledged write survive
 SQLite transactions that write start with BEGIN IMMEDIATE: two processes appending to the audit
 log would otherwise both read the head in a deferred (shared) transaction and then deadlock on
 upgrade. Read-only units pass `execution_options(gsomia_readonly=True)` and begin DEFERRED.
+
+SQLite also runs with `secure_delete=ON` on every connection: whatever a statement frees (an
+overwritten row's old cell, a freed overflow page) is zeroed rather than left in the file, which
+is what lets `reclaim_erased` promise that destroyed content leaves no bytes behind (Art. 13).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SqliteSync = Literal["FULL", "NORMAL"]
@@ -45,6 +50,7 @@ def _sqlite_engine(url: str, synchronous: SqliteSync) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
@@ -54,3 +60,54 @@ def _sqlite_engine(url: str, synchronous: SqliteSync) -> Engine:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def reclaim_erased(engine: Engine, table: str = "items") -> bool:
+    """After content was erased from `table` and committed: leave no old copy that SQL can reach.
+
+    SQLite: the erasing transaction's pages (zeroed by secure_delete) are copied over the database
+    file and the WAL is truncated to zero bytes (`wal_checkpoint(TRUNCATE)`), so neither the
+    database file nor its -wal file keeps an earlier page image; the -shm file holds only the WAL
+    index (page numbers and checksums), never content. Returns False when a concurrent reader kept
+    the checkpoint from completing, or (PostgreSQL) the table stayed locked for 30 s; the next
+    successful call then covers this destruction too.
+
+    PostgreSQL has no equivalent of secure_delete: an UPDATE writes a new row version and leaves the
+    old one (and its TOAST chunks) in the page as a dead tuple; a plain VACUUM makes that space
+    reusable but leaves the bytes in the page (we checked with pageinspect). So the care taken here
+    is `VACUUM FULL` of the table: it rewrites the table and its TOAST table into new files holding
+    only live rows and unlinks the old files, so the old bytes are in no page PostgreSQL can read
+    (tests/services/test_handling.py checks the raw pages). It takes an ACCESS EXCLUSIVE lock on the
+    table while it copies it: acceptable for a registry of item metadata and sealed blobs where a
+    destruction is a rare, deliberate act. Its limits, stated plainly: the unlinked files' blocks
+    stay on the disk until the file system reuses them; the write-ahead log (pg_wal) keeps the
+    original INSERT until its segment is recycled, and WAL archives, replicas and backups keep it
+    for as long as they are retained. Content is sealed at rest, so what may remain there is
+    ciphertext; full erasure on PostgreSQL also needs encrypted storage and bounded WAL/backup retention.
+    """
+    if engine.dialect.name == "sqlite":
+        # On the raw connection: it runs in autocommit (see _on_connect), and a checkpoint must not
+        # run inside a transaction, which SQLAlchemy's autobegin would open.
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cursor.close()
+        finally:
+            raw.close()
+        return not busy
+    if engine.dialect.name == "postgresql":
+        if not table.isidentifier():
+            raise ValueError(f"not a table name: {table!r}")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # A long transaction elsewhere holding the table must not hang the destruction: give up
+            # after a while and report it (the next destruction's VACUUM FULL covers this one too).
+            conn.exec_driver_sql("SET lock_timeout = '30s'")
+            try:
+                conn.exec_driver_sql(f"VACUUM FULL {table}")
+            except OperationalError:
+                return False
+            finally:
+                conn.exec_driver_sql("RESET lock_timeout")
+        return True
+    return False

@@ -141,8 +141,32 @@ class ItemsRepository:
                   erase_content: bool = False) -> None:
         values: dict[str, Any] = {"state": state, "custodian": custodian, "location": location, "updated_at": at}
         if erase_content:
-            values["sealed_content"] = b""
+            self.erase_content(item_id)
         self._conn.execute(update(t.items).where(t.items.c.id == item_id).values(**values))
+
+    def erase_content(self, item_id: str) -> None:
+        """Overwrite the stored content with zeros of its own length, then empty it (same transaction).
+
+        On SQLite (secure_delete=ON) the old cell and any freed overflow page are zeroed in place;
+        `engine.reclaim_erased` then clears the WAL. On PostgreSQL each UPDATE is a new row version
+        and the old ones are dead tuples until `reclaim_erased` vacuums them (see its docstring).
+        """
+        c = t.items.c
+        length = self._conn.execute(select(func.length(c.sealed_content)).where(c.id == item_id)).scalar()
+        where = update(t.items).where(c.id == item_id)
+        self._conn.execute(where.values(sealed_content=bytes(int(length or 0))))
+        self._conn.execute(where.values(sealed_content=b""))
+
+    def relabel(self, item_id: str, *, classification: str, label_bytes: bytes, sealed_content: bytes,
+                at: datetime) -> None:
+        """A new classification (R6.g): the label and the content sealed under it replace the old ones."""
+        self._conn.execute(update(t.items).where(t.items.c.id == item_id).values(
+            classification=classification, label_bytes=label_bytes, sealed_content=sealed_content, updated_at=at))
+
+    def derived_from(self, item_id: str) -> list[ItemRecord]:
+        """Copies and translations made here from `item_id` (R4.5: they carry its markings)."""
+        query = select(t.items).where(t.items.c.derived_from == item_id).order_by(t.items.c.id)
+        return [_item_record(row) for row in self._conn.execute(query)]
 
     def add_event(self, event: ItemEvent) -> None:
         self._conn.execute(insert(t.item_events).values(
@@ -241,12 +265,16 @@ def entry_from_raw(row: RawEntry) -> AuditEntry:
                       tuple(json.loads(reasons)), prev_hash, entry_hash)
 
 
-def stream_raw_entries(engine: Engine, from_seq: int = 1, batch: int = 20_000) -> Generator[list[RawEntry]]:
+def stream_raw_entries(engine: Engine, from_seq: int = 1, batch: int = 20_000,
+                       to_seq: int | None = None) -> Generator[list[RawEntry]]:
     """Batches of raw DB-API rows in seq order: no ORM or Row objects, so verification stays fast.
 
+    `to_seq` bounds the walk to what a head row read earlier covers, so that entries appended
+    meanwhile (the node keeps working while it is verified) are not mistaken for a broken head.
     PostgreSQL streams through a server-side cursor; SQLite's cursor already steps lazily.
     """
-    sql = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM audit_entries WHERE seq >= %s ORDER BY seq"
+    bound = 2**62 if to_seq is None else to_seq
+    sql = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM audit_entries WHERE seq >= %s AND seq <= %s ORDER BY seq"
     raw = engine.raw_connection()
     try:
         if engine.dialect.name == "postgresql":
@@ -256,7 +284,7 @@ def stream_raw_entries(engine: Engine, from_seq: int = 1, batch: int = 20_000) -
             cursor = raw.cursor()
             sql = sql.replace("%s", "?")
         try:
-            cursor.execute(sql, (from_seq,))
+            cursor.execute(sql, (from_seq, bound))
             while rows := cursor.fetchmany(batch):
                 yield rows
         finally:

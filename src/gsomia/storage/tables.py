@@ -177,4 +177,81 @@ audit_checkpoints = Table(
     Column("signature", LargeBinary, nullable=False),
 )
 
+# --- federation: what crosses to partner nodes, and what came from them -------------------------------
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(40), nullable=False, unique=True),
+    Column("peer", String(3), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("item_id", String(40), nullable=True),  # the local item the message is about
+    Column("payload", LargeBinary, nullable=False),  # deterministic CBOR; sealed content inside, never plaintext
+    Column("state", String(16), nullable=False, index=True),  # pending | delivered | refused
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("response", LargeBinary, nullable=True),  # the peer's signed answer (receipt)
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("message_id", String(40), primary_key=True),  # idempotency: each message processed once
+    Column("peer", String(3), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("outcome", String(16), nullable=False),  # accepted | refused
+    Column("response", LargeBinary, nullable=False),  # the signed answer, returned again to a duplicate
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("by_party", String(3), nullable=False),  # the originator, whose consent it is (R6.a, T5)
+    Column("to_party", String(3), nullable=False),
+    Column("item_ref", String(200), nullable=True),  # the originator's item id ...
+    Column("topics", Text, nullable=True),  # ... or a standing scope of topics (canonical JSON list)
+    Column("until", UTCDateTime(), nullable=True),
+    Column("requested_by", String(3), nullable=True),
+    Column("purpose", Text, nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # requested | granted | refused
+    Column("granted_at", UTCDateTime(), nullable=True),
+    Column("record", LargeBinary, nullable=True),  # the signed consent
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+compromise_reports = Table(
+    "compromise_reports",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("direction", String(8), nullable=False),  # sent (we hold the item) | received (we provided it)
+    Column("originator", String(3), nullable=False),
+    Column("item_ref", String(200), nullable=False),  # the originator's item id
+    Column("reporter", String(3), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("reported_at", UTCDateTime(), nullable=False),
+    Column("notice_due", UTCDateTime(), nullable=False),  # R17.1 "immediately"
+    Column("notified_at", UTCDateTime(), nullable=True),  # when the originator acknowledged the notice
+    Column("result_due", UTCDateTime(), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("result_at", UTCDateTime(), nullable=True),
+    Column("record", LargeBinary, nullable=True),  # the signed report (and later the signed result)
+)
+
+peer_checkpoints = Table(
+    "peer_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("peer", String(3), nullable=False, index=True),
+    Column("count", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("record", LargeBinary, nullable=False),  # the partner's signed checkpoint, verifiable later
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
 GENESIS_HASH = "0" * 64

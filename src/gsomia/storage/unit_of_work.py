@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from gsomia.storage.engine import READONLY
+from gsomia.storage.exchange import ExchangeRepository
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
 
 
@@ -19,6 +20,7 @@ class UnitOfWork:
     officials: OfficialsRepository
     items: ItemsRepository
     audit: AuditRepository
+    exchange: ExchangeRepository
 
 
 class Store:
@@ -33,7 +35,8 @@ class Store:
             if readonly:
                 conn.execution_options(**{READONLY: True})
             with conn.begin():
-                yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn))
+                yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
+                                 ExchangeRepository(conn))
 
     def dispose(self) -> None:
         self.engine.dispose()

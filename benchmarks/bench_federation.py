@@ -1,0 +1,169 @@
+"""Release round trip between two node processes, beside a plain HTTPS POST of the same bytes, same run.
+
+    python -m benchmarks.bench_federation [--quick]
+
+gsomia: an official's release request to KOR → policy → seal → outbox → mutual TLS → JPN verifies,
+decides, stores → signed receipt → recorded at KOR. Latency per release is measured on KOR's own
+clock (outbox created_at → delivered_at), so polling adds nothing to it. Baseline: the same envelope
+bytes POSTed over HTTPS (keep-alive, same TLS certificate and uvicorn) to a server that only reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+from gsomia.demo.client import official_client, wait_for
+from gsomia.demo.loopback import create_federation, free_port
+
+PASSPHRASE = "benchmark passphrase"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    count = 100 if args.quick else 400
+    env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
+    with tempfile.TemporaryDirectory(prefix="gsomia-bench-") as folder:
+        nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"))
+        kor, jpn = nodes["KOR"], nodes["JPN"]
+        keys = jpn.data / "keys"
+        echo_port = free_port()
+        processes = [subprocess.Popen([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(n.data)], env=env)
+                     for n in (kor, jpn)]
+        processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.echo_server", str(echo_port),
+                                           str(keys / "tls.crt.pem"), str(keys / "tls.key.pem"), PASSPHRASE]))
+        try:
+            client = official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"])
+            wait_for(lambda: _up(client), "KOR", 30)
+            wait_for(lambda: _up(official_client(jpn.api_url, jpn.root_certificate, "")), "JPN", 30)
+            content = "x" * 1024
+            items = [client.post("/v1/items", json={
+                "classification": "KOR:II", "releasable_to": ["USA", "JPN", "KOR"], "topics": ["dprk-missile"],
+                "purpose": "missile warning", "content_text": content}).json()["id"] for _ in range(count)]
+            database = kor.data / "gsomia.db"
+            half = count // 2
+            latencies = _release_latencies(client, database, items[:half])
+            rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database, items[half:])
+            body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
+            echo = f"https://127.0.0.1:{echo_port}/"
+            plain_latencies = _plain_latencies(echo, jpn.root_certificate, body, half)
+            baseline = _plain_posts(echo, jpn.root_certificate, body, count)
+            baseline.update(p50=statistics.median(plain_latencies), p99=percentile(plain_latencies, 0.99))
+            release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate}
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=10)
+    figures = {
+        "gsomia_p50_ms": release["p50"], "gsomia_p99_ms": release["p99"], "gsomia_rate": release["rate"],
+        "plain_p50_ms": baseline["p50"], "plain_p99_ms": baseline["p99"], "plain_rate": baseline["rate"],
+    }
+    print(f"federation: releases KOR → JPN of 1 KiB items; latency one at a time ({count // 2}), "
+          f"sustained rate with {CONCURRENCY} requests in flight ({count - count // 2})")
+    print(f"  plain HTTPS POST   p50 {baseline['p50']:7.2f} ms  p99 {baseline['p99']:7.2f} ms  "
+          f"{baseline['rate']:8.0f}/s   (baseline)")
+    print(f"  gsomia release     p50 {release['p50']:7.2f} ms  p99 {release['p99']:7.2f} ms  "
+          f"{release['rate']:8.0f}/s")
+    print(f"  ratios: sustained {release['rate'] / baseline['rate']:.0%} of plain (target >= 40%); "
+          f"p99 {release['p99'] / baseline['p99']:.1f}x plain (target <= 3x)")
+    return figures
+
+
+CONCURRENCY = 8
+
+
+def _up(client: httpx.Client) -> bool:
+    try:
+        return client.get("/v1/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _delivered_at(database: Path, message_id: str) -> float | None:
+    """When KOR recorded JPN's signed receipt, read straight from KOR's database (no API polling)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT delivered_at FROM outbox WHERE message_id = ? AND state = 'delivered'",
+                         (message_id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc).timestamp()
+
+
+def _release_latencies(client: httpx.Client, database: Path, items: list[str]) -> list[float]:
+    """One release at a time: request sent → receipt recorded at KOR."""
+    latencies = []
+    for item in items:
+        started = time.time()
+        message_id = client.post(f"/v1/items/{item}/release", json={"to": "JPN"}).json()["message_id"]
+        done = wait_for(lambda m=message_id: _delivered_at(database, m), "the receipt", timeout=30)
+        latencies.append((done - started) * 1000)
+    return latencies
+
+
+def _release_rate(api_url: str, root: Path, token: str, database: Path, items: list[str]) -> float:
+    """Releases at CONCURRENCY requests in flight, until every receipt is recorded."""
+    clients = [official_client(api_url, root, token) for _ in range(CONCURRENCY)]
+    started = time.time()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        ids = list(pool.map(lambda pair: pair[1].post(f"/v1/items/{pair[0]}/release", json={"to": "JPN"})
+                            .json()["message_id"], [(item, clients[i % CONCURRENCY]) for i, item in enumerate(items)]))
+    last = max(wait_for(lambda m=m: _delivered_at(database, m), "every receipt", timeout=120) for m in ids)
+    for c in clients:
+        c.close()
+    return len(items) / (last - started)
+
+
+def _plain_latencies(url: str, root: Path, body: bytes, count: int) -> list[float]:
+    context = ssl.create_default_context(cafile=str(root))
+    with httpx.Client(verify=context) as client:
+        client.post(url, content=body)
+        latencies = []
+        for _ in range(count):
+            started = time.perf_counter()
+            client.post(url, content=body).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def _plain_posts(url: str, root: Path, body: bytes, count: int) -> dict[str, float]:
+    context = ssl.create_default_context(cafile=str(root))
+    clients = [httpx.Client(verify=context) for _ in range(CONCURRENCY)]
+    for c in clients:
+        c.post(url, content=body)  # connect and warm up
+
+    def one(i: int) -> float:
+        t = time.perf_counter()
+        clients[i % CONCURRENCY].post(url, content=body).raise_for_status()
+        return (time.perf_counter() - t) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        latencies = list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - started
+    for c in clients:
+        c.close()
+    return {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": count / elapsed}
+
+
+if __name__ == "__main__":
+    main()

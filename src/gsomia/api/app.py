@@ -1,0 +1,41 @@
+"""The officials' HTTP API of one node: `create_app(node)` builds it; there is no global app object.
+
+The node (store, catalogue, keys) reaches the views through `app.state.node` and the `node_of`
+dependency, so two apps over two nodes can live in one process (the federation tests do that).
+The federation layer adds its routers through `extra_routers`; they may reuse `current_actor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from gsomia.api.errors import install_error_handlers
+from gsomia.api.routes import agreements, audit, health, items, officials
+from gsomia.api.routes.health import API_VERSION
+from gsomia.services.runtime import Node
+
+TITLE = "gsomia officials' API"
+DESCRIPTION = """\
+The API through which a defence ministry's cleared officials use their gsomia node: the exchange of
+classified military information between KOR, JPN and USA under the GSOMIAs and TISA.
+
+Every route but `/v1/health` needs `Authorization: Bearer <personal API token>`. Every decision of the
+policy (allowed or refused) on an item is in the node's hash-chained audit trail. Errors are
+`{"error": {"code", "message", "rules", "reasons"}}`; a refusal by the policy is a 403 whose `rules`
+and `reasons` say which rule refused and why.
+"""
+
+ROUTERS = (health.router, agreements.router, officials.router, items.router, audit.router)
+
+
+def create_app(node: Node, *, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The API over `node`; the caller opens and closes the node."""
+    app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url="/openapi.json",
+                  docs_url="/docs", redoc_url=None)
+    app.state.node = node
+    install_error_handlers(app)
+    for router in (*ROUTERS, *extra_routers):
+        app.include_router(router)
+    return app

@@ -1,0 +1,241 @@
+"""Cross-border actions of officials: release (R6.a, T4, T5), disclosure with written consent (R6.a),
+consent requests and answers, compromise reports (R17.1), recall (R6.h), the outbox, checkpoint exchange.
+
+Each call records its decision and the message for the partner in one transaction; delivery follows
+asynchronously (202 Accepted) and its outcome shows in the item's history and in `/v1/outbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, Field
+
+from gsomia.api.auth import ActorDep, NodeDep
+from gsomia.api.errors import responses
+from gsomia.services import exchange
+from gsomia.services.partners import Partners
+from gsomia.storage.exchange import CompromiseReport, ConsentRecord
+
+router = APIRouter(tags=["exchange"])
+
+Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
+
+
+def partners_of(request: Request) -> Iterator[Partners]:
+    """The node's partners; after the call, the sender is told that the outbox may have grown."""
+    yield cast(Partners, request.app.state.partners)
+    notify = getattr(request.app.state, "outbox_changed", None)
+    if notify is not None:
+        notify()
+
+
+PartnersDep = Annotated[Partners, Depends(partners_of)]
+
+
+class ReleaseIn(BaseModel):
+    to: Party
+    via: Party | None = Field(None, description="the hub, for paths that must go through one (T4)")
+
+
+class DiscloseIn(BaseModel):
+    to: Party
+
+
+class ConsentRequestIn(BaseModel):
+    to: Party
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class ConsentAnswerIn(BaseModel):
+    until: datetime | None = None
+    reason: str = Field("", max_length=2000)
+
+
+class StandingConsentIn(BaseModel):
+    to: Party
+    topics: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=50)
+    until: datetime | None = None
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class ReportIn(BaseModel):
+    description: str = Field(min_length=1, max_length=5000)
+
+
+class ResultIn(BaseModel):
+    result: str = Field(min_length=1, max_length=5000)
+
+
+class RecallIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Queued(BaseModel):
+    message_id: str
+
+
+class ConsentOut(BaseModel):
+    id: str
+    by: str
+    to: str
+    item_ref: str | None
+    topics: list[str] | None
+    until: datetime | None
+    requested_by: str | None
+    purpose: str
+    state: str
+    granted_at: datetime | None
+
+
+class ReportOut(BaseModel):
+    id: str
+    direction: str
+    originator: str
+    item_ref: str
+    reporter: str
+    description: str
+    reported_at: datetime
+    notice_due: datetime
+    notified_at: datetime | None
+    result_due: datetime
+    result: str | None
+    overdue: list[str]
+
+
+class OutboxOut(BaseModel):
+    message_id: str
+    peer: str
+    kind: str
+    item_id: str | None
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _consent(c: ConsentRecord) -> ConsentOut:
+    return ConsentOut(id=c.id, by=c.by_party, to=c.to_party, item_ref=c.item_ref,
+                      topics=list(c.topics) if c.topics is not None else None, until=c.until,
+                      requested_by=c.requested_by, purpose=c.purpose, state=c.state, granted_at=c.granted_at)
+
+
+def _report(r: CompromiseReport, now: datetime) -> ReportOut:
+    return ReportOut(id=r.id, direction=r.direction, originator=r.originator, item_ref=r.item_ref,
+                     reporter=r.reporter, description=r.description, reported_at=r.reported_at,
+                     notice_due=r.notice_due, notified_at=r.notified_at, result_due=r.result_due, result=r.result,
+                     overdue=r.overdue(now))
+
+
+@router.post("/v1/items/{item_id}/release", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,
+             responses=responses(400, 403, 404, 409))
+def release(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: ReleaseIn) -> Queued:
+    """Release our item to a partner, directly or through a hub with our written consent (R6.a, T4, T5)."""
+    return Queued(message_id=exchange.release(node, partners, actor, item_id, body.to, via=body.via))
+
+
+@router.post("/v1/items/{item_id}/disclose", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,
+             responses=responses(400, 403, 404))
+def disclose(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: DiscloseIn) -> Queued:
+    """Pass a partner's item to a third party: refused without the originator's written consent (R6.a)."""
+    return Queued(message_id=exchange.disclose(node, partners, actor, item_id, body.to))
+
+
+@router.post("/v1/items/{item_id}/consent-requests", status_code=status.HTTP_202_ACCEPTED,
+             response_model=ConsentOut, responses=responses(400, 404))
+def request_consent(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
+                    body: ConsentRequestIn) -> ConsentOut:
+    """Ask the originator for written consent to pass its item to a third party (R6.a)."""
+    consent_id = exchange.request_consent(node, partners, actor, item_id, body.to, body.purpose)
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        record = uow.exchange.consent(consent_id)
+    assert record is not None
+    return _consent(record)
+
+
+@router.get("/v1/consents", response_model=list[ConsentOut])
+def list_consents(node: NodeDep, actor: ActorDep,
+                  state: Annotated[str | None, Query(pattern="^(requested|granted|refused)$")] = None,
+                  ) -> list[ConsentOut]:
+    """Consents asked of us, asked by us, and given (R6.a, T5)."""
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        return [_consent(c) for c in uow.exchange.consents(state=state)]
+
+
+@router.post("/v1/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut,
+             responses=responses(400, 403))
+def standing_consent(node: NodeDep, actor: ActorDep, body: StandingConsentIn) -> ConsentOut:
+    """A standing written approval for a scope of topics: e.g. the hub may pass our items to `to` (T5)."""
+    return _consent(exchange.grant_standing_consent(node, actor, body.to, body.topics, until=body.until,
+                                                    purpose=body.purpose))
+
+
+@router.post("/v1/consents/{consent_id}/grant", response_model=ConsentOut, responses=responses(403, 404, 409))
+def grant(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str, body: ConsentAnswerIn) -> ConsentOut:
+    """The originator's security officer grants: a signed consent, scoped to the item and recipient (R6.a)."""
+    return _consent(exchange.answer_consent(node, partners, actor, consent_id, grant=True, until=body.until,
+                                            reason=body.reason))
+
+
+@router.post("/v1/consents/{consent_id}/refuse", response_model=ConsentOut, responses=responses(403, 404, 409))
+def refuse(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str, body: ConsentAnswerIn) -> ConsentOut:
+    """The originator's security officer refuses (R6.a)."""
+    return _consent(exchange.answer_consent(node, partners, actor, consent_id, grant=False, reason=body.reason))
+
+
+@router.post("/v1/items/{item_id}/compromise", status_code=status.HTTP_202_ACCEPTED, response_model=ReportOut,
+             responses=responses(400, 404))
+def report_compromise(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
+                      body: ReportIn) -> ReportOut:
+    """Loss or compromise, actual or possible: the provider is informed immediately (R17.1)."""
+    report_id = exchange.report_compromise(node, partners, actor, item_id, body.description)
+    return _one_report(node, report_id)
+
+
+@router.post("/v1/reports/{report_id}/result", response_model=ReportOut, responses=responses(404))
+def report_result(node: NodeDep, partners: PartnersDep, actor: ActorDep, report_id: str, body: ResultIn) -> ReportOut:
+    """The investigation's result and measures against recurrence, to the provider (R17.1)."""
+    exchange.report_result(node, partners, actor, report_id, body.result)
+    return _one_report(node, report_id)
+
+
+@router.get("/v1/reports", response_model=list[ReportOut])
+def list_reports(node: NodeDep, actor: ActorDep) -> list[ReportOut]:
+    """Compromise reports made and received, with overdue notices and results flagged (R17.1)."""
+    now = node.ctx.clock()
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        return [_report(r, now) for r in uow.exchange.reports()]
+
+
+def _one_report(node: Any, report_id: str) -> ReportOut:
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        report = uow.exchange.report(report_id)
+    assert report is not None
+    return _report(report, node.ctx.clock())
+
+
+@router.post("/v1/items/{item_id}/recall", status_code=status.HTTP_202_ACCEPTED, response_model=list[str],
+             responses=responses(400, 403, 404))
+def recall(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: RecallIn) -> list[str]:
+    """Ask every holder, also those reached through a hub, to return or destroy the item (R6.h)."""
+    return exchange.recall(node, partners, actor, item_id, body.reason)
+
+
+@router.get("/v1/outbox", response_model=list[OutboxOut])
+def outbox(node: NodeDep, actor: ActorDep,
+           state: Annotated[str | None, Query(pattern="^(pending|delivered|refused)$")] = None) -> list[OutboxOut]:
+    """Messages to partners and how their delivery stands."""
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        return [OutboxOut(message_id=m.message_id, peer=m.peer, kind=m.kind, item_id=m.item_id, state=m.state,
+                          attempts=m.attempts, last_error=m.last_error, created_at=m.created_at,
+                          delivered_at=m.delivered_at) for m in uow.exchange.outbox(state=state)]
+
+
+@router.post("/v1/audit/checkpoints/exchange", status_code=status.HTTP_202_ACCEPTED, response_model=int)
+def exchange_checkpoint(node: NodeDep, partners: PartnersDep, actor: ActorDep) -> int:
+    """Sign our audit head and send it to every partner (mutual audit)."""
+    return exchange.exchange_checkpoint(node, partners, actor)

@@ -1,0 +1,3 @@
+from gsomia.cli.main import app
+
+app()

@@ -1,0 +1,109 @@
+"""Three (or more) nodes on loopback with their own PKI and SQLite: what the demo and the federation tests run.
+
+`create_federation(base, ...)` makes one data directory per party exactly as `gsomia init` does (keys,
+database, first security officer), appoints the officials the scenario needs, issues their tokens and
+introduces every node to every other (`gsomia peers add`). Running the nodes is the caller's choice:
+`gsomia serve` processes (the demo) or `NodeServer`s in threads (tests).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from gsomia.config import Settings, load_settings, write_settings
+from gsomia.crypto import export_public
+from gsomia.services import node as node_setup
+from gsomia.services import officials
+from gsomia.services.context import Actor
+from gsomia.services.partners import add_peer
+from gsomia.services.runtime import create_keys, open_node
+
+PARTIES = ("KOR", "JPN", "USA")
+MISSILE_TOPICS = ["dprk-missile", "dprk-nuclear"]
+
+# name, clearance (code of the party's scheme by tier), roles
+STAFF = {
+    "releaser": ("SECRET", ["releasing_official", "reader"]),
+    "analyst": ("SECRET", ["reader", "releasing_official"]),
+    "officer": ("SECRET", ["security_officer", "reader"]),
+}
+
+
+@dataclass
+class LoopbackNode:
+    party: str
+    data: Path
+    api_port: int
+    peer_port: int
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"https://127.0.0.1:{self.peer_port}"
+
+    @property
+    def root_certificate(self) -> Path:
+        return self.data / "keys" / "root.crt.pem"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create_federation(base: Path, *, passphrase: bytes, parties: tuple[str, ...] = PARTIES,
+                      clock_start: datetime | None = None) -> dict[str, LoopbackNode]:
+    nodes = {p: LoopbackNode(p, base / p.lower(), free_port(), free_port()) for p in parties}
+    anchor = datetime.now(timezone.utc)  # one anchor: the nodes' simulated clocks agree
+    for node in nodes.values():
+        _create_node(node, passphrase, clock_start, anchor)
+    documents = {p: export_public(n.data) for p, n in nodes.items()}
+    for node in nodes.values():
+        for other, document in documents.items():
+            if other != node.party:
+                add_peer(node.data, other, nodes[other].peer_url, json.loads(json.dumps(document)))
+    return nodes
+
+
+def set_clock(node: LoopbackNode, clock_start: datetime | None, anchor: datetime | None = None) -> None:
+    """Demo and tests only: the fictitious time the node's clock reads at `anchor` (real time)."""
+    write_settings(load_settings(node.data).model_copy(update={"clock_start": clock_start, "clock_anchor": anchor}))
+
+
+def _create_node(node: LoopbackNode, passphrase: bytes, clock_start: datetime | None, anchor: datetime) -> None:
+    node.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings = Settings(party=node.party, name=f"{node.party} ministry of defence (loopback)",
+                        node_id=f"{node.party}-{secrets.token_hex(4)}", data_dir=node.data,
+                        api_port=node.api_port, peer_port=node.peer_port, clock_start=clock_start,
+                        clock_anchor=anchor if clock_start else None)
+    create_keys(settings, passphrase=passphrase)
+    ctx = node_setup.open_context(settings)
+    try:
+        node_setup.create_database(ctx)
+        chief, issued = officials.bootstrap(ctx, name=f"{node.party} chief security officer", clearance=None,
+                                            expires=None)
+    finally:
+        node_setup.close(ctx)
+    write_settings(settings.model_copy(update={"local_admin": chief.official.id}))
+    node.tokens["chief"] = issued.token
+    with open_node(node.data, passphrase=passphrase) as opened:
+        actor = Actor(chief.official, via="cli-local")
+        now = datetime.now(timezone.utc)
+        scheme = opened.catalog.schemes.scheme(node.party)
+        for name, (tier, roles) in STAFF.items():
+            level = next(lv for lv in scheme.levels if lv.tier.name == tier)
+            record = officials.appoint(opened.ctx, actor, name=f"{node.party} {name}", clearance=level.written,
+                                       granted=min(now, clock_start or now) - timedelta(days=1), expires=None,
+                                       need_to_know=MISSILE_TOPICS, roles=roles, reason="loopback federation")
+            node.tokens[name] = officials.issue_token(opened.ctx, actor, record.official.id,
+                                                      reason="loopback federation").token

@@ -1,0 +1,83 @@
+"""A running node: the officials' API (TLS), the peer endpoint (mutual TLS) and the outbox sender, in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from gsomia.api.app import create_app
+from gsomia.api.routes import exchange as exchange_routes
+from gsomia.crypto import passphrase_from_env
+from gsomia.federation.peer_app import create_peer_app
+from gsomia.federation.sender import Sender
+from gsomia.federation.tls import Listener
+from gsomia.services.partners import Partners
+from gsomia.services.runtime import Node
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    api_url: str
+    peer_url: str
+
+
+def tls_paths(node: Node) -> tuple[Path, Path, Path]:
+    keys = node.settings.effective_keys_dir
+    return keys / "tls.crt.pem", keys / "tls.key.pem", keys / "root.crt.pem"
+
+
+def partner_roots(node: Node, partners: Partners) -> Path:
+    """The partners' national roots, one bundle: the only issuers the peer listener and sender accept."""
+    path = node.settings.data_dir / "peers" / "partner-roots.pem"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(partners.roots_bundle())
+    return path
+
+
+def client_context(node: Node, partners: Partners, passphrase: bytes) -> ssl.SSLContext:
+    certificate, key, _ = tls_paths(node)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(certificate, key, password=passphrase)
+    bundle = partners.roots_bundle()
+    if bundle:
+        context.load_verify_locations(cadata=bundle.decode())
+    return context
+
+
+class NodeServer:
+    def __init__(self, node: Node, partners: Partners, *, passphrase: bytes | None = None) -> None:
+        self.node, self.partners = node, partners
+        self.passphrase = passphrase if passphrase is not None else passphrase_from_env()
+        settings = node.settings
+        certificate, key, _ = tls_paths(node)
+        roots = partner_roots(node, partners)
+        api_app = create_app(node, extra_routers=(exchange_routes.router,))
+        api_app.state.partners = partners
+        api = Listener(settings.host, settings.api_port, certificate, key, self.passphrase.decode())
+        peer = Listener(settings.host, settings.peer_port, certificate, key, self.passphrase.decode(),
+                        client_ca=roots if partners.by_party else None)
+        peer_app = create_peer_app(node, partners)
+        self.servers = [uvicorn.Server(api.uvicorn_config(api_app)), uvicorn.Server(peer.uvicorn_config(peer_app))]
+        self.sender = Sender(node, partners, client_context(node, partners, self.passphrase))
+        api_app.state.outbox_changed = self.sender.notify
+        peer_app.state.outbox_changed = self.sender.notify
+        self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
+                                   f"https://{settings.host}:{settings.peer_port}")
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(s.serve()) for s in self.servers]
+        tasks.append(asyncio.create_task(self.sender.run(self.stop)))
+        await self.stop.wait()
+        for server in self.servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def started(self) -> None:
+        while not all(s.started for s in self.servers):
+            await asyncio.sleep(0.02)

@@ -1,0 +1,75 @@
+"""The sender's side of a delivery: what is due, and what to record when the partner answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gsomia.crypto import InvalidRecord, verify_record
+from gsomia.services.exchange_common import audit_note, enqueue, item_event, node_actor
+from gsomia.services.partners import Partners
+from gsomia.services.peer_messages import decode_payload, sign_message
+from gsomia.services.runtime import Node
+from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
+
+MAX_BACKOFF = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    message: OutboxMessage
+    signed: bytes      # signed afresh for this attempt: a new sent_at, the same message id
+
+
+def due_messages(node: Node, limit: int = 50) -> list[Outgoing]:
+    now = node.ctx.clock()
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        due = uow.exchange.due(now, limit)
+    return [Outgoing(m, sign_message(node.keys, m.message_id, m.kind, m.peer, m.payload, now)) for m in due]
+
+
+def record_failure(node: Node, message: OutboxMessage, error: str) -> datetime:
+    """Retry later, backing off exponentially (capped): the partner may be down for a while."""
+    now = node.ctx.clock()
+    attempts = message.attempts + 1
+    backoff: timedelta = min(timedelta(milliseconds=200) * (2 ** min(attempts, 10)), MAX_BACKOFF)
+    later = now + backoff
+    with node.ctx.store.unit_of_work() as uow:
+        uow.exchange.retry_later(message.message_id, attempts=attempts, at=later, error=error)
+    return later
+
+
+def record_answer(node: Node, partners: Partners, message: OutboxMessage, answer: bytes) -> str:
+    """Verify the partner's signed answer and record it, once. Returns the outcome (accepted | refused)."""
+    try:
+        receipt = verify_record(answer, trusted=partners.directory, expected_type="receipt")
+    except InvalidRecord as bad:
+        record_failure(node, message, f"answer does not verify: {bad}")
+        return "unverified"
+    body = receipt.body
+    if receipt.signer.party != message.peer or body.get("message_id") != message.message_id:
+        record_failure(node, message, "answer is not the partner's receipt for this message")
+        return "unverified"
+    outcome = str(body.get("outcome"))
+    now = node.ctx.clock()
+    actor = node_actor(node)
+    with node.ctx.store.unit_of_work() as uow:
+        if not uow.exchange.settle(message.message_id, state=DELIVERED if outcome == "accepted" else REFUSED,
+                                   at=now, response=answer):
+            return outcome  # settled already (a concurrent sender): record nothing twice
+        reasons = "; ".join(str(r) for r in body.get("reasons", []))
+        seq = audit_note(uow, now, actor, f"peer.{message.kind}.{outcome}", message.item_id,
+                         tuple(body.get("rules", [])),
+                         f"{message.peer} answered {message.message_id}: {outcome}"
+                         + (f" ({reasons})" if reasons else ""))
+        if message.item_id and message.kind in ("item", "destruction-certificate", "recall"):
+            item_event(uow, now, actor, message.item_id, "receipt" if outcome == "accepted" else "refused-by",
+                       message.peer, f"{message.kind}: {outcome}" + (f" ({reasons})" if reasons else ""), seq, answer)
+        payload = decode_payload(message.payload)
+        if message.kind == "item" and outcome == "accepted" and payload.get("originator") != node.party:
+            # We relayed or disclosed a partner's item: its originator learns who now holds it (R6.f).
+            enqueue(uow, now, str(payload["originator"]), "receipt",
+                    {"item_ref": payload["item_ref"], "receipt": answer}, message.item_id)
+        if message.kind == "compromise-report" and outcome == "accepted":
+            uow.exchange.update_report(str(payload["report_id"]), notified_at=now)
+    return outcome

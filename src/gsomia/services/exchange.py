@@ -1,0 +1,276 @@
+"""Cross-border use cases an official starts: release, disclose, consent, compromise report, recall.
+
+Each is one transaction: the policy decides, the decision is audited (allowed or refused), the
+registry changes and the message for the partner is written to the outbox together. The federation
+sender delivers the outbox until the partner answers, so nothing recorded is lost and nothing is
+sent that was not recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from gsomia.crypto import seal, sign_record
+from gsomia.domain.officials import Role
+from gsomia.domain.policy import decide
+from gsomia.domain.requests import Action, Request
+from gsomia.services import audit
+from gsomia.services.context import Actor
+from gsomia.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gsomia.services.exchange_common import (
+    GRANTED,
+    NOTICE_WITHIN,
+    RESULT_WITHIN,
+    audit_decision,
+    audit_note,
+    consent_records,
+    enqueue,
+    held_consents,
+    item_event,
+    item_ref,
+    label_of,
+    new_id,
+    refused,
+    require_item,
+    require_partner,
+)
+from gsomia.services.partners import Partners
+from gsomia.services.runtime import Node
+from gsomia.storage.exchange import CompromiseReport, ConsentRecord
+
+
+def _sealed_for(node: Node, partners: Partners, item_label: bytes, plaintext: bytes, parties: list[str],
+                at: datetime) -> bytes:
+    return seal(plaintext, label=item_label, sender=node.keys,
+                recipients=[partners.by_party[p].keys for p in parties], at=at)
+
+
+def release(node: Node, partners: Partners, actor: Actor, item_id: str, to: str, *, via: str | None = None) -> str:
+    """The originator gives its item to a partner, directly or through a hub (T4, T5). Returns the message id."""
+    for party in (to, via) if via else (to,):
+        require_partner(partners, party)
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = require_item(uow, item_id)
+        if item.state == "destroyed":
+            raise Conflict(f"item {item_id} was destroyed")
+        label = label_of(node, item)
+        request = Request(Action.RELEASE, at, actor.official, label, recipient=to, via=via,
+                          consents=held_consents(uow, node.party), item_id=item.id)
+        decision = decide(request, node.catalog)
+        seq = audit_decision(uow, at, actor, "item.release", item_id, decision)
+        if decision.allowed:
+            plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
+            envelope = _sealed_for(node, partners, item.label_bytes, plaintext, [to] + ([via] if via else []), at)
+            payload: dict[str, Any] = {"item_ref": item.id, "originator": node.party, "envelope": envelope,
+                                       "final": to, "via": via, "consents": consent_records(uow, node.party),
+                                       "provenance": [node.party]}
+            message_id = enqueue(uow, at, via or to, "item", payload, item.id)
+            uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
+            item_event(uow, at, actor, item.id, "released", to, f"under {decision.agreement}"
+                       + (f" via {via}" if via else "") + f"; message {message_id}", seq)
+    if not decision.allowed:
+        raise refused(decision)
+    return message_id
+
+
+def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str) -> str:
+    """A holder passes a partner's item to a third party: only with the originator's written consent (R6.a)."""
+    require_partner(partners, to)
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = require_item(uow, item_id)
+        label = label_of(node, item)
+        request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to,
+                          consents=held_consents(uow, label.originator), item_id=item_ref(item))
+        decision = decide(request, node.catalog)
+        seq = audit_decision(uow, at, actor, "item.disclose", item_id, decision)
+        if decision.allowed:
+            plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
+            # The originator's label as it was provided, without our own marking.
+            original_bytes = replace(label, provider=None, national_marking=None).canonical_bytes()
+            envelope = _sealed_for(node, partners, original_bytes, plaintext, [to], at)
+            payload = {"item_ref": item_ref(item), "originator": label.originator, "envelope": envelope,
+                       "final": to, "via": None, "disclosed_by": node.party,
+                       "consents": consent_records(uow, label.originator), "provenance": [label.originator, node.party]}
+            message_id = enqueue(uow, at, to, "item", payload, item.id)
+            item_event(uow, at, actor, item.id, "disclosed", to, f"with {label.originator}'s written consent;"
+                       f" message {message_id}", seq)
+    if not decision.allowed:
+        raise refused(decision)
+    return message_id
+
+
+def request_consent(node: Node, partners: Partners, actor: Actor, item_id: str, to: str, purpose: str) -> str:
+    """Ask the originator for written consent to pass its item to a third party (R6.a)."""
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = require_item(uow, item_id)
+        label = label_of(node, item)
+        if label.originator == node.party:
+            raise InvalidInput("this node originated the item: no consent is needed from anyone else")
+        require_partner(partners, label.originator)
+        consent_id = new_id("consent")
+        uow.exchange.add_consent(ConsentRecord(consent_id, label.originator, to, item_ref(item), None, None,
+                                               node.party, purpose, "requested", None, None, at))
+        seq = audit_note(uow, at, actor, "consent.request", item_id, ("R6.a",),
+                         f"asked {label.originator} for consent to pass the item to {to}: {purpose}")
+        enqueue(uow, at, label.originator, "consent-request",
+                {"consent_id": consent_id, "item_ref": item_ref(item), "to": to, "purpose": purpose}, item.id)
+        item_event(uow, at, actor, item.id, "consent-requested", to, purpose, seq)
+    return consent_id
+
+
+def answer_consent(node: Node, partners: Partners, actor: Actor, consent_id: str, *, grant: bool,
+                   until: datetime | None = None, reason: str = "") -> ConsentRecord:
+    """The originator's security officer grants (signed, scoped, with expiry) or refuses (R6.a, T5)."""
+    if Role.SECURITY_OFFICER not in actor.official.roles or actor.official.party != node.party:
+        raise PermissionDenied("only this node's security officer answers consent requests", rules=("R6.a", "R6.e"))
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        consent = uow.exchange.consent(consent_id)
+        if consent is None or consent.by_party != node.party:
+            raise NotFound(f"no consent request {consent_id!r} for this node to answer")
+        if consent.state != "requested":
+            raise Conflict(f"consent {consent_id} is already {consent.state}")
+        record = _signed_consent(node, consent, until, at) if grant else None
+        state = GRANTED if grant else "refused"
+        uow.exchange.decide_consent(consent_id, state=state, at=at, record=record, until=until)
+        audit_note(uow, at, actor, f"consent.{'grant' if grant else 'refuse'}", consent.item_ref, ("R6.a", "T5"),
+                   f"{state} consent for {consent.to_party}" + (f" until {until:%Y-%m-%d}" if until else "")
+                   + (f": {reason}" if reason else ""))
+        if consent.requested_by and consent.requested_by != node.party:
+            enqueue(uow, at, consent.requested_by, "consent",
+                    {"consent_id": consent_id, "granted": grant, "record": record, "reason": reason})
+        answered = uow.exchange.consent(consent_id)
+    assert answered is not None
+    return answered
+
+
+def grant_standing_consent(node: Node, actor: Actor, to: str, topics: list[str], *, until: datetime | None,
+                           purpose: str) -> ConsentRecord:
+    """A standing written approval for a scope of topics (T5: the hub may pass our items on to `to`)."""
+    if Role.SECURITY_OFFICER not in actor.official.roles or actor.official.party != node.party:
+        raise PermissionDenied("only this node's security officer gives consent", rules=("R6.a", "R6.e"))
+    node.catalog.schemes.require_party(to)
+    if not topics:
+        raise InvalidInput("a standing consent names its topics")
+    at = node.ctx.clock()
+    consent = ConsentRecord(new_id("consent"), node.party, to, None, tuple(sorted(topics)), until, node.party,
+                            purpose, GRANTED, at, None, at)
+    consent = replace(consent, record=_signed_consent(node, consent, until, at))
+    with node.ctx.store.unit_of_work() as uow:
+        uow.exchange.add_consent(consent)
+        audit_note(uow, at, actor, "consent.standing", None, ("T5", "R6.a"),
+                   f"standing consent for {to} on {', '.join(sorted(topics))}" + (f" until {until}" if until else ""))
+    return consent
+
+
+def _signed_consent(node: Node, consent: ConsentRecord, until: datetime | None, at: datetime) -> bytes:
+    return sign_record("consent", {
+        "id": consent.id, "by": consent.by_party, "to": consent.to_party, "item_ref": consent.item_ref,
+        "topics": json.dumps(sorted(consent.topics)) if consent.topics is not None else None,
+        "until": until.isoformat() if until else None, "granted_at": at.isoformat(), "purpose": consent.purpose,
+    }, signer=node.keys, at=at)
+
+
+def report_compromise(node: Node, partners: Partners, actor: Actor, item_id: str, description: str) -> str:
+    """R17.1: loss or compromise, actual or possible: the provider is told at once; a result must follow."""
+    if not description.strip():
+        raise InvalidInput("describe the loss or compromise")
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = require_item(uow, item_id)
+        label = label_of(node, item)
+        report_id = new_id("report")
+        record = sign_record("compromise-report", {"id": report_id, "item_ref": item_ref(item),
+                                                   "originator": label.originator, "reporter": node.party,
+                                                   "description": description, "reported_at": at.isoformat()},
+                             signer=node.keys, at=at)
+        uow.exchange.add_report(CompromiseReport(report_id, "sent", label.originator, item_ref(item), node.party,
+                                                 description, at, at + NOTICE_WITHIN, at + RESULT_WITHIN,
+                                                 record=record))
+        seq = audit_note(uow, at, actor, "compromise.report", item_id, ("R17.1",), description)
+        item_event(uow, at, actor, item.id, "compromised", label.originator, description, seq)
+        if label.originator != node.party:
+            to = label.originator if partners.get(label.originator) else (item.received_from or label.originator)
+            enqueue(uow, at, to, "compromise-report", {"report_id": report_id, "record": record}, item.id)
+    return report_id
+
+
+def report_result(node: Node, partners: Partners, actor: Actor, report_id: str, result: str) -> None:
+    """R17.1: the investigation's result and the measures taken against recurrence, to the provider."""
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        report = uow.exchange.report(report_id)
+        if report is None or report.direction != "sent":
+            raise NotFound(f"no compromise report {report_id!r} made by this node")
+        record = sign_record("compromise-result", {"id": report_id, "result": result, "at": at.isoformat()},
+                             signer=node.keys, at=at)
+        uow.exchange.update_report(report_id, result=result, result_at=at)
+        audit_note(uow, at, actor, "compromise.result", report.item_ref, ("R17.1",), result)
+        if report.originator != node.party:
+            enqueue(uow, at, report.originator, "compromise-result", {"report_id": report_id, "record": record})
+
+
+def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: str) -> list[str]:
+    """R6.h: ask every holder to return or destroy the item; hubs pass the request on to those they relayed to."""
+    if Role.SECURITY_OFFICER not in actor.official.roles:
+        raise PermissionDenied("a recall is made by a security officer", rules=("R6.h", "R6.e"))
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = require_item(uow, item_id)
+        if item.origin != "originated":
+            raise InvalidInput("only the originator recalls an item (R6.h)")
+        holders = sorted({e.counterparty for e in uow.items.events(item.id)
+                          if e.kind == "released" and e.counterparty})
+        first_hops = sorted({partners_hop(e.detail, e.counterparty) for e in uow.items.events(item.id)
+                             if e.kind == "released" and e.counterparty})
+        seq = audit_note(uow, at, actor, "item.recall", item_id, ("R6.h",),
+                         f"recall from {', '.join(holders) or 'nobody'}: {reason}")
+        for hop in first_hops:
+            enqueue(uow, at, hop, "recall", {"item_ref": item.id, "originator": node.party, "reason": reason},
+                    item.id)
+        item_event(uow, at, actor, item.id, "recalled", ",".join(holders), reason, seq)
+    return holders
+
+
+def partners_hop(detail: str, counterparty: str | None) -> str:
+    """The first hop of a release: the hub when it went `via` one, else the recipient."""
+    marker = " via "
+    if marker in detail:
+        return detail.split(marker, 1)[1].split(";", 1)[0].strip()
+    return counterparty or ""
+
+
+def send_destruction_certificate(node: Node, actor: Actor, item_id: str, certificate: bytes) -> None:
+    """After destroying a partner's item, the signed certificate goes back to whoever provided it (Art. 13)."""
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = uow.items.get(item_id)
+        if item is None:
+            raise NotFound(f"unknown item {item_id!r}")
+        if item.origin != "received" or item.received_from is None:
+            return
+        label = label_of(node, item)
+        seq = audit_note(uow, at, actor, "destruction.certificate", item_id, ("R6.h", "Art.13"),
+                         f"certificate sent to {item.received_from} for {label.originator}")
+        enqueue(uow, at, item.received_from, "destruction-certificate",
+                {"item_ref": item_ref(item), "originator": label.originator, "holder": node.party,
+                 "certificate": certificate}, item.id)
+        item_event(uow, at, actor, item.id, "certificate-sent", item.received_from, "destruction certificate", seq)
+
+
+def exchange_checkpoint(node: Node, partners: Partners, actor: Actor) -> int:
+    """Sign our audit head and send it to every partner, so each can later prove what the other held and did."""
+    checkpoint = audit.checkpoint(node.ctx, actor, node.checkpoint_signer)
+    at = node.ctx.clock()
+    record = sign_record("audit-checkpoint", {"count": checkpoint.count, "head_hash": checkpoint.head_hash,
+                                              "at": checkpoint.at, "party": node.party}, signer=node.keys, at=at)
+    with node.ctx.store.unit_of_work() as uow:
+        for party in sorted(partners.by_party):
+            enqueue(uow, at, party, "audit-checkpoint", {"record": record})
+    return checkpoint.count

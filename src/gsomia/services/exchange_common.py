@@ -1,0 +1,131 @@
+"""What the cross-border use cases share: the node's own identity, held consents, outbox rows, items by reference."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from gsomia.crypto import InvalidRecord, KeyDirectory, verify_record
+from gsomia.domain.consents import Consent
+from gsomia.domain.labels import Label
+from gsomia.domain.officials import Official, Role
+from gsomia.domain.requests import Decision
+from gsomia.domain.schemes import Classification
+from gsomia.services.audit_log import append, draft
+from gsomia.services.context import Actor
+from gsomia.services.errors import NotFound, PermissionDenied
+from gsomia.services.partners import Partners
+from gsomia.services.peer_messages import encode_payload
+from gsomia.services.runtime import Node
+from gsomia.storage.exchange import PENDING, ConsentRecord, OutboxMessage
+from gsomia.storage.records import ItemEvent, ItemRecord
+from gsomia.storage.unit_of_work import UnitOfWork
+
+GRANTED = "granted"
+NOTICE_WITHIN = timedelta(hours=24)   # R17.1 "immediately" (configurable)
+RESULT_WITHIN = timedelta(days=30)    # R17.1 investigation result (configurable)
+
+
+def node_official(node: Node) -> Official:
+    """The node's service identity: accredited to its scheme's highest level; holds custody, never reads."""
+    top = node.catalog.schemes.scheme(node.party).levels[0]
+    return Official(party=node.party, clearance=Classification(node.party, top.code), clearance_expires=None,
+                    need_to_know=frozenset(), roles=frozenset({Role.NODE}), id=f"node:{node.party}",
+                    name=f"{node.party} node")
+
+
+def node_actor(node: Node) -> Actor:
+    return Actor(node_official(node), via="node")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(10)}"
+
+
+def label_of(node: Node, item: ItemRecord) -> Label:
+    return Label.from_canonical(item.label_bytes, node.catalog.schemes)
+
+
+def item_ref(item: ItemRecord) -> str:
+    """The originator's own id for an item: how every node names the same item to the others."""
+    return item.id if item.origin == "originated" else (item.origin_ref or item.id)
+
+
+def find_by_ref(uow: UnitOfWork, node: Node, originator: str, ref: str) -> list[ItemRecord]:
+    if originator == node.party:
+        item = uow.items.get(ref)
+        return [item] if item is not None else []
+    return [i for i in uow.items.find(limit=100_000) if i.originator == originator and i.origin_ref == ref]
+
+
+def require_item(uow: UnitOfWork, item_id: str) -> ItemRecord:
+    item = uow.items.get(item_id, for_update=True)
+    if item is None:
+        raise NotFound(f"unknown item {item_id!r}")
+    return item
+
+
+def consent_of(record: ConsentRecord) -> Consent:
+    return Consent(by=record.by_party, to=record.to_party, item_id=record.item_ref,
+                   topics=frozenset(record.topics) if record.topics is not None else None,
+                   until=record.until, granted_at=record.granted_at, id=record.id)
+
+
+def held_consents(uow: UnitOfWork, by_party: str) -> tuple[Consent, ...]:
+    return tuple(consent_of(c) for c in uow.exchange.consents(state=GRANTED, by_party=by_party))
+
+
+def consents_from_records(records: Sequence[bytes], trusted: KeyDirectory) -> tuple[Consent, ...]:
+    """Signed consents carried with an item; one that does not verify counts for nothing (default deny)."""
+    consents = []
+    for data in records:
+        try:
+            body = verify_record(bytes(data), trusted=trusted, expected_type="consent").body
+        except InvalidRecord:
+            continue
+        consents.append(Consent(
+            by=str(body["by"]), to=str(body["to"]), item_id=body.get("item_ref"),
+            topics=frozenset(json.loads(body["topics"])) if body.get("topics") else None,
+            until=datetime.fromisoformat(body["until"]) if body.get("until") else None,
+            granted_at=datetime.fromisoformat(body["granted_at"]) if body.get("granted_at") else None,
+            id=str(body.get("id", ""))))
+    return tuple(consents)
+
+
+def consent_records(uow: UnitOfWork, by_party: str) -> list[bytes]:
+    return [c.record for c in uow.exchange.consents(state=GRANTED, by_party=by_party) if c.record]
+
+
+def enqueue(uow: UnitOfWork, at: datetime, peer: str, kind: str, payload: dict[str, Any],
+            item_id: str | None = None) -> str:
+    message_id = new_id("msg")
+    uow.exchange.enqueue(OutboxMessage(message_id, peer, kind, item_id, encode_payload(payload), PENDING, 0, at, at))
+    return message_id
+
+
+def audit_decision(uow: UnitOfWork, at: datetime, actor: Actor, action: str, subject: str | None,
+                   decision: Decision) -> int:
+    return append(uow, at, [draft(actor, action, subject, decision)]).last_seq
+
+
+def audit_note(uow: UnitOfWork, at: datetime, actor: Actor, action: str, subject: str | None,
+               rules: Sequence[str], *reasons: str) -> int:
+    return append(uow, at, [draft(actor, action, subject, rules=rules, reasons=reasons)]).last_seq
+
+
+def item_event(uow: UnitOfWork, at: datetime, actor: Actor, item_id: str, kind: str, counterparty: str | None,
+               detail: str, seq: int, receipt: bytes | None = None) -> None:
+    uow.items.add_event(ItemEvent(item_id, at, actor.official.id, kind, counterparty, detail, receipt, seq))
+
+
+def refused(decision: Decision) -> PermissionDenied:
+    return PermissionDenied(" ".join(decision.reasons) or "refused by the policy", rules=decision.rules,
+                            reasons=decision.reasons)
+
+
+def require_partner(partners: Partners, party: str) -> None:
+    if partners.get(party) is None:
+        raise NotFound(f"{party} is not a configured partner node (see `gsomia peers add`)")

@@ -1,0 +1,302 @@
+"""Messages from partner nodes: verified, answered once (idempotent by message id), each handled in one
+transaction with its audit entry and its signed answer.
+
+    handle_message(node, partners, data, tls_party) -> signed answer (a "receipt" record)
+
+A duplicate gets the stored answer again and changes nothing; a message outside the replay window that
+was never seen is refused; every refusal is audited on this side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from gsomia.crypto import InvalidEnvelope, InvalidRecord, open, sign_record, verify_record
+from gsomia.domain.errors import DomainError
+from gsomia.domain.labels import Label
+from gsomia.domain.policy import decide
+from gsomia.domain.requests import Action, Decision, Request
+from gsomia.services.exchange_common import (
+    GRANTED,
+    NOTICE_WITHIN,
+    RESULT_WITHIN,
+    audit_decision,
+    audit_note,
+    consents_from_records,
+    enqueue,
+    find_by_ref,
+    item_event,
+    new_id,
+    node_actor,
+    node_official,
+)
+from gsomia.services.partners import Partners
+from gsomia.services.peer_messages import PeerMessage, ProtocolError, open_message, stale
+from gsomia.services.runtime import Node
+from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry
+from gsomia.storage.records import ItemRecord
+from gsomia.storage.unit_of_work import UnitOfWork
+
+Answer = tuple[str, dict[str, Any]]   # outcome (accepted | refused) and the answer's body
+Handler = Callable[[Node, Partners, UnitOfWork, PeerMessage, datetime], Answer]
+
+
+def handle_message(node: Node, partners: Partners, data: bytes, tls_party: str | None) -> bytes:
+    now = node.ctx.clock()
+    actor = node_actor(node)
+    try:
+        message = open_message(data, trusted=partners.directory, own_party=node.party, now=now)
+        if tls_party is None or message.sender != tls_party:
+            raise ProtocolError(f"message signed by {message.sender} arrived over {tls_party or 'no'} node's TLS", 403)
+    except ProtocolError as bad:
+        _audit_refusal(node, actor, now, "peer.message", str(bad))
+        raise
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        seen = uow.exchange.seen(message.id)
+    if seen is not None:
+        return seen.response
+    if stale(message, now):
+        _audit_refusal(node, actor, now, f"peer.{message.kind}", f"message {message.id} from {message.sender} sent"
+                       f" {message.sent_at.isoformat()} is outside the replay window: refused as a replay")
+        raise ProtocolError("message is outside the replay window (replayed or clock skew)", 409)
+    if not any(node.catalog.status(a, now).in_force for a in node.catalog.between(node.party, message.sender)):
+        _audit_refusal(node, actor, now, f"peer.{message.kind}", f"no agreement with {message.sender} is in force")
+        raise ProtocolError(f"no agreement between {node.party} and {message.sender} is in force", 403)
+    try:
+        with node.ctx.store.unit_of_work() as uow:
+            outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
+            response = sign_record("receipt", {"message_id": message.id, "kind": message.kind, "outcome": outcome,
+                                               "from": node.party, **body}, signer=node.keys, at=now)
+            uow.exchange.remember(InboxEntry(message.id, message.sender, message.kind, now, outcome, response))
+    except IntegrityError:
+        # The same message, delivered twice at once: the other copy was recorded first; answer as it did.
+        with node.ctx.store.unit_of_work(readonly=True) as uow:
+            again = uow.exchange.seen(message.id)
+        if again is None:
+            raise
+        return again.response
+    return response
+
+
+def _audit_refusal(node: Node, actor: Any, at: datetime, action: str, reason: str) -> None:
+    with node.ctx.store.unit_of_work() as uow:
+        audit_note(uow, at, actor, action, None, ("G3",), reason)
+
+
+def _refusal(decision: Decision) -> Answer:
+    return "refused", {"accepted": False, "rules": list(decision.rules), "reasons": list(decision.reasons)}
+
+
+# --- items -----------------------------------------------------------------------------------------------
+
+def on_item(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+    p = message.payload
+    actor = node_actor(node)
+    originator, final, via = str(p["originator"]), str(p["final"]), p.get("via")
+    try:
+        opened = open(bytes(p["envelope"]), recipient=node.keys, senders=partners.directory, at=now)
+        label = Label.from_canonical(opened.label, node.catalog.schemes)
+    except (InvalidEnvelope, DomainError) as bad:
+        audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("R4.4",),
+                   f"envelope from {message.sender} refused: {bad}")
+        return "refused", {"accepted": False, "rules": ["R4.4"], "reasons": [f"envelope refused: {bad}"]}
+    if opened.signer.party not in (originator, message.sender) or label.originator != originator:
+        audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("R6.a",),
+                   f"envelope signed by {opened.signer.party}, neither the originator nor the sender")
+        return "refused", {"accepted": False, "rules": ["R6.a"], "reasons": ["envelope signer is not the provider"]}
+    consents = consents_from_records(p.get("consents") or [], partners.directory)
+    hub = str(via) if via and final != node.party else None
+    relayed_in = str(via) if via and final == node.party else None
+    decision = decide(Request(Action.RECEIVE, now, node_official(node), label, via=relayed_in, consents=consents,
+                              item_id=str(p["item_ref"])), node.catalog)
+    seq = audit_decision(uow, now, actor, "item.receive", str(p["item_ref"]), decision)
+    if not decision.allowed:
+        return _refusal(decision)
+    agreement = node.catalog.agreement(str(decision.agreement))
+    marking = agreement.equivalent(label.classification, node.party)
+    assert marking is not None  # an allowed receipt has an equivalent (R6.c)
+    held = label.received(message.sender, marking)
+    if hub is not None:  # we are the hub: forward only if the relay is allowed too (T4-T6)
+        relay = decide(Request(Action.RELAY, now, node_official(node), held, recipient=final, consents=consents,
+                               item_id=str(p["item_ref"])), node.catalog)
+        seq = audit_decision(uow, now, actor, "item.relay", str(p["item_ref"]), relay)
+        if not relay.allowed:
+            return _refusal(relay)
+    item = _store_received(node, uow, held, opened.plaintext, message, str(p["item_ref"]), now)
+    item_event(uow, now, actor, item.id, "received", message.sender, f"under {decision.agreement}; marked {marking}"
+               f" and {label.classification} (R4.4)", seq)
+    body: dict[str, Any] = {"accepted": True, "holder_item_id": item.id, "national_marking": str(marking),
+                            "agreement": decision.agreement, "holder": node.party}
+    if hub is not None:
+        forwarded = {**p, "provenance": [*p.get("provenance", []), node.party]}
+        enqueue(uow, now, final, "item", forwarded, item.id)
+        item_event(uow, now, actor, item.id, "relayed", final, f"to {final} under T5 consent of {originator}", seq)
+        body["relayed_to"] = final
+    return "accepted", body
+
+
+def _store_received(node: Node, uow: UnitOfWork, label: Label, plaintext: bytes, message: PeerMessage, ref: str,
+                    at: datetime) -> ItemRecord:
+    label_bytes = label.canonical_bytes()
+    item = ItemRecord(
+        id=new_id(node.party), origin="received", originator=label.originator,
+        classification=str(label.classification), national_marking=str(label.national_marking),
+        releasable_to=tuple(sorted(label.releasable_to)), topics=tuple(sorted(label.topics)), purpose=label.purpose,
+        label_bytes=label_bytes, sealed_content=node.sealer.seal(label_bytes, plaintext), state="held",
+        custodian=node_official(node).id, location="registry", created_at=at, updated_at=at,
+        origin_ref=ref, received_from=message.sender)
+    uow.items.add(item)
+    return item
+
+
+def on_receipt(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+    """A hub passes on the final recipient's signed receipt to the originator."""
+    receipt = bytes(message.payload["receipt"])
+    try:
+        body = verify_record(receipt, trusted=partners.directory, expected_type="receipt").body
+    except InvalidRecord as bad:
+        return "refused", {"accepted": False, "reasons": [f"receipt does not verify: {bad}"]}
+    for item in find_by_ref(uow, node, node.party, str(message.payload["item_ref"])):
+        seq = audit_note(uow, now, node_actor(node), "item.receipt", item.id, ("R6.f",),
+                         f"{body.get('from')} received it through {message.sender}: {body.get('outcome')}")
+        item_event(uow, now, node_actor(node), item.id, "receipt", str(body.get("from")), "via hub", seq, receipt)
+    return "accepted", {"accepted": True}
+
+
+# --- consents -------------------------------------------------------------------------------------------------
+
+def on_consent_request(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+                       now: datetime) -> Answer:
+    p = message.payload
+    consent_id, to = str(p["consent_id"]), str(p["to"])
+    node.catalog.schemes.require_party(to)
+    if not find_by_ref(uow, node, node.party, str(p["item_ref"])):
+        return "refused", {"accepted": False, "reasons": ["no such item of ours"]}
+    uow.exchange.add_consent(ConsentRecord(consent_id, node.party, to, str(p["item_ref"]), None, None,
+                                           message.sender, str(p.get("purpose", "")), "requested", None, None, now))
+    audit_note(uow, now, node_actor(node), "consent.requested", str(p["item_ref"]), ("R6.a",),
+               f"{message.sender} asks consent to pass our item to {to}: {p.get('purpose', '')}")
+    return "accepted", {"accepted": True, "consent_id": consent_id}
+
+
+def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+    p = message.payload
+    consent_id = str(p["consent_id"])
+    existing = uow.exchange.consent(consent_id)
+    if existing is None or existing.by_party != message.sender:
+        return "refused", {"accepted": False, "reasons": [f"no consent request {consent_id} to {message.sender}"]}
+    record = bytes(p["record"]) if p.get("record") else None
+    granted = bool(p.get("granted")) and record is not None
+    if granted:
+        assert record is not None
+        try:
+            body = verify_record(record, trusted=partners.directory, expected_type="consent").body
+        except InvalidRecord as bad:
+            return "refused", {"accepted": False, "reasons": [f"consent does not verify: {bad}"]}
+        if body.get("by") != message.sender or body.get("id") != consent_id:
+            return "refused", {"accepted": False, "reasons": ["consent record does not match the request"]}
+        until = datetime.fromisoformat(body["until"]) if body.get("until") else None
+    uow.exchange.decide_consent(consent_id, state=GRANTED if granted else "refused", at=now, record=record,
+                                until=until if granted else None)
+    audit_note(uow, now, node_actor(node), "consent.received", existing.item_ref, ("R6.a",),
+               f"{message.sender} {'granted' if granted else 'refused'} consent for {existing.to_party}")
+    return "accepted", {"accepted": True}
+
+
+# --- notices -----------------------------------------------------------------------------------------------
+
+def on_compromise_report(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+                         now: datetime) -> Answer:
+    record = bytes(message.payload["record"])
+    try:
+        body = verify_record(record, trusted=partners.directory, expected_type="compromise-report").body
+    except InvalidRecord as bad:
+        return "refused", {"accepted": False, "reasons": [f"report does not verify: {bad}"]}
+    originator = str(body["originator"])
+    if originator != node.party:  # a hub passes it on to the originator
+        enqueue(uow, now, originator, "compromise-report", dict(message.payload))
+    reported_at = datetime.fromisoformat(str(body["reported_at"]))
+    uow.exchange.add_report(CompromiseReport(str(body["id"]), "received", originator, str(body["item_ref"]),
+                                             str(body["reporter"]), str(body["description"]), reported_at,
+                                             reported_at + NOTICE_WITHIN, reported_at + RESULT_WITHIN,
+                                             notified_at=now, record=record))
+    audit_note(uow, now, node_actor(node), "compromise.notice", str(body["item_ref"]), ("R17.1",),
+               f"{body['reporter']} reports loss or compromise: {body['description']}")
+    return "accepted", {"accepted": True, "report_id": str(body["id"])}
+
+
+def on_compromise_result(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+                         now: datetime) -> Answer:
+    record = bytes(message.payload["record"])
+    try:
+        body = verify_record(record, trusted=partners.directory, expected_type="compromise-result").body
+    except InvalidRecord as bad:
+        return "refused", {"accepted": False, "reasons": [f"result does not verify: {bad}"]}
+    report = uow.exchange.report(str(body["id"]))
+    if report is None:
+        return "refused", {"accepted": False, "reasons": ["no such report"]}
+    uow.exchange.update_report(report.id, result=str(body["result"]), result_at=now)
+    audit_note(uow, now, node_actor(node), "compromise.result", report.item_ref, ("R17.1",), str(body["result"]))
+    return "accepted", {"accepted": True}
+
+
+def on_recall(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+    p = message.payload
+    items = find_by_ref(uow, node, str(p["originator"]), str(p["item_ref"]))
+    for item in items:
+        seq = audit_note(uow, now, node_actor(node), "item.recall", item.id, ("R6.h",),
+                         f"{p['originator']} asks for return or destruction: {p.get('reason', '')}")
+        item_event(uow, now, node_actor(node), item.id, "recall-requested", message.sender, str(p.get("reason", "")),
+                   seq)
+        for onward in sorted({e.counterparty for e in uow.items.events(item.id)
+                              if e.kind in ("relayed", "disclosed") and e.counterparty}):
+            enqueue(uow, now, onward, "recall", dict(p), item.id)  # every holder, also those reached through us
+    return "accepted", {"accepted": True, "holding": [i.id for i in items if i.state != "destroyed"]}
+
+
+def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+                               now: datetime) -> Answer:
+    p = message.payload
+    certificate = bytes(p["certificate"])
+    try:
+        body = verify_record(certificate, trusted=partners.directory, expected_type="destruction-certificate").body
+    except InvalidRecord as bad:
+        return "refused", {"accepted": False, "reasons": [f"certificate does not verify: {bad}"]}
+    originator = str(p["originator"])
+    if originator != node.party:
+        enqueue(uow, now, originator, "destruction-certificate", dict(p))  # a hub passes it on
+    for item in find_by_ref(uow, node, originator, str(p["item_ref"])):
+        seq = audit_note(uow, now, node_actor(node), "destruction.certificate", item.id, ("R6.h", "Art.13"),
+                         f"{p['holder']} destroyed it: {body.get('method', '')}")
+        item_event(uow, now, node_actor(node), item.id, "destroyed-by", str(p["holder"]), "certificate", seq,
+                   certificate)
+    return "accepted", {"accepted": True}
+
+
+def on_checkpoint(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+    record = bytes(message.payload["record"])
+    try:
+        body = verify_record(record, trusted=partners.directory, expected_type="audit-checkpoint").body
+    except InvalidRecord as bad:
+        return "refused", {"accepted": False, "reasons": [f"checkpoint does not verify: {bad}"]}
+    uow.exchange.add_peer_checkpoint(message.sender, int(body["count"]), str(body["head_hash"]), record, now)
+    audit_note(uow, now, node_actor(node), "audit.peer-checkpoint", None, ("R6.f",),
+               f"{message.sender}'s audit at {body['count']} entries, head {str(body['head_hash'])[:16]}…")
+    return "accepted", {"accepted": True}
+
+
+HANDLERS: dict[str, Handler] = {
+    "item": on_item,
+    "receipt": on_receipt,
+    "consent-request": on_consent_request,
+    "consent": on_consent,
+    "compromise-report": on_compromise_report,
+    "compromise-result": on_compromise_result,
+    "recall": on_recall,
+    "destruction-certificate": on_destruction_certificate,
+    "audit-checkpoint": on_checkpoint,
+}

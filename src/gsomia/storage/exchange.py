@@ -1,0 +1,190 @@
+"""Repository for what crosses between nodes: outbox, inbox, consents, compromise reports, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
+
+from gsomia.storage import tables as t
+
+PENDING, DELIVERED, REFUSED = "pending", "delivered", "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    message_id: str
+    peer: str
+    kind: str
+    item_id: str | None
+    payload: bytes
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    response: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    message_id: str
+    peer: str
+    kind: str
+    received_at: datetime
+    outcome: str
+    response: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    id: str
+    by_party: str
+    to_party: str
+    item_ref: str | None
+    topics: tuple[str, ...] | None
+    until: datetime | None
+    requested_by: str | None
+    purpose: str
+    state: str  # requested | granted | refused
+    granted_at: datetime | None
+    record: bytes | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CompromiseReport:
+    id: str
+    direction: str  # sent | received
+    originator: str
+    item_ref: str
+    reporter: str
+    description: str
+    reported_at: datetime
+    notice_due: datetime
+    result_due: datetime
+    notified_at: datetime | None = None
+    result: str | None = None
+    result_at: datetime | None = None
+    record: bytes | None = None
+
+    def overdue(self, now: datetime) -> list[str]:
+        """R17.1: the first notice is due at once, the investigation's result by its deadline."""
+        late = []
+        if self.notified_at is None and now > self.notice_due:
+            late.append("first notice")
+        if self.result is None and now > self.result_due:
+            late.append("investigation result")
+        return late
+
+
+def _values(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def _consent(row: Row[Any]) -> ConsentRecord:
+    data = dict(row._mapping)
+    data["topics"] = tuple(json.loads(data["topics"])) if data["topics"] is not None else None
+    return ConsentRecord(**data)
+
+
+class ExchangeRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # outbox -----------------------------------------------------------------------------------------
+    def enqueue(self, message: OutboxMessage) -> None:
+        self._conn.execute(insert(t.outbox).values(**_values(message)))
+
+    def due(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+        query = (select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)])
+                 .where(t.outbox.c.state == PENDING, t.outbox.c.next_attempt_at <= now)
+                 .order_by(t.outbox.c.id).limit(limit))
+        return [OutboxMessage(**dict(r._mapping)) for r in self._conn.execute(query)]
+
+    def outbox_message(self, message_id: str) -> OutboxMessage | None:
+        query = select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)]).where(
+            t.outbox.c.message_id == message_id)
+        row = self._conn.execute(query).first()
+        return None if row is None else OutboxMessage(**dict(row._mapping))
+
+    def outbox(self, *, state: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+        query = select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)]).order_by(t.outbox.c.id.desc())
+        if state is not None:
+            query = query.where(t.outbox.c.state == state)
+        return [OutboxMessage(**dict(r._mapping)) for r in self._conn.execute(query.limit(limit))]
+
+    def settle(self, message_id: str, *, state: str, at: datetime, response: bytes | None) -> bool:
+        """Mark a pending message delivered or refused; False if it was settled already."""
+        result = self._conn.execute(update(t.outbox).where(t.outbox.c.message_id == message_id,
+                                                           t.outbox.c.state == PENDING)
+                                    .values(state=state, delivered_at=at, response=response))
+        return bool(result.rowcount)
+
+    def retry_later(self, message_id: str, *, attempts: int, at: datetime, error: str) -> None:
+        self._conn.execute(update(t.outbox).where(t.outbox.c.message_id == message_id)
+                           .values(attempts=attempts, next_attempt_at=at, last_error=error[:500]))
+
+    # inbox --------------------------------------------------------------------------------------------
+    def seen(self, message_id: str) -> InboxEntry | None:
+        row = self._conn.execute(select(t.inbox).where(t.inbox.c.message_id == message_id)).first()
+        return None if row is None else InboxEntry(**dict(row._mapping))
+
+    def remember(self, entry: InboxEntry) -> None:
+        self._conn.execute(insert(t.inbox).values(**_values(entry)))
+
+    # consents ---------------------------------------------------------------------------------------
+    def add_consent(self, consent: ConsentRecord) -> None:
+        values = _values(consent)
+        values["topics"] = json.dumps(sorted(consent.topics)) if consent.topics is not None else None
+        self._conn.execute(insert(t.consents).values(**values))
+
+    def consent(self, consent_id: str) -> ConsentRecord | None:
+        row = self._conn.execute(select(t.consents).where(t.consents.c.id == consent_id)).first()
+        return None if row is None else _consent(row)
+
+    def consents(self, *, state: str | None = None, by_party: str | None = None) -> list[ConsentRecord]:
+        query = select(t.consents).order_by(t.consents.c.created_at)
+        if state is not None:
+            query = query.where(t.consents.c.state == state)
+        if by_party is not None:
+            query = query.where(t.consents.c.by_party == by_party)
+        return [_consent(r) for r in self._conn.execute(query)]
+
+    def decide_consent(self, consent_id: str, *, state: str, at: datetime, record: bytes | None,
+                       until: datetime | None) -> None:
+        self._conn.execute(update(t.consents).where(t.consents.c.id == consent_id)
+                           .values(state=state, granted_at=at, record=record, until=until))
+
+    # compromise reports -------------------------------------------------------------------------------
+    def add_report(self, report: CompromiseReport) -> None:
+        self._conn.execute(insert(t.compromise_reports).values(**_values(report)))
+
+    def report(self, report_id: str) -> CompromiseReport | None:
+        row = self._conn.execute(select(t.compromise_reports).where(t.compromise_reports.c.id == report_id)).first()
+        return None if row is None else CompromiseReport(**dict(row._mapping))
+
+    def reports(self) -> list[CompromiseReport]:
+        rows = self._conn.execute(select(t.compromise_reports).order_by(t.compromise_reports.c.reported_at))
+        return [CompromiseReport(**dict(r._mapping)) for r in rows]
+
+    def update_report(self, report_id: str, **changes: Any) -> None:
+        self._conn.execute(update(t.compromise_reports).where(t.compromise_reports.c.id == report_id)
+                           .values(**changes))
+
+    # partners' checkpoints ------------------------------------------------------------------------------
+    def add_peer_checkpoint(self, peer: str, count: int, head_hash: str, record: bytes, at: datetime) -> None:
+        self._conn.execute(insert(t.peer_checkpoints).values(peer=peer, count=count, head_hash=head_hash,
+                                                             record=record, received_at=at))
+
+    def peer_checkpoints(self, peer: str | None = None) -> list[tuple[str, int, str, datetime]]:
+        query = select(t.peer_checkpoints.c.peer, t.peer_checkpoints.c["count"], t.peer_checkpoints.c.head_hash,
+                       t.peer_checkpoints.c.received_at).order_by(t.peer_checkpoints.c.id)
+        if peer is not None:
+            query = query.where(t.peer_checkpoints.c.peer == peer)
+        return [(r[0], int(r[1]), r[2], r[3]) for r in self._conn.execute(query)]

@@ -1,0 +1,101 @@
+"""Authentication (bearer tokens → officials.authenticate) and the one error shape for every failure."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from tests.api.helpers import Team, bearer
+
+from gsomia.api import create_app, current_actor
+from gsomia.services import audit, officials
+from gsomia.services.context import Actor
+from gsomia.services.runtime import Node
+
+ERROR_KEYS = {"code", "message", "rules", "reasons"}
+
+
+def _error(response: Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == ERROR_KEYS, body
+    assert body["error"]["code"] == code
+    assert "Traceback" not in response.text
+    return dict(body["error"])
+
+
+def test_health_is_open_and_says_nothing_about_the_node(client: TestClient) -> None:
+    response = client.get("/v1/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok", "api": "1"}
+
+
+def test_every_other_route_needs_a_token(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        for method in operations:
+            response = client.request(method.upper(), concrete, json={})
+            if path == "/v1/health":
+                assert response.status_code == 200
+                continue
+            _error(response, 401, "unauthenticated")
+            assert response.headers["WWW-Authenticate"] == 'Bearer realm="gsomia"'
+            checked += 1
+    assert checked >= 20
+
+
+def test_a_bad_token_is_401_and_audited(client: TestClient, node: Node, team: Team) -> None:
+    before = audit.entry_count(node.ctx)
+    for headers in (bearer("gsomia_not-a-token"), {"Authorization": "Basic a2ltOnB3"}, bearer(" ")):
+        response = client.get("/v1/whoami", headers=headers)
+        _error(response, 401, "unauthenticated")
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="gsomia"')
+    assert client.get("/v1/whoami", headers=bearer("gsomia_x")).headers["WWW-Authenticate"] == (
+        'Bearer realm="gsomia", error="invalid_token"')
+    officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
+    failures = [e for e in audit.tail(node.ctx, officer, 10) if e.action == "authenticate" and e.seq > before]
+    assert failures and failures[0].via == "api" and failures[0].rules == ("R7.2",)
+
+
+def test_whoami(client: TestClient, team: Team) -> None:
+    me = client.get("/v1/whoami", headers=bearer(team.reader)).json()
+    assert (me["id"], me["roles"], me["need_to_know"], me["via"], me["clearance"]) == (
+        team.reader_id, ["reader"], ["dprk-missile"], "api", "KOR:II")
+
+
+def test_not_found_validation_and_bad_input_shapes(client: TestClient, team: Team) -> None:
+    officer = bearer(team.officer)
+    _error(client.get("/v1/items/KOR-nothing", headers=officer), 404, "not_found")
+    _error(client.get("/v1/officials/OFF-nobody", headers=officer), 404, "not_found")
+    _error(client.get("/v1/agreements/no-such-agreement", headers=officer), 404, "not_found")
+    invalid = _error(client.post("/v1/officials", json={"name": "X"}, headers=officer), 422, "validation_error")
+    assert any("clearance" in reason for reason in invalid["reasons"])
+    _error(client.post("/v1/officials", content=b"{not json", headers={**officer, "Content-Type": "application/json"}),
+           422, "validation_error")
+    _error(client.get("/v1/audit/entries?limit=0", headers=officer), 422, "validation_error")
+    _error(client.get("/v1/agreements?at=yesterday", headers=officer), 400, "invalid_input")
+    _error(client.delete("/v1/items", headers=officer), 405, "method_not_allowed")
+    _error(client.get("/v1/nowhere", headers=officer), 404, "not_found")
+
+
+def test_a_role_refusal_is_403(client: TestClient, team: Team) -> None:
+    refused = _error(client.get("/v1/officials", headers=bearer(team.reader)), 403, "refused")
+    assert "security_officer" in str(refused["message"])
+
+
+def test_extra_routers_reuse_current_actor_and_a_crash_is_a_bare_500(node: Node, team: Team) -> None:
+    extra = APIRouter()
+
+    @extra.get("/v1/crash")
+    def crash(actor: Annotated[Actor, Depends(current_actor)]) -> None:
+        raise RuntimeError(f"secret detail for {actor.official.id}")
+
+    with TestClient(create_app(node, extra_routers=[extra]), raise_server_exceptions=False) as client:
+        _error(client.get("/v1/crash"), 401, "unauthenticated")
+        crashed = client.get("/v1/crash", headers=bearer(team.officer))
+        error = _error(crashed, 500, "internal")
+        assert "secret" not in crashed.text and error["reasons"] == []

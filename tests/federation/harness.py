@@ -1,0 +1,142 @@
+"""Real nodes on loopback ports, each serving in a thread of its own, driven over HTTPS like an official would."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from gsomia.demo.loopback import LoopbackNode
+from gsomia.federation.server import NodeServer
+from gsomia.services.partners import load_partners
+from gsomia.services.runtime import Node, open_node
+
+PASSPHRASE = b"loopback federation test passphrase"
+
+
+@dataclass
+class RunningNode:
+    spec: LoopbackNode
+    node: Node
+    server: NodeServer
+    thread: threading.Thread
+    loop: asyncio.AbstractEventLoop
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    def client(self, who: str) -> httpx.Client:
+        if who not in self.clients:
+            context = ssl.create_default_context(cafile=str(self.spec.root_certificate))
+            self.clients[who] = httpx.Client(base_url=self.spec.api_url, verify=context, timeout=20,
+                                             headers={"authorization": f"Bearer {self.spec.tokens[who]}"})
+        return self.clients[who]
+
+    def signal_stop(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+        self.loop.call_soon_threadsafe(self.server.stop.set)
+
+    def join(self) -> None:
+        self.thread.join(timeout=15)
+        self.node.close()
+
+
+def stop_all(nodes: dict[str, RunningNode]) -> None:
+    """All at once: each sender closes its connections while the others' servers are still draining."""
+    for node in nodes.values():
+        node.signal_stop()
+    for node in nodes.values():
+        node.join()
+
+
+def start(spec: LoopbackNode) -> RunningNode:
+    node = open_node(spec.data, passphrase=PASSPHRASE)
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        holder["loop"] = loop
+        server = NodeServer(node, load_partners(spec.data), passphrase=PASSPHRASE)
+        holder["server"] = server
+
+        async def main() -> None:
+            task = asyncio.create_task(server.run())
+            await server.started()
+            ready.set()
+            await task
+
+        loop.run_until_complete(main())
+        loop.close()
+
+    thread = threading.Thread(target=run, name=f"node-{spec.party}", daemon=True)
+    thread.start()
+    if not ready.wait(20):
+        raise RuntimeError(f"{spec.party} node did not start")
+    return RunningNode(spec, node, holder["server"], thread, holder["loop"])
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    """Poll (bounded) until `condition()` is truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def originate(node: RunningNode, text: str, *, who: str = "releaser", classification: str | None = None,
+              topics: tuple[str, ...] = ("dprk-missile",)) -> str:
+    default = {"KOR": "KOR:II", "JPN": "JPN:GOKUHI", "USA": "USA:S"}[node.spec.party]
+    response = node.client(who).post("/v1/items", json={
+        "classification": classification or default, "releasable_to": ["USA", "JPN", "KOR"],
+        "topics": list(topics), "purpose": "missile warning", "content_text": text})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def items_of(node: RunningNode, who: str = "officer") -> list[dict[str, Any]]:
+    response = node.client(who).get("/v1/items")
+    assert response.status_code == 200, response.text
+    return list(response.json() if isinstance(response.json(), list) else response.json()["items"])
+
+
+def outbox(node: RunningNode, who: str = "officer") -> list[dict[str, Any]]:
+    response = node.client(who).get("/v1/outbox")
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def delivered(node: RunningNode, message_id: str) -> dict[str, Any] | None:
+    for message in outbox(node):
+        if message["message_id"] == message_id and message["state"] != "pending":
+            return message
+    return None
+
+
+def forged_release(sender: RunningNode, item_id: str, to: str) -> bytes:
+    """What a release message would carry, signed by the sender's node but never decided by its policy:
+    to prove that the receiving side decides for itself."""
+    from gsomia.crypto import seal
+    from gsomia.services.partners import load_partners
+    from gsomia.services.peer_messages import encode_payload, sign_message
+
+    with sender.node.ctx.store.unit_of_work(readonly=True) as uow:
+        item = uow.items.get(item_id)
+    assert item is not None
+    plaintext = sender.node.sealer.open(item.label_bytes, item.sealed_content)
+    partners = load_partners(sender.spec.data)
+    now = sender.node.ctx.clock()
+    envelope = seal(plaintext, label=item.label_bytes, sender=sender.node.keys, recipients=[partners.by_party[to].keys],
+                    at=now)
+    payload = encode_payload({"item_ref": item_id, "originator": sender.spec.party, "envelope": envelope,
+                              "final": to, "via": None, "consents": [], "provenance": [sender.spec.party]})
+    return sign_message(sender.node.keys, f"msg-forged-{item_id}", "item", to, payload, now)
