@@ -7,10 +7,12 @@
    is refused until KOR consents in writing; JPN reports a compromise and KOR sees it; KOR recalls
    and JPN's destruction certificate comes back; the nodes exchange audit checkpoints; every audit
    trail verifies.
+3. A simulated launch streams through the missile-warning chain KOR → USA → JPN, with each hop's latency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from rich.console import Console
 
 from gsomia.demo.client import events, holding, official_client, wait_for
 from gsomia.demo.loopback import LoopbackNode, create_federation, set_clock
+from gsomia.feed.pipeline import demo as feed_demo
 
 console = Console(highlight=False)
 NOVEMBER_2016 = datetime(2016, 11, 1, 3, 0, tzinfo=timezone.utc)
@@ -119,6 +122,7 @@ def run_demo(*, once: bool, base: Path | None = None) -> bool:
             console.print(f"\n[bold]Today ({datetime.now(timezone.utc):%d %B %Y}): nodes restarted[/]")
             with running(nodes, env):
                 under_the_gsomia(demo)
+                missile_warning()
                 serve_on(demo, once)
         except (TimeoutError, httpx.HTTPError) as stuck:
             console.print(f"[bold red]The scenario stopped: {stuck}[/]")
@@ -126,6 +130,14 @@ def run_demo(*, once: bool, base: Path | None = None) -> bool:
     console.print("[bold green]Demo complete.[/]" if demo.failures == 0 else
                   f"[bold red]{demo.failures} step(s) did not go as expected.[/]")
     return demo.failures == 0
+
+
+def missile_warning() -> None:
+    """Issue 6's chain: a simulated launch, tens of updates a second, through KOR → USA → JPN over WebSockets.
+
+    It runs in this process with node keys of its own: the feed is not yet served by `gsomia serve`."""
+    console.print("\n[bold]Missile warning: a simulated launch into the Sea of Japan, KOR → USA hub → JPN[/]")
+    asyncio.run(feed_demo(speedup=100.0))
 
 
 def serve_on(demo: Demo, once: bool) -> None:

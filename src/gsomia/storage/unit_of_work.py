@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,13 +25,28 @@ class UnitOfWork:
 
 
 class Store:
-    """The node's database. Commits when the `with` block ends normally; rolls back on any error."""
+    """The node's database. Commits when the `with` block ends normally; rolls back on any error.
+
+    SQLite has one writer at a time, and a writer that finds the database locked sleeps in steps of
+    up to 100 ms. The node's own writers therefore queue on a lock instead, and only writers from
+    other processes (a CLI next to a running server) meet SQLite's busy wait.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
+        if readonly or self._writer is None:
+            with self._transaction(readonly) as uow:
+                yield uow
+            return
+        with self._writer, self._transaction(readonly) as uow:
+            yield uow
+
+    @contextmanager
+    def _transaction(self, readonly: bool) -> Iterator[UnitOfWork]:
         with self.engine.connect() as conn:
             if readonly:
                 conn.execution_options(**{READONLY: True})
