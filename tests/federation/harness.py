@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from gsomia.demo.client import official_client
+from gsomia.demo.client import wait_for as wait_for  # re-exported for the tests
 from gsomia.demo.loopback import LoopbackNode
 from gsomia.federation.server import NodeServer
 from gsomia.services.partners import load_partners
@@ -31,9 +30,7 @@ class RunningNode:
 
     def client(self, who: str) -> httpx.Client:
         if who not in self.clients:
-            context = ssl.create_default_context(cafile=str(self.spec.root_certificate))
-            self.clients[who] = httpx.Client(base_url=self.spec.api_url, verify=context, timeout=20,
-                                             headers={"authorization": f"Bearer {self.spec.tokens[who]}"})
+            self.clients[who] = official_client(self.spec.api_url, self.spec.root_certificate, self.spec.tokens[who])
         return self.clients[who]
 
     def signal_stop(self) -> None:
@@ -80,17 +77,6 @@ def start(spec: LoopbackNode) -> RunningNode:
     if not ready.wait(20):
         raise RuntimeError(f"{spec.party} node did not start")
     return RunningNode(spec, node, holder["server"], thread, holder["loop"])
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll (bounded) until `condition()` is truthy; return it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def originate(node: RunningNode, text: str, *, who: str = "releaser", classification: str | None = None,

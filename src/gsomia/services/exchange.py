@@ -227,8 +227,7 @@ def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: s
             raise InvalidInput("only the originator recalls an item (R6.h)")
         holders = sorted({e.counterparty for e in uow.items.events(item.id)
                           if e.kind == "released" and e.counterparty})
-        first_hops = sorted({partners_hop(e.detail, e.counterparty) for e in uow.items.events(item.id)
-                             if e.kind == "released" and e.counterparty})
+        first_hops = sorted(uow.exchange.peers_sent(item.id, "item"))  # a hub passes the recall on
         seq = audit_note(uow, at, actor, "item.recall", item_id, ("R6.h",),
                          f"recall from {', '.join(holders) or 'nobody'}: {reason}")
         for hop in first_hops:
@@ -236,14 +235,6 @@ def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: s
                     item.id)
         item_event(uow, at, actor, item.id, "recalled", ",".join(holders), reason, seq)
     return holders
-
-
-def partners_hop(detail: str, counterparty: str | None) -> str:
-    """The first hop of a release: the hub when it went `via` one, else the recipient."""
-    marker = " via "
-    if marker in detail:
-        return detail.split(marker, 1)[1].split(";", 1)[0].strip()
-    return counterparty or ""
 
 
 def send_destruction_certificate(node: Node, actor: Actor, item_id: str, certificate: bytes) -> None:

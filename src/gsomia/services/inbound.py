@@ -108,6 +108,10 @@ def on_item(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessag
         audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("R6.a",),
                    f"envelope signed by {opened.signer.party}, neither the originator nor the sender")
         return "refused", {"accepted": False, "rules": ["R6.a"], "reasons": ["envelope signer is not the provider"]}
+    if final != node.party and via != node.party:
+        audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("G1",),
+                   f"item for {final} sent here by {message.sender}, and this node is not its hub")
+        return "refused", {"accepted": False, "rules": ["G1"], "reasons": [f"this node is not {final} nor its hub"]}
     consents = consents_from_records(p.get("consents") or [], partners.directory)
     hub = str(via) if via and final != node.party else None
     relayed_in = str(via) if via and final == node.party else None

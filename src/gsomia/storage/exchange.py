@@ -119,6 +119,11 @@ class ExchangeRepository:
             query = query.where(t.outbox.c.state == state)
         return [OutboxMessage(**dict(r._mapping)) for r in self._conn.execute(query.limit(limit))]
 
+    def peers_sent(self, item_id: str, kind: str) -> set[str]:
+        """Which partners a message of this kind about this item went to (the first hops of its releases)."""
+        query = select(t.outbox.c.peer).where(t.outbox.c.item_id == item_id, t.outbox.c.kind == kind)
+        return {str(row[0]) for row in self._conn.execute(query)}
+
     def settle(self, message_id: str, *, state: str, at: datetime, response: bytes | None) -> bool:
         """Mark a pending message delivered or refused; False if it was settled already."""
         result = self._conn.execute(update(t.outbox).where(t.outbox.c.message_id == message_id,

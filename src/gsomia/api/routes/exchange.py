@@ -20,7 +20,7 @@ from gsomia.services import exchange
 from gsomia.services.partners import Partners
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
 
-router = APIRouter(tags=["exchange"])
+router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
 
 Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
 
