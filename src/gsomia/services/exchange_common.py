@@ -83,9 +83,12 @@ def consents_from_records(records: Sequence[bytes], trusted: KeyDirectory) -> tu
     consents = []
     for data in records:
         try:
-            body = verify_record(bytes(data), trusted=trusted, expected_type="consent").body
+            record = verify_record(bytes(data), trusted=trusted, expected_type="consent")
         except InvalidRecord:
             continue
+        body = record.body
+        if body.get("by") != record.signer.party:
+            continue  # only the consenting party's own signature makes its consent (R6.a)
         consents.append(Consent(
             by=str(body["by"]), to=str(body["to"]), item_id=body.get("item_ref"),
             topics=frozenset(json.loads(body["topics"])) if body.get("topics") else None,

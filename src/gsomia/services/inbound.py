@@ -198,10 +198,11 @@ def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMes
     if granted:
         assert record is not None
         try:
-            body = verify_record(record, trusted=partners.directory, expected_type="consent").body
+            verified = verify_record(record, trusted=partners.directory, expected_type="consent")
         except InvalidRecord as bad:
             return "refused", {"accepted": False, "reasons": [f"consent does not verify: {bad}"]}
-        if body.get("by") != message.sender or body.get("id") != consent_id:
+        body = verified.body
+        if verified.signer.party != message.sender or body.get("by") != message.sender or body.get("id") != consent_id:
             return "refused", {"accepted": False, "reasons": ["consent record does not match the request"]}
         until = datetime.fromisoformat(body["until"]) if body.get("until") else None
     uow.exchange.decide_consent(consent_id, state=GRANTED if granted else "refused", at=now, record=record,
@@ -217,9 +218,12 @@ def on_compromise_report(node: Node, partners: Partners, uow: UnitOfWork, messag
                          now: datetime) -> Answer:
     record = bytes(message.payload["record"])
     try:
-        body = verify_record(record, trusted=partners.directory, expected_type="compromise-report").body
+        verified = verify_record(record, trusted=partners.directory, expected_type="compromise-report")
     except InvalidRecord as bad:
         return "refused", {"accepted": False, "reasons": [f"report does not verify: {bad}"]}
+    body = verified.body
+    if body.get("reporter") != verified.signer.party:
+        return "refused", {"accepted": False, "reasons": ["the report is not signed by its reporter"]}
     originator = str(body["originator"])
     if originator != node.party:  # a hub passes it on to the originator
         enqueue(uow, now, originator, "compromise-report", dict(message.payload))
@@ -237,11 +241,12 @@ def on_compromise_result(node: Node, partners: Partners, uow: UnitOfWork, messag
                          now: datetime) -> Answer:
     record = bytes(message.payload["record"])
     try:
-        body = verify_record(record, trusted=partners.directory, expected_type="compromise-result").body
+        verified = verify_record(record, trusted=partners.directory, expected_type="compromise-result")
     except InvalidRecord as bad:
         return "refused", {"accepted": False, "reasons": [f"result does not verify: {bad}"]}
+    body = verified.body
     report = uow.exchange.report(str(body["id"]))
-    if report is None:
+    if report is None or report.reporter != verified.signer.party:
         return "refused", {"accepted": False, "reasons": ["no such report"]}
     uow.exchange.update_report(report.id, result=str(body["result"]), result_at=now)
     audit_note(uow, now, node_actor(node), "compromise.result", report.item_ref, ("R17.1",), str(body["result"]))
@@ -267,9 +272,12 @@ def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, 
     p = message.payload
     certificate = bytes(p["certificate"])
     try:
-        body = verify_record(certificate, trusted=partners.directory, expected_type="destruction-certificate").body
+        verified = verify_record(certificate, trusted=partners.directory, expected_type="destruction-certificate")
     except InvalidRecord as bad:
         return "refused", {"accepted": False, "reasons": [f"certificate does not verify: {bad}"]}
+    body = verified.body
+    if verified.signer.party != p.get("holder"):
+        return "refused", {"accepted": False, "reasons": ["the certificate is not signed by the holder it names"]}
     originator = str(p["originator"])
     if originator != node.party:
         enqueue(uow, now, originator, "destruction-certificate", dict(p))  # a hub passes it on
@@ -284,9 +292,12 @@ def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, 
 def on_checkpoint(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     record = bytes(message.payload["record"])
     try:
-        body = verify_record(record, trusted=partners.directory, expected_type="audit-checkpoint").body
+        verified = verify_record(record, trusted=partners.directory, expected_type="audit-checkpoint")
     except InvalidRecord as bad:
         return "refused", {"accepted": False, "reasons": [f"checkpoint does not verify: {bad}"]}
+    body = verified.body
+    if verified.signer.party != message.sender:
+        return "refused", {"accepted": False, "reasons": ["a checkpoint is accepted only from the node it speaks for"]}
     uow.exchange.add_peer_checkpoint(message.sender, int(body["count"]), str(body["head_hash"]), record, now)
     audit_note(uow, now, node_actor(node), "audit.peer-checkpoint", None, ("R6.f",),
                f"{message.sender}'s audit at {body['count']} entries, head {str(body['head_hash'])[:16]}…")

@@ -1,0 +1,34 @@
+"""Signed records that travel with items count only when signed by the party they speak for (R6.a, T5)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from gsomia.crypto import KeyDirectory, KeyRing, NodeKeys, sign_record
+from gsomia.services.exchange_common import consents_from_records
+
+AT = datetime(2026, 1, 5, tzinfo=timezone.utc)
+
+
+def _consent(by: str, signer: NodeKeys) -> bytes:
+    return sign_record("consent", {"id": "c1", "by": by, "to": "USA", "item_ref": "KOR-1", "topics": None,
+                                   "until": None, "granted_at": AT.isoformat(), "purpose": "p"},
+                       signer=KeyRing([signer]), at=AT)
+
+
+def test_R6_a_a_consent_signed_by_its_originator_counts() -> None:
+    kor = NodeKeys.generate("KOR", "kor-node")
+    consents = consents_from_records([_consent("KOR", kor)], KeyDirectory([kor.public]))
+    assert [(c.by, c.to, c.item_id) for c in consents] == [("KOR", "USA", "KOR-1")]
+
+
+def test_R6_a_a_holder_cannot_forge_the_originators_consent() -> None:
+    kor, jpn = NodeKeys.generate("KOR", "kor-node"), NodeKeys.generate("JPN", "jpn-node")
+    forged = _consent("KOR", jpn)  # JPN's genuine signature over a consent that claims to be KOR's
+    assert consents_from_records([forged], KeyDirectory([kor.public, jpn.public])) == ()
+
+
+def test_an_unverifiable_consent_counts_for_nothing() -> None:
+    kor = NodeKeys.generate("KOR", "kor-node")
+    assert consents_from_records([b"\xa0", json.dumps({"by": "KOR"}).encode()], KeyDirectory([kor.public])) == ()
