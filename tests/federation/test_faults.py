@@ -139,3 +139,34 @@ def test_the_receiver_decides_for_itself_an_item_not_releasable_to_it(pair: tupl
     assert not [i for i in items_of(jpn) if i.get("origin_ref") == item_id]
     refusals = [e for e in _audit_actions(jpn) if e.get("action") == "item.receive" and e.get("decision") == "deny"]
     assert refusals and "G1" in str(refusals[-1].get("rules"))
+
+
+def test_R6_a_a_third_party_refuses_a_disclosure_without_the_originators_consent(pair: tuple[dict, dict]) -> None:
+    """JPN's node bypasses its own policy and pushes KOR's item to USA: USA's node refuses it by itself."""
+    from dataclasses import replace as replace_label
+
+    from gsomia.crypto import seal
+    from gsomia.domain.labels import Label
+    from gsomia.services.peer_messages import encode_payload
+
+    _, nodes = pair
+    kor, jpn, usa = nodes["KOR"], nodes["JPN"], nodes["USA"]
+    item_id = originate(kor, "for JPN only")
+    released = kor.client("releaser").post(f"/v1/items/{item_id}/release", json={"to": "JPN"})
+    wait_for(lambda: delivered(kor, released.json()["message_id"]), "the release")
+    held = wait_for(lambda: [i for i in items_of(jpn) if i.get("origin_ref") == item_id], "JPN's copy")[0]
+    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+        record = uow.items.get(held["id"])
+    assert record is not None
+    label = Label.from_canonical(record.label_bytes, jpn.node.catalog.schemes)
+    original = replace_label(label, provider=None, national_marking=None).canonical_bytes()
+    plaintext = jpn.node.sealer.open(record.label_bytes, record.sealed_content)
+    envelope = seal(plaintext, label=original, sender=jpn.node.keys,
+                    recipients=[load_partners(jpn.spec.data).by_party["USA"].keys], at=jpn.node.ctx.clock())
+    payload = encode_payload({"item_ref": item_id, "originator": "KOR", "envelope": envelope, "final": "USA",
+                              "via": None, "disclosed_by": "JPN", "consents": [], "provenance": ["KOR", "JPN"]})
+    signed = sign_message(jpn.node.keys, "msg-undisclosable-0001", "item", "USA", payload, jpn.node.ctx.clock())
+    assert _post(jpn, usa, signed).status_code == 200  # answered with a signed refusal
+    assert not [i for i in items_of(usa) if i.get("origin_ref") == item_id]
+    refusals = [e for e in _audit_actions(usa) if e.get("action") == "item.receive" and "R6.a" in str(e.get("rules"))]
+    assert refusals

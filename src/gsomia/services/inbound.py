@@ -115,6 +115,16 @@ def on_item(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessag
     consents = consents_from_records(p.get("consents") or [], partners.directory)
     hub = str(via) if via and final != node.party else None
     relayed_in = str(via) if via and final == node.party else None
+    if relayed_in is not None and message.sender != relayed_in:
+        audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("T4",),
+                   f"item said to come through {relayed_in} arrived from {message.sender}")
+        return "refused", {"accepted": False, "rules": ["T4"], "reasons": ["the item did not come from its hub"]}
+    if relayed_in is None and message.sender != originator and not any(
+            c.by == originator and c.covers(label, str(p["item_ref"]), node.party, now) for c in consents):
+        reason = (f"{message.sender} passes on {originator}'s item without {originator}'s written consent"
+                  f" for {node.party}")
+        audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("R6.a",), reason)
+        return "refused", {"accepted": False, "rules": ["R6.a"], "reasons": [reason]}
     decision = decide(Request(Action.RECEIVE, now, node_official(node), label, via=relayed_in, consents=consents,
                               item_id=str(p["item_ref"])), node.catalog)
     seq = audit_decision(uow, now, actor, "item.receive", str(p["item_ref"]), decision)
