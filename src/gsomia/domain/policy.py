@@ -7,7 +7,7 @@ own for structural checks (G1 releasability, G2 acting for one's own party, G3 n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gsomia.domain.agreements import Agreement, Relay
 from gsomia.domain.catalog import Catalog
@@ -35,7 +35,7 @@ def subject_problems(request: Request, catalog: Catalog, item_tier: Tier, roles:
     s = request.subject
     expires = s.clearance_expires
     # Fast path: everything in order (the common case) costs a few comparisons.
-    if (s.status is OfficialStatus.ACTIVE and s.roles & roles and s.clearance.party == s.party
+    if (s.status is OfficialStatus.ACTIVE and not s.roles.isdisjoint(roles) and s.clearance.party == s.party
             and (expires is None or request.at < expires) and catalog.schemes.tiers.get(s.clearance, 0) >= item_tier
             and (topics is None or (topics and topics <= s.need_to_know))):
         return []
@@ -118,7 +118,7 @@ def agreement_problems(request: Request, catalog: Catalog, agreement: Agreement,
 
 def governing_agreement(request: Request, catalog: Catalog, origin: str, to: str, classification: Classification,
                         topics: frozenset[str], via: str | None,
-                        ) -> tuple[Agreement | None, Relay | None, list[Problem]]:
+                        ) -> tuple[Agreement | None, Relay | None, Sequence[Problem]]:
     """The first agreement (binding ones first) under which the path is open; else every reason why not.
 
     Remembered per local day: the answer depends on the date, never on the time of day.
@@ -130,7 +130,7 @@ def governing_agreement(request: Request, catalog: Catalog, origin: str, to: str
                                                               via)
         known = (agreement, relay, tuple(problems))
         catalog.remember(key, known)
-    return known[0], known[1], list(known[2])
+    return known
 
 
 def find_governing_agreement(request: Request, catalog: Catalog, origin: str, to: str, classification: Classification,
@@ -165,10 +165,15 @@ def _allow(request: Request, rules: tuple[str, ...], agreement: Agreement | None
     return Decision(True, rules, (why,), agreement.id if agreement else None)
 
 
-def _deny(problems: list[Problem], agreement: Agreement | None = None) -> Decision:
-    rules = tuple(dict.fromkeys(rule for rule, _ in problems))
-    return Decision(False, rules, tuple(dict.fromkeys(reason for _, reason in problems)),
-                    agreement.id if agreement else None)
+def _deny(problems: Sequence[Problem], agreement: Agreement | None = None) -> Decision:
+    rules: list[str] = []
+    reasons: list[str] = []
+    for rule, reason in problems:  # a handful at most: lists beat sets here
+        if rule not in rules:
+            rules.append(rule)
+        if reason not in reasons:
+            reasons.append(reason)
+    return Decision(False, tuple(rules), tuple(reasons), agreement.id if agreement else None)
 
 
 def _tier(catalog: Catalog, classification: Classification) -> Tier:
