@@ -99,3 +99,21 @@ def test_mutual_audit_checkpoints_and_every_chain_verifies(nodes: dict[str, Runn
         assert report.status_code == 200 and report.json()["ok"] is True, report.text
     with nodes["KOR"].node.ctx.store.unit_of_work(readonly=True) as uow:
         assert {p for p, *_ in uow.exchange.peer_checkpoints()} == {"JPN", "USA"}
+
+
+def test_R6_g_a_change_of_classification_reaches_the_holder(nodes: dict[str, RunningNode]) -> None:
+    kor, jpn = nodes["KOR"], nodes["JPN"]
+    item_id = _release(kor, "assessment, later downgraded")
+    held = _received(jpn, item_id)
+    assert held["national_marking"] == "JPN:GOKUHI"
+    changed = kor.client("officer").post(f"/v1/items/{item_id}/reclassify",
+                                         json={"classification": "KOR:III", "reason": "sources declassified"})
+    assert changed.status_code == 200, changed.text
+
+    def downgraded() -> list[dict[str, Any]]:
+        return [i for i in items_of(jpn) if i.get("origin_ref") == item_id and i["classification"] == "KOR:III"]
+
+    now = wait_for(downgraded, "the new marking at JPN")[0]
+    assert now["national_marking"] == "JPN:HI"
+    content = jpn.client("analyst").get(f"/v1/items/{held['id']}/content")
+    assert content.status_code == 200 and "downgraded" in content.text  # re-sealed under the new label

@@ -237,6 +237,24 @@ def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: s
     return holders
 
 
+def notify_reclassification(node: Node, actor: Actor, item_id: str, reason: str = "") -> list[str]:
+    """R6.g: after the originator changes a classification, every first hop is told in writing (hubs pass it on)."""
+    at = node.ctx.clock()
+    with node.ctx.store.unit_of_work() as uow:
+        item = require_item(uow, item_id)
+        if item.origin != "originated":
+            raise InvalidInput("only the originator's change of classification is notified (R6.g)")
+        hops = sorted(uow.exchange.peers_sent(item.id, "item"))
+        for hop in hops:
+            enqueue(uow, at, hop, "reclassification", {"item_ref": item.id, "originator": node.party,
+                                                       "classification": item.classification, "reason": reason},
+                    item.id)
+        if hops:
+            audit_note(uow, at, actor, "item.reclassify.notice", item_id, ("R6.g",),
+                       f"{', '.join(hops)} told in writing: now {item.classification}")
+    return hops
+
+
 def send_destruction_certificate(node: Node, actor: Actor, item_id: str, certificate: bytes) -> None:
     """After destroying a partner's item, the signed certificate goes back to whoever provided it (Art. 13)."""
     at = node.ctx.clock()

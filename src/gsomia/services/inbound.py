@@ -10,6 +10,7 @@ was never seen is refused; every refusal is audited on this side.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -277,6 +278,43 @@ def on_recall(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMess
     return "accepted", {"accepted": True, "holding": [i.id for i in items if i.state != "destroyed"]}
 
 
+def on_reclassification(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+                         now: datetime) -> Answer:
+    """R6.g: the provider changed the classification; our marking follows and the content is sealed again
+    under the new label; those we passed the item on to are told in turn."""
+    p = message.payload
+    originator = str(p["originator"])
+    new = node.catalog.schemes.parse(str(p["classification"]))
+    if new.party != originator:
+        return "refused", {"accepted": False, "rules": ["R6.g"], "reasons": ["only the originator's marking changes"]}
+    updated = []
+    for item in find_by_ref(uow, node, originator, str(p["item_ref"])):
+        if item.state == "destroyed":
+            continue
+        label = Label.from_canonical(item.label_bytes, node.catalog.schemes)
+        equivalent = next((a.equivalent(new, node.party) for a in node.catalog.between(originator, node.party)
+                           if a.equivalent(new, node.party) is not None), None)
+        if equivalent is None:
+            audit_note(uow, now, node_actor(node), "item.reclassify", item.id, ("R6.g", "R6.c"),
+                       f"{originator} now marks it {new}, for which no agreement gives {node.party} an equivalent")
+            return "refused", {"accepted": False, "rules": ["R6.c"],
+                               "reasons": [f"no {node.party} equivalent of {new}"]}
+        relabelled = replace(label, classification=new, national_marking=equivalent)
+        label_bytes = relabelled.canonical_bytes()
+        sealed = node.sealer.seal(label_bytes, node.sealer.open(item.label_bytes, item.sealed_content))
+        uow.items.relabel(item.id, classification=str(new), label_bytes=label_bytes, sealed_content=sealed, at=now,
+                          national_marking=str(equivalent))
+        seq = audit_note(uow, now, node_actor(node), "item.reclassify", item.id, ("R6.g",),
+                         f"{originator} changed it from {label.classification} to {new}; marked {equivalent} here")
+        item_event(uow, now, node_actor(node), item.id, "reclassified", originator, f"{label.classification} → {new}",
+                   seq)
+        for onward in sorted({e.counterparty for e in uow.items.events(item.id)
+                              if e.kind in ("relayed", "disclosed") and e.counterparty}):
+            enqueue(uow, now, onward, "reclassification", dict(p), item.id)
+        updated.append(item.id)
+    return "accepted", {"accepted": True, "updated": updated}
+
+
 def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
                                now: datetime) -> Answer:
     p = message.payload
@@ -323,5 +361,6 @@ HANDLERS: dict[str, Handler] = {
     "compromise-result": on_compromise_result,
     "recall": on_recall,
     "destruction-certificate": on_destruction_certificate,
+    "reclassification": on_reclassification,
     "audit-checkpoint": on_checkpoint,
 }

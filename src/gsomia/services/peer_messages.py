@@ -21,7 +21,7 @@ RECORD_TYPE = "peer-message"
 REPLAY_WINDOW = timedelta(minutes=5)
 
 KINDS = frozenset({"item", "receipt", "consent-request", "consent", "compromise-report", "compromise-result",
-                   "recall", "destruction-certificate", "audit-checkpoint"})
+                   "recall", "destruction-certificate", "reclassification", "audit-checkpoint"})
 
 
 class ProtocolError(ValueError):

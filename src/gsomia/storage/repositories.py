@@ -158,10 +158,14 @@ class ItemsRepository:
         self._conn.execute(where.values(sealed_content=b""))
 
     def relabel(self, item_id: str, *, classification: str, label_bytes: bytes, sealed_content: bytes,
-                at: datetime) -> None:
-        """A new classification (R6.g): the label and the content sealed under it replace the old ones."""
-        self._conn.execute(update(t.items).where(t.items.c.id == item_id).values(
-            classification=classification, label_bytes=label_bytes, sealed_content=sealed_content, updated_at=at))
+                at: datetime, national_marking: str | None = None) -> None:
+        """A new classification (R6.g): the label and the content sealed under it replace the old ones
+        (and, for a partner's item, our equivalent marking)."""
+        values = {"classification": classification, "label_bytes": label_bytes, "sealed_content": sealed_content,
+                  "updated_at": at}
+        if national_marking is not None:
+            values["national_marking"] = national_marking
+        self._conn.execute(update(t.items).where(t.items.c.id == item_id).values(**values))
 
     def derived_from(self, item_id: str) -> list[ItemRecord]:
         """Copies and translations made here from `item_id` (R4.5: they carry its markings)."""

@@ -96,7 +96,9 @@ def destroy(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.DestroyI
 def reclassify(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.ReclassifyIn) -> schemas.ItemOut:
     """Change the classification of an item of this party; every holder must be told in writing (R6.g)."""
     new = node.ctx.schemes.parse(body.classification)
-    return views.item(handling.reclassify(node, actor, item_id, new, reason=body.reason))
+    updated = handling.reclassify(node, actor, item_id, new, reason=body.reason)
+    exchange.notify_reclassification(node, actor, item_id, body.reason)  # R6.g: holders told in writing
+    return views.item(updated)
 
 
 @router.get("/{item_id}/history", response_model=list[schemas.ItemEventOut], responses=responses(403, 404))
