@@ -19,7 +19,7 @@ def official_client(api_url: str, root_certificate: Path, token: str) -> httpx.C
     return httpx.Client(base_url=api_url, verify=context, timeout=20, headers=headers)
 
 
-def wait_for(condition: Callable[[], T], what: str, timeout: float = 20.0) -> T:
+def wait_for(condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
     """Poll (bounded) until `condition()` is truthy; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
