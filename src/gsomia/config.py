@@ -43,10 +43,12 @@ class Settings(BaseSettings):
     # With clock_start: the real instant at which the clock read clock_start (default: process start).
     # Nodes given the same pair keep the same fictitious time, as real nodes share real time.
     clock_anchor: datetime | None = None
-    # Where `gsomia serve` listens: officials' API (TLS) and partner nodes' endpoint (mutual TLS).
+    # Where `gsomia serve` listens: officials' API (TLS), partner nodes' endpoint (mutual TLS) and the
+    # missile-warning feed (WebSocket over TLS: partners' pushes with client certificates, subscribers' pulls).
     host: str = "127.0.0.1"
     api_port: int = 9300
     peer_port: int = 9301
+    feed_port: int = 9302
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

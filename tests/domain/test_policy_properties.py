@@ -155,13 +155,14 @@ def test_the_generators_reach_allowed_decisions() -> None:
     """Guards the properties above against vacuity: near-valid requests are often allowed."""
     outcomes: list[bool] = []
 
-    @settings(max_examples=400, deadline=None, database=None)
+    # Derandomized: a guard against vacuity must not itself be a coin toss (about 5% are allowed).
+    @settings(max_examples=1000, deadline=None, database=None, derandomize=True)
     @given(plausible_requests(Action.RELEASE))
     def collect(request: Request) -> None:
         outcomes.append(decide(request, CATALOG).allowed)
 
     collect()
-    assert sum(outcomes) >= 10, f"only {sum(outcomes)} of {len(outcomes)} generated releases were allowed"
+    assert sum(outcomes) >= 20, f"only {sum(outcomes)} of {len(outcomes)} generated releases were allowed"
 
 
 @settings(max_examples=300, deadline=None)

@@ -311,3 +311,15 @@ def test_default_deny_when_no_agreement_binds_the_parties() -> None:
 
 def test_releasability_is_checked() -> None:
     denied_by(request(item=label(releasable_to=("USA",))), "G1")
+
+
+def test_releasability_holds_through_the_hub_too() -> None:
+    """A relay or a receipt through the hub never takes an item to a party outside its REL TO (G1)."""
+    item = held_by(label(releasable_to=("KOR", "USA")), "USA")
+    hub = official("USA", roles=(Role.NODE,))
+    relay = request(Action.RELAY, subject=hub, item=item, recipient="JPN", at=BEFORE_GSOMIA, consents=(consent(),))
+    denied_by(relay, "G1")
+    node = official("JPN", roles=(Role.NODE,))
+    receipt = request(Action.RECEIVE, subject=node, item=label(releasable_to=("KOR", "USA")), recipient=None,
+                      via="USA", at=BEFORE_GSOMIA, consents=(consent(),))
+    denied_by(receipt, "G1")

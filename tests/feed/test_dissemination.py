@@ -77,6 +77,21 @@ def test_usa_receives_and_re_marks_then_relays_to_jpn_only_with_kor_consent(cata
     assert nuclear is not None and not relay.allows(nuclear)
 
 
+def test_a_consent_is_no_way_around_releasability_on_relay_or_receipt(catalog: Catalog) -> None:
+    """G1 for the final recipient: the policy checks it when KOR releases through the hub naming JPN, but a
+    feed releases hop by hop (KOR to USA only), so the relay and the receipt check it themselves."""
+    decide = policy_decider(catalog)
+    consents = (kor_consent_to_jpn(),)
+    usa_only = make_label(releasable=("KOR", "USA"))
+    at_usa = Receipt(decide, Clock(), catalog, "USA", "KOR", USA_NODE).accept(msg(usa_only))
+    assert at_usa is not None
+    relay = PeerFilter(decide, Clock(), "USA", "JPN", USA_NODE, consents=lambda: consents)
+    refused = relay.decision(at_usa)
+    assert not refused.allowed and refused.rules == ("G1",)
+    receipt = Receipt(decide, Clock(), catalog, "JPN", "USA", JPN_NODE, consents=lambda: consents)
+    assert receipt.accept(at_usa) is None and receipt.decision(at_usa).rules == ("G1",)
+
+
 def test_jpn_receives_via_the_hub_and_a_cleared_reader_reads(catalog: Catalog) -> None:
     decide = policy_decider(catalog)
     consents = (kor_consent_to_jpn(),)

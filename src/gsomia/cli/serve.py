@@ -24,7 +24,8 @@ DataOption = Annotated[Path, typer.Option("--data", help="The node's data direct
 
 
 def serve_command(data: DataOption) -> None:
-    """Run the node: officials' API (TLS), peer endpoint (mutual TLS) and delivery to partners, until Ctrl-C."""
+    """Run the node: officials' API (TLS), peer endpoint (mutual TLS), delivery to partners and the
+    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C."""
     try:
         node = open_node(data)
         partners = load_partners(data)
@@ -42,21 +43,26 @@ async def _serve(server: NodeServer) -> None:
     await server.started()
     partners = ", ".join(sorted(server.partners.by_party)) or "none"
     console.print(f"{server.node.party} node: officials' API {server.endpoints.api_url}  "
-                  f"peers {server.endpoints.peer_url}  partners: {partners}", highlight=False)
+                  f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}  partners: {partners}",
+                  highlight=False)
     await task
 
 
 @peers_app.command("add")
 def add(data: DataOption, party: Annotated[str, typer.Option(help="The partner's party code, e.g. JPN")],
         url: Annotated[str, typer.Option(help="The partner's peer endpoint, https://host:port")],
-        public: Annotated[Path, typer.Option(help="The partner's `gsomia keys export-public` JSON")]) -> None:
+        public: Annotated[Path, typer.Option(help="The partner's `gsomia keys export-public` JSON")],
+        feed_url: Annotated[str | None, typer.Option(
+            help="The partner's feed endpoint, wss://host:port on the url's host: our feed is pushed there")] = None,
+        ) -> None:
     """Record a partner node: its keys, pinned TLS certificate and national root."""
     try:
         document = json.loads(public.read_text(encoding="utf-8"))
-        peer = add_peer(data, party.upper(), url, document)
+        peer = add_peer(data, party.upper(), url, document, feed_url)
     except (OSError, json.JSONDecodeError, PeerConfigError) as bad:
         raise fail(f"cannot add peer {party}: {bad}") from None
-    console.print(f"added {peer.party} at {peer.url} (TLS pinned {peer.tls_fingerprint[:16]}…)", highlight=False)
+    feed = f", feed to {peer.feed_url}" if peer.feed_url else ""
+    console.print(f"added {peer.party} at {peer.url}{feed} (TLS pinned {peer.tls_fingerprint[:16]}…)", highlight=False)
 
 
 @peers_app.command("list")
@@ -66,14 +72,15 @@ def list_peers(data: DataOption, as_json: Annotated[bool, typer.Option("--json")
         partners = load_partners(data)
     except PeerConfigError as bad:
         raise fail(str(bad)) from None
-    rows = [{"party": p.party, "url": p.url, "tls_fingerprint": p.tls_fingerprint, "node": p.keys.node}
+    rows = [{"party": p.party, "url": p.url, "feed_url": p.feed_url or "", "tls_fingerprint": p.tls_fingerprint,
+             "node": p.keys.node}
             for p in partners.by_party.values()]
     if as_json:
         print_json(rows)
         return
     table = Table(title="Partner nodes")
-    for column in ("party", "url", "node", "tls_fingerprint"):
+    for column in ("party", "url", "feed_url", "node", "tls_fingerprint"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["party"], row["url"], row["node"], row["tls_fingerprint"][:32] + "…")
+        table.add_row(row["party"], row["url"], row["feed_url"], row["node"], row["tls_fingerprint"][:32] + "…")
     console.print(table)

@@ -2,8 +2,8 @@
 
 `create_federation(base, ...)` makes one data directory per party exactly as `gsomia init` does (keys,
 database, first security officer), appoints the officials the scenario needs, issues their tokens and
-introduces every node to every other (`gsomia peers add`). Running the nodes is the caller's choice:
-`gsomia serve` processes (the demo) or `NodeServer`s in threads (tests).
+introduces every node to every other (`gsomia peers add`, with a feed URL where `feed_links` says).
+Running the nodes is the caller's choice: `gsomia serve` processes (the demo) or `NodeServer`s in threads (tests).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from gsomia.services.partners import add_peer
 from gsomia.services.runtime import create_keys, open_node
 
 PARTIES = ("KOR", "JPN", "USA")
+# Which node pushes its missile-warning feed to which: KOR to the US hub, the hub on to JPN (TISA).
+FEED_LINKS = (("KOR", "USA"), ("USA", "JPN"))
 MISSILE_TOPICS = ["dprk-missile", "dprk-nuclear"]
 
 # name, clearance (code of the party's scheme by tier), roles
@@ -40,6 +42,7 @@ class LoopbackNode:
     data: Path
     api_port: int
     peer_port: int
+    feed_port: int
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -49,6 +52,10 @@ class LoopbackNode:
     @property
     def peer_url(self) -> str:
         return f"https://127.0.0.1:{self.peer_port}"
+
+    @property
+    def feed_url(self) -> str:
+        return f"wss://127.0.0.1:{self.feed_port}"
 
     @property
     def root_certificate(self) -> Path:
@@ -62,8 +69,9 @@ def free_port() -> int:
 
 
 def create_federation(base: Path, *, passphrase: bytes, parties: tuple[str, ...] = PARTIES,
-                      clock_start: datetime | None = None) -> dict[str, LoopbackNode]:
-    nodes = {p: LoopbackNode(p, base / p.lower(), free_port(), free_port()) for p in parties}
+                      clock_start: datetime | None = None,
+                      feed_links: tuple[tuple[str, str], ...] = FEED_LINKS) -> dict[str, LoopbackNode]:
+    nodes = {p: LoopbackNode(p, base / p.lower(), free_port(), free_port(), free_port()) for p in parties}
     anchor = datetime.now(timezone.utc)  # one anchor: the nodes' simulated clocks agree
     for node in nodes.values():
         _create_node(node, passphrase, clock_start, anchor)
@@ -71,7 +79,8 @@ def create_federation(base: Path, *, passphrase: bytes, parties: tuple[str, ...]
     for node in nodes.values():
         for other, document in documents.items():
             if other != node.party:
-                add_peer(node.data, other, nodes[other].peer_url, json.loads(json.dumps(document)))
+                feed_url = nodes[other].feed_url if (node.party, other) in feed_links else None
+                add_peer(node.data, other, nodes[other].peer_url, json.loads(json.dumps(document)), feed_url)
     return nodes
 
 
@@ -84,7 +93,8 @@ def _create_node(node: LoopbackNode, passphrase: bytes, clock_start: datetime | 
     node.data.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = Settings(party=node.party, name=f"{node.party} ministry of defence (loopback)",
                         node_id=f"{node.party}-{secrets.token_hex(4)}", data_dir=node.data,
-                        api_port=node.api_port, peer_port=node.peer_port, clock_start=clock_start,
+                        api_port=node.api_port, peer_port=node.peer_port, feed_port=node.feed_port,
+                        clock_start=clock_start,
                         clock_anchor=anchor if clock_start else None)
     create_keys(settings, passphrase=passphrase)
     ctx = node_setup.open_context(settings)

@@ -30,7 +30,7 @@ from rich.console import Console
 
 from gsomia.demo.client import events, holding, official_client, wait_for
 from gsomia.demo.loopback import LoopbackNode, create_federation, set_clock
-from gsomia.feed.pipeline import demo as feed_demo
+from gsomia.demo.missile_warning import stream_launch
 
 console = Console(highlight=False)
 NOVEMBER_2016 = datetime(2016, 11, 1, 3, 0, tzinfo=timezone.utc)
@@ -122,7 +122,7 @@ def run_demo(*, once: bool, base: Path | None = None) -> bool:
             console.print(f"\n[bold]Today ({datetime.now(timezone.utc):%d %B %Y}): nodes restarted[/]")
             with running(nodes, env):
                 under_the_gsomia(demo)
-                missile_warning()
+                missile_warning(demo)
                 serve_on(demo, once)
         except (TimeoutError, httpx.HTTPError) as stuck:
             console.print(f"[bold red]The scenario stopped: {stuck}[/]")
@@ -132,18 +132,20 @@ def run_demo(*, once: bool, base: Path | None = None) -> bool:
     return demo.failures == 0
 
 
-def missile_warning() -> None:
-    """Issue 6's chain: a simulated launch, tens of updates a second, through KOR → USA → JPN over WebSockets.
-
-    It runs in this process with node keys of its own: the feed is not yet served by `gsomia serve`."""
+def missile_warning(demo: Demo) -> None:
+    """A simulated launch, tens of updates a second, posted to KOR's node and carried by the running nodes'
+    feeds KOR → USA hub → JPN (TLS WebSockets, signed batches, the policy at every hop)."""
     console.print("\n[bold]Missile warning: a simulated launch into the Sea of Japan, KOR → USA hub → JPN[/]")
-    asyncio.run(feed_demo(speedup=100.0))
+    if not asyncio.run(stream_launch(demo.nodes, speedup=100.0, say=console.print)):
+        console.print("[bold red]  the track did not reach JPN whole and in order[/]")
+        demo.failures += 1
 
 
 def serve_on(demo: Demo, once: bool) -> None:
     if not once and demo.failures == 0:
         for node in demo.nodes.values():
-            console.print(f"{node.party}: officials' API {node.api_url}  peers {node.peer_url}  data {node.data}")
+            console.print(f"{node.party}: officials' API {node.api_url}  peers {node.peer_url}  feed {node.feed_url}"
+                          f"  data {node.data}")
             console.print(f"      chief security officer's token: {node.tokens['chief']}")
         console.print("Serving until Ctrl-C.")
         try:

@@ -254,7 +254,7 @@ def decide_receive(request: Request, catalog: Catalog) -> Decision:
     if relay is not None:
         problems += consent_problems(request, relay.consent_by, party, agreement.rule("relay_consent")
                                      if agreement else "T5")
-    elif party not in item.releasable_to:
+    if party not in item.releasable_to:  # also through a hub: the originator's marking travels with it
         problems.append(("G1", f"{party} is not in the item's releasability."))
     equivalent = agreement.equivalent(item.classification, party) if agreement else None
     tier = _tier(catalog, equivalent) if equivalent else _tier(catalog, item.classification)
@@ -346,6 +346,9 @@ def decide_relay(request: Request, catalog: Catalog) -> Decision:
     problems += subject_problems(request, catalog, tier, HUB_OPERATORS, None)
     if hub not in item.releasable_to:
         problems.append(("G1", f"{hub} is not in the item's releasability: it should never have held it."))
+    if to not in item.releasable_to:
+        problems.append(("G1", f"{to} is not in the item's releasability (REL TO"
+                               f" {', '.join(sorted(item.releasable_to)) or 'none'})."))
     agreement, relay, path_problems = governing_agreement(request, catalog, item.originator, to,
                                                           item.classification, item.topics, hub)
     problems += path_problems

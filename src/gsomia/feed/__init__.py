@@ -14,6 +14,7 @@
     subscriber    a subscriber's verifying, gap-repairing end
     cot_listener  CoT over TCP/TLS on a node
     pipeline      the loopback chain sensor → KOR → USA hub → JPN → subscriber (demo, tests, benchmark)
+    served        the feed inside a running node (`gsomia serve`): its keys, partners, consents, tokens
 
 Modules are imported by name; this package imports nothing itself, so using `tracks` or `wire`
 does not pull in websockets or NATS.

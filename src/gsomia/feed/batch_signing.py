@@ -9,7 +9,8 @@ Merkle rather than a hash of the concatenation: a single frame can later be show
 signed batch (`inclusion_proof`) without the rest, e.g. when one message is disputed or audited.
 Leaves and inner nodes are domain-separated (RFC 6962's 0x00 / 0x01) so a leaf cannot pose as a node.
 
-Keys arrive as `cryptography` key objects; the crypto layer owns key files.
+Keys arrive as `cryptography` key objects, or (in a running node) the crypto layer's signer for the
+node's current key, so the private key never leaves the crypto layer; the crypto layer owns key files.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gsomia.feed.errors import InvalidBatch
+
+
+class SigningKey(Protocol):
+    """An Ed25519 private key, or anything that signs like one (`gsomia.crypto.NodeKeys.signer`)."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
 
 BATCH_VERSION = 1
 _CONTEXT = b"gsomia-feed-batch/1\x00"
@@ -93,7 +102,7 @@ class SignedBatch:
                             list(self.frames)])
 
 
-def sign_batch(frames: Sequence[bytes], key: Ed25519PrivateKey, signer: str, number: int,
+def sign_batch(frames: Sequence[bytes], key: SigningKey, signer: str, number: int,
                channel: bytes = b"") -> SignedBatch:
     root = merkle_root(frames)
     signature = key.sign(_signed_bytes(signer, number, len(frames), root, channel))
@@ -126,7 +135,7 @@ def verify_batch(batch: SignedBatch, key: Ed25519PublicKey, channel: bytes = b""
 class BatchSigner:
     """Numbers and signs the batches one sender emits."""
 
-    def __init__(self, key: Ed25519PrivateKey, signer: str) -> None:
+    def __init__(self, key: SigningKey, signer: str) -> None:
         self._key = key
         self.signer = signer
         self._number = 0

@@ -106,14 +106,30 @@ class StreamFilter:
         self._cache.clear()
 
 
+def _not_releasable(party: str, msg: TrackMessage) -> Decision:
+    return Decision(False, ("G1",), (f"{party} is not in the item's releasability (REL TO"
+                                     f" {', '.join(sorted(msg.label.releasable_to))}).",))
+
+
 class PeerFilter(StreamFilter):
-    """What may go from this node (`party`) to a peer: release of our own, relay of others' items."""
+    """What may go from this node (`party`) to a peer: release of our own, relay of others' items.
+
+    A relay's final recipient must be in the item's releasability (G1). The policy checks that when the
+    originator releases through a hub naming the final recipient, but a feed releases hop by hop (KOR
+    releases to the hub only), and `decide_relay` / `decide_receive` with a relay path do not check it
+    themselves: the feed checks it here and on receipt, so a consent is never a way around REL TO.
+    """
 
     def __init__(self, decider: Decider, clock: Clock, party: str, peer: str, releaser: Official,
                  relayer: Official | None = None, consents: Consents = _no_consents) -> None:
         super().__init__(decider, clock, releaser, consents)
         self.party, self.peer = party, peer
         self._relayer = relayer or releaser
+
+    def decision(self, msg: TrackMessage) -> Decision:
+        if msg.label.originator != self.party and self.peer not in msg.label.releasable_to:
+            return _not_releasable(self.peer, msg)
+        return super().decision(msg)
 
     def question(self, msg: TrackMessage, at: datetime, consents: tuple[Consent, ...]) -> Request:
         if msg.label.originator == self.party:
@@ -144,6 +160,11 @@ class Receipt(StreamFilter):
         self._catalog = catalog
         self.party, self.provider = party, provider
         self._held: dict[bytes, tuple[Label, bytes]] = {}
+
+    def decision(self, msg: TrackMessage) -> Decision:
+        if self.party not in msg.label.releasable_to:  # see PeerFilter: also through a hub (G1)
+            return _not_releasable(self.party, msg)
+        return super().decision(msg)
 
     def question(self, msg: TrackMessage, at: datetime, consents: tuple[Consent, ...]) -> Request:
         via = None if msg.label.originator == self.provider else self.provider

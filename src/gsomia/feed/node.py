@@ -7,20 +7,26 @@
 
 One node is one party's feed endpoint (KOR, USA hub, JPN). Trust is explicit: batches are accepted
 only from node ids whose public key the node was given, and each hop re-signs what it forwards.
+A running node (`gsomia.feed.served`) adds an `Admission`: a push must come with the partner's pinned
+TLS client certificate, a pull with an official's personal token.
+
+Partners' written consents (T5) travel as their signed records in a control message on push links,
+`{"consents": [hex, …]}`, before any batch that needs them; `on_consents` checks and keeps them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -28,9 +34,17 @@ from websockets.exceptions import ConnectionClosed
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
-from gsomia.feed.batch_signing import BatchSigner
+from gsomia.feed.batch_signing import BatchSigner, SigningKey
 from gsomia.feed.broker import AllowAll, Broker, Delivery, Gate, LocalBroker
-from gsomia.feed.dissemination import Consents, Decider, PeerFilter, ReaderFilter, Receipt, policy_decider
+from gsomia.feed.dissemination import (
+    Consents,
+    Decider,
+    PeerFilter,
+    ReaderFilter,
+    Receipt,
+    StreamFilter,
+    policy_decider,
+)
 from gsomia.feed.errors import FeedError
 from gsomia.feed.link import (
     Channel,
@@ -50,6 +64,29 @@ from gsomia.feed.wire import WireDecoder, encode_label, encode_message
 
 log = logging.getLogger(__name__)
 Observer = Callable[[str, TrackMessage], None]
+# (party of the pushing peer, signed consent records it sent): the node checks and keeps them.
+ConsentSink = Callable[[str, list[bytes]], Awaitable[None]]
+CertificatePin = Callable[[bytes | None], bool]
+
+
+class Admission(Protocol):
+    """Who may connect beyond the node's static lists (a running node: certificates and tokens)."""
+
+    def push(self, node_id: str, certificate: bytes | None) -> bool:
+        """May `node_id` push, over a connection whose TLS client certificate (DER) is `certificate`?"""
+        ...
+
+    async def pull(self, reader_id: str, authorization: str | None) -> Official | None:
+        """The official a subscriber reads as, from its `Authorization` header; None refuses."""
+        ...
+
+
+def peer_certificate(ws: object) -> bytes | None:
+    """The TLS peer certificate (DER) of a WebSocket connection, if it presented one."""
+    transport = getattr(ws, "transport", None)
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return der if isinstance(der, bytes) else None
 
 
 def _no_consents() -> tuple[()]:
@@ -66,11 +103,12 @@ class Peer:
 
 
 class FeedNode:
-    def __init__(self, party: str, node_id: str, key: Ed25519PrivateKey, catalog: Catalog, official: Official,
+    def __init__(self, party: str, node_id: str, key: SigningKey, catalog: Catalog, official: Official,
                  peers: Mapping[str, Peer] = {}, *, clock: Callable[[], float] = time.time,
                  broker: Broker | None = None, buffer: ReplayBuffer | None = None,
                  decider: Decider | None = None, consents: Consents = _no_consents,
-                 readers: Mapping[str, Official] = {}, batch_interval_s: float = 0.002) -> None:
+                 readers: Mapping[str, Official] = {}, batch_interval_s: float = 0.002,
+                 admission: Admission | None = None, on_consents: ConsentSink | None = None) -> None:
         self.party, self.node_id = party, node_id
         self.catalog, self.official = catalog, official
         self.peers = dict(peers)
@@ -92,6 +130,9 @@ class FeedNode:
         self._server: Server | None = None
         self.batch_interval_s = batch_interval_s
         self.observer: Observer | None = None
+        self.admission = admission
+        self.on_consents = on_consents
+        self.links: list[PeerLink] = []
         self.refused = 0
         self.rejected_batches = 0
 
@@ -155,6 +196,14 @@ class FeedNode:
             self.observer(self.node_id, msg)
         await self.broker.publish(Delivery(msg, frame))
 
+    def invalidate(self) -> None:
+        """Forget cached decisions (consents changed): receipts and peer links ask the policy again."""
+        for receipt in self._receipts.values():
+            receipt.invalidate()
+        for link in self.links:
+            if isinstance(link.gate, StreamFilter):
+                link.gate.invalidate()
+
     def _receipt(self, provider: str) -> Receipt:
         receipt = self._receipts.get(provider)
         if receipt is None:
@@ -204,7 +253,7 @@ class FeedNode:
 
     async def _handle_push(self, ws: ServerConnection, node: str) -> None:
         peer = self.peers.get(node)
-        if peer is None:
+        if peer is None or (self.admission is not None and not self.admission.push(node, peer_certificate(ws))):
             await ws.close(4403, "unknown node")
             return
         receiver = Receiver({node: peer.key}, node, self._parse_label, new_nonce())
@@ -217,10 +266,16 @@ class FeedNode:
                 stream, first, last = control.get("gone"), control.get("first"), control.get("last")
                 if isinstance(stream, str) and isinstance(first, int) and isinstance(last, int):
                     self.tracker.give_up(stream, first, last)
+                records = control.get("consents")
+                if isinstance(records, list) and self.on_consents is not None:
+                    await self.on_consents(peer.party, _hex_records(records))
 
     async def _handle_pull(self, ws: ServerConnection, reader_id: str, positions: dict[str, int],
                            nonce: bytes) -> None:
         reader = self.readers.get(reader_id)
+        if reader is None and self.admission is not None:
+            reader = await self.admission.pull(reader_id, ws.request.headers.get("Authorization")
+                                               if ws.request is not None else None)
         if reader is None:
             await ws.close(4403, "unknown subscriber")
             return
@@ -236,17 +291,21 @@ class FeedNode:
 
     # --- the client side: pushing to a downstream node -------------------------------------------
 
-    def link_to(self, url: str, gate: Gate, ssl_context: ssl.SSLContext | None = None) -> PeerLink:
-        link = PeerLink(self, url, gate, ssl_context)
+    def link_to(self, url: str, gate: Gate, ssl_context: ssl.SSLContext | None = None, *,
+                pin: CertificatePin | None = None, greeting: Callable[[], list[str]] | None = None) -> PeerLink:
+        link = PeerLink(self, url, gate, ssl_context, pin=pin, greeting=greeting)
+        self.links.append(link)
         self._spawn(link.run())
         return link
 
     def link_to_peer(self, url: str, peer_party: str, releaser: Official, relayer: Official | None = None,
-                     ssl_context: ssl.SSLContext | None = None) -> PeerLink:
+                     ssl_context: ssl.SSLContext | None = None, *, gate: PeerFilter | None = None,
+                     pin: CertificatePin | None = None, greeting: Callable[[], list[str]] | None = None) -> PeerLink:
         """A push link to a partner node, filtered by release (own items) or relay (others')."""
-        gate = PeerFilter(self.decider, self.clock, self.party, peer_party, releaser, relayer or self.official,
-                          self.consents)
-        return self.link_to(url, gate, ssl_context)
+        if gate is None:
+            gate = PeerFilter(self.decider, self.clock, self.party, peer_party, releaser,
+                              relayer or self.official, self.consents)
+        return self.link_to(url, gate, ssl_context, pin=pin, greeting=greeting)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -263,6 +322,20 @@ class FeedNode:
             self._server.close()
             await self._server.wait_closed()
         await self.broker.close()
+
+
+def _hex_records(values: list[Any]) -> list[bytes]:
+    out: list[bytes] = []
+    for value in values:
+        try:
+            out.append(bytes.fromhex(value) if isinstance(value, str) else b"")
+        except ValueError:
+            continue  # unreadable: the same as absent (default deny)
+    return [r for r in out if r]
+
+
+def consents_message(records: list[bytes]) -> str:
+    return json.dumps({"consents": [r.hex() for r in records]})
 
 
 async def _run_both(*coros: Coroutine[Any, Any, None]) -> None:
@@ -282,9 +355,12 @@ class PeerLink:
     """Pushes this node's deliveries to one downstream node, reconnecting and resuming as needed."""
 
     def __init__(self, node: FeedNode, url: str, gate: Gate | None = None,
-                 ssl_context: ssl.SSLContext | None = None, retry_s: float = 0.05, max_retry_s: float = 2.0) -> None:
+                 ssl_context: ssl.SSLContext | None = None, retry_s: float = 0.05, max_retry_s: float = 2.0, *,
+                 pin: CertificatePin | None = None, greeting: Callable[[], list[str]] | None = None) -> None:
         self.node, self.url, self.gate = node, url, gate or AllowAll()
         self._ssl = ssl_context
+        self._pin = pin  # checked before anything is sent: the feed is not sealed beyond TLS
+        self._greeting = greeting  # control messages sent after the hello, before any batch
         self._retry, self._max_retry = retry_s, max_retry_s
         self.connected = asyncio.Event()
         self.connections = 0
@@ -300,10 +376,14 @@ class PeerLink:
                 try:
                     async with connect(self.url, ssl=self._ssl, compression=None, max_size=16 * 1024 * 1024,
                                        open_timeout=5) as ws:
+                        if self._pin is not None and not self._pin(peer_certificate(ws)):
+                            raise FeedError(f"{self.url} did not present the partner's pinned TLS certificate")
                         self._ws = ws
                         await ws.send(hello("push", self.node.node_id, {}))
                         answer = parse_control(await ws.recv())
                         positions, nonce = parse_positions(answer), parse_nonce(answer)
+                        for message in self._greeting() if self._greeting is not None else []:
+                            await ws.send(message)
                         self.connections += 1
                         self.connected.set()
                         delay = self._retry
@@ -318,6 +398,17 @@ class PeerLink:
                 delay = min(delay * 2, self._max_retry)
         finally:
             await self.node.broker.unsubscribe(sub)
+
+    async def send_control(self, message: str) -> bool:
+        """A control message on the live connection, if there is one (the greeting repeats it on reconnect)."""
+        ws = self._ws
+        if ws is None or not self.connected.is_set():
+            return False
+        try:
+            await ws.send(message)  # type: ignore[attr-defined]
+        except ConnectionClosed:
+            return False
+        return True
 
     async def drop_connection(self) -> None:
         """Force a disconnect (tests: the link must reconnect and leave no gap)."""

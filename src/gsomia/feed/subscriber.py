@@ -11,7 +11,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -38,10 +38,11 @@ class FeedSubscriber:
     def __init__(self, url: str, reader_id: str, node_id: str, node_key: Ed25519PublicKey,
                  parse_label: LabelParser, *, clock: Callable[[], float] = time.time,
                  ssl_context: ssl.SSLContext | None = None, on_update: Callable[[Update], None] | None = None,
-                 maxsize: int = 100_000) -> None:
+                 maxsize: int = 100_000, headers: Mapping[str, str] | None = None) -> None:
         self.url, self.reader_id, self.node_id = url, reader_id, node_id
         self._key, self._parse_label = node_key, parse_label
         self._ssl = ssl_context
+        self._headers = dict(headers or {})  # a running node's feed: {"Authorization": "Bearer <token>"}
         self.tracker = SequenceTracker(clock)
         self.updates: asyncio.Queue[Update] = asyncio.Queue(maxsize)
         self._on_update = on_update
@@ -55,7 +56,7 @@ class FeedSubscriber:
         while True:
             try:
                 async with connect(self.url, ssl=self._ssl, compression=None, max_size=16 * 1024 * 1024,
-                                   open_timeout=5) as ws:
+                                   open_timeout=5, additional_headers=self._headers) as ws:
                     self._ws = ws
                     receiver = Receiver({self.node_id: self._key}, self.node_id, self._parse_label, new_nonce())
                     await ws.send(hello("pull", self.reader_id, self.tracker.positions(), receiver.nonce))

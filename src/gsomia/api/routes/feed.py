@@ -1,0 +1,147 @@
+"""The missile-warning feed on the officials' API: a sensor's or C2 system's batches in, the streams listed.
+
+`POST /v1/feed/tracks` takes one label and up to 1,000 track messages (launch, update, impact, end:
+the fields of `gsomia.feed.tracks`) and publishes them into the node's feed, from where they go to
+subscribers and partners, each hop policy-checked. The first message of a stream is an originate
+decision, audited (R7.2, R6.b); the stream then belongs to that official (whose releasing role is what
+lets it go to partners, R6.e) and keeps its label. `GET /v1/feed/streams` lists the streams the caller
+may read, with the newest sequence number of each.
+
+Mounted by `gsomia serve` (NodeServer), which puts the node's `NodeFeed` on `app.state.feed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal, Protocol, cast
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from gsomia.api.auth import ActorDep, NodeDep
+from gsomia.api.errors import responses
+from gsomia.domain.errors import DomainError
+from gsomia.domain.labels import Label
+from gsomia.domain.officials import Official
+from gsomia.domain.parsing import label_from_dict
+from gsomia.services.context import Actor
+from gsomia.services.errors import InvalidInput
+
+UNKNOWN_ERROR = 9_999_999.0  # Cursor-on-Target's "unknown" for ce / le, as in gsomia.feed.tracks
+
+router = APIRouter(prefix="/v1/feed", tags=["feed"])
+
+Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
+Stream = Annotated[str, Field(pattern="^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
+
+
+class LabelIn(BaseModel):
+    classification: str = Field(description="in this node's scheme, e.g. KOR:II", max_length=50)
+    releasable_to: list[Party] = Field(max_length=10)
+    topics: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=50)
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class PositionIn(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float = 0.0
+
+
+class VelocityIn(BaseModel):
+    east: float
+    north: float
+    up: float
+
+
+class ErrorIn(BaseModel):
+    ce_m: float = Field(default=UNKNOWN_ERROR, ge=0)
+    le_m: float = Field(default=UNKNOWN_ERROR, ge=0)
+
+
+class TrackIn(BaseModel):
+    stream: Stream
+    seq: int | None = Field(None, ge=1, description="per stream from 1; omitted: the node numbers on")
+    kind: Literal["launch", "update", "impact", "end"]
+    sensor: str = Field(min_length=1, max_length=100)
+    time: float = Field(description="observation time, POSIX seconds")
+    stale: float = Field(description="POSIX seconds after which the message no longer stands")
+    point: PositionIn | None = Field(None, description="launch and impact: where")
+    position: PositionIn | None = Field(None, description="update: where the object is")
+    velocity: VelocityIn | None = None
+    error: ErrorIn = ErrorIn()
+    impact_time: float | None = None
+    reason: str | None = Field(None, max_length=200, description="end: e.g. impact, lost")
+
+
+class BatchIn(BaseModel):
+    label: LabelIn
+    messages: list[TrackIn] = Field(min_length=1, max_length=1000)
+
+
+class PublishedOut(BaseModel):
+    accepted: int
+    streams: dict[str, int] = Field(description="each stream's newest sequence number after this batch")
+
+
+class StreamOut(BaseModel):
+    stream: str
+    originator: str
+    newest_seq: int
+    classification: str
+    provider: str | None
+    last_kind: str
+    last_time: float
+
+
+class StreamView(Protocol):
+    @property
+    def stream(self) -> str: ...
+    @property
+    def originator(self) -> str: ...
+    @property
+    def newest_seq(self) -> int: ...
+    @property
+    def classification(self) -> str: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def last_kind(self) -> str: ...
+    @property
+    def last_time(self) -> float: ...
+
+
+class TrackFeed(Protocol):
+    """What the routes need of the node's feed (`gsomia.feed.served.NodeFeed`; the API does not import
+    the feed package, so the running node hands it over on `app.state.feed`)."""
+
+    async def publish(self, actor: Actor, label: Label, batch: Sequence[TrackIn]) -> dict[str, int]: ...
+    def visible_streams(self, official: Official) -> Sequence[StreamView]: ...
+
+
+def feed_of(request: Request) -> TrackFeed:
+    feed = getattr(request.app.state, "feed", None)
+    if feed is None:
+        raise InvalidInput("this node serves no feed")
+    return cast(TrackFeed, feed)
+
+
+@router.post("/tracks", response_model=PublishedOut, responses=responses(400, 403, 409))
+async def publish_tracks(request: Request, node: NodeDep, actor: ActorDep, body: BatchIn) -> PublishedOut:
+    """Publish a labelled batch of track messages from this node's sensor or C2 system (R7.2, R6.b, R6.e)."""
+    feed = feed_of(request)
+    try:
+        label = label_from_dict({"originator": node.party, **body.label.model_dump()}, node.ctx.schemes,
+                                node.ctx.clock(), "label")
+    except DomainError as bad:
+        raise InvalidInput(str(bad)) from None
+    newest = await feed.publish(actor, label, body.messages)
+    return PublishedOut(accepted=len(body.messages), streams=newest)
+
+
+@router.get("/streams", response_model=list[StreamOut])
+async def list_streams(request: Request, actor: ActorDep) -> list[StreamOut]:
+    """The streams this node holds that the caller may read (R7.2), with each one's newest number."""
+    return [StreamOut(stream=s.stream, originator=s.originator, newest_seq=s.newest_seq,
+                      classification=s.classification, provider=s.provider, last_kind=s.last_kind,
+                      last_time=s.last_time) for s in feed_of(request).visible_streams(actor.official)]
