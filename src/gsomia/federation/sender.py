@@ -18,6 +18,7 @@ from gsomia.crypto import fingerprint
 from gsomia.services import delivery
 from gsomia.services.partners import Partners
 from gsomia.services.runtime import Node
+from gsomia.storage.exchange import OutboxMessage
 
 PEER_PATH = "/peer/v1/messages"
 CONTENT_TYPE = "application/cose; cose-type=cose-sign1"
@@ -59,27 +60,26 @@ class Sender:
         outgoing = await asyncio.to_thread(delivery.due_messages, self.node, 200)
         # Messages about the same item (release, then recall…) to the same peer stay in order; the
         # others go in parallel, a few at a time per peer.
-        chains: dict[tuple[str, str], list[delivery.Outgoing]] = {}
-        for item in outgoing:
-            key = (item.message.peer, item.message.item_id or item.message.message_id)
-            chains.setdefault(key, []).append(item)
+        chains: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for message in outgoing:
+            chains.setdefault((message.peer, message.item_id or message.message_id), []).append(message)
         await asyncio.gather(*(self._deliver_in_order(chain) for chain in chains.values()))
         return len(outgoing)
 
-    async def _deliver_in_order(self, items: list[delivery.Outgoing]) -> None:
-        async with self.per_peer.setdefault(items[0].message.peer, asyncio.Semaphore(PARALLEL_PER_PEER)):
-            for item in items:
-                if not await self.deliver(item):
+    async def _deliver_in_order(self, messages: list[OutboxMessage]) -> None:
+        async with self.per_peer.setdefault(messages[0].peer, asyncio.Semaphore(PARALLEL_PER_PEER)):
+            for message in messages:
+                if not await self.deliver(message):
                     return  # failing: keep the order, try the rest later
 
-    async def deliver(self, item: delivery.Outgoing) -> bool:
-        message = item.message
+    async def deliver(self, message: OutboxMessage) -> bool:
         peer = self.partners.get(message.peer)
         if peer is None:
             await asyncio.to_thread(delivery.record_failure, self.node, message, f"{message.peer} is not a partner")
             return False
         try:
-            response = await self.client.post(peer.url + PEER_PATH, content=item.signed,
+            signed = delivery.signed_for_sending(self.node, message)
+            response = await self.client.post(peer.url + PEER_PATH, content=signed,
                                               headers={"content-type": CONTENT_TYPE})
             served_by = _peer_certificate(response)
             if served_by is None or fingerprint(served_by) != peer.tls_fingerprint:

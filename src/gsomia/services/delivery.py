@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gsomia.crypto import InvalidRecord, verify_record
@@ -15,17 +14,15 @@ from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
 MAX_BACKOFF = timedelta(seconds=30)
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    message: OutboxMessage
-    signed: bytes      # signed afresh for this attempt: a new sent_at, the same message id
-
-
-def due_messages(node: Node, limit: int = 50) -> list[Outgoing]:
+def due_messages(node: Node, limit: int = 50) -> list[OutboxMessage]:
     now = node.ctx.clock()
     with node.ctx.store.unit_of_work(readonly=True) as uow:
-        due = uow.exchange.due(now, limit)
-    return [Outgoing(m, sign_message(node.keys, m.message_id, m.kind, m.peer, m.payload, now)) for m in due]
+        return uow.exchange.due(now, limit)
+
+
+def signed_for_sending(node: Node, message: OutboxMessage) -> bytes:
+    """Signed afresh for each attempt, at the moment it leaves: a new sent_at, the same message id."""
+    return sign_message(node.keys, message.message_id, message.kind, message.peer, message.payload, node.ctx.clock())
 
 
 def record_failure(node: Node, message: OutboxMessage, error: str) -> datetime:

@@ -139,7 +139,7 @@ async def publish_tracks(request: Request, node: NodeDep, actor: ActorDep, body:
     return PublishedOut(accepted=len(body.messages), streams=newest)
 
 
-@router.get("/streams", response_model=list[StreamOut])
+@router.get("/streams", response_model=list[StreamOut], responses=responses(400))
 async def list_streams(request: Request, actor: ActorDep) -> list[StreamOut]:
     """The streams this node holds that the caller may read (R7.2), with each one's newest number."""
     return [StreamOut(stream=s.stream, originator=s.originator, newest_seq=s.newest_seq,
