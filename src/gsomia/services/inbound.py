@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from gsomia.crypto import InvalidEnvelope, InvalidRecord, open, sign_record, verify_record
+from gsomia.crypto import InvalidEnvelope, InvalidRecord, VerifiedRecord, open, sign_record, verify_record
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.policy import decide
@@ -43,6 +43,22 @@ from gsomia.storage.records import ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
 Answer = tuple[str, dict[str, Any]]   # outcome (accepted | refused) and the answer's body
+
+
+class Refusal(Exception):
+    """A handler's refusal: what it wrote is rolled back, the answer says why (audited by the caller)."""
+
+    def __init__(self, reason: str, rules: tuple[str, ...] = ("G3",)) -> None:
+        super().__init__(reason)
+        self.reason, self.rules = reason, rules
+
+
+def verified(data: bytes, partners: Partners, record_type: str) -> VerifiedRecord:
+    """A signed record carried in a message, verified against the partners' keys, or a Refusal."""
+    try:
+        return verify_record(data, trusted=partners.directory, expected_type=record_type)
+    except InvalidRecord as bad:
+        raise Refusal(f"the {record_type} does not verify: {bad}") from None
 Handler = Callable[[Node, Partners, UnitOfWork, PeerMessage, datetime], Answer]
 
 
@@ -69,7 +85,13 @@ def handle_message(node: Node, partners: Partners, data: bytes, tls_party: str |
         raise ProtocolError(f"no agreement between {node.party} and {message.sender} is in force", 403)
     try:
         with node.ctx.store.unit_of_work() as uow:
-            outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
+            try:
+                with uow.connection.begin_nested():
+                    outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
+            except Refusal as refusal:
+                audit_note(uow, now, node_actor(node), f"peer.{message.kind}", None, refusal.rules, refusal.reason)
+                outcome, body = "refused", {"accepted": False, "rules": list(refusal.rules),
+                                            "reasons": [refusal.reason]}
             response = sign_record("receipt", {"message_id": message.id, "kind": message.kind, "outcome": outcome,
                                                "from": node.party, **body}, signer=node.keys, at=now)
             uow.exchange.remember(InboxEntry(message.id, message.sender, message.kind, now, outcome, response))
@@ -171,10 +193,7 @@ def _store_received(node: Node, uow: UnitOfWork, label: Label, plaintext: bytes,
 def on_receipt(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     """A hub passes on the final recipient's signed receipt to the originator."""
     receipt = bytes(message.payload["receipt"])
-    try:
-        body = verify_record(receipt, trusted=partners.directory, expected_type="receipt").body
-    except InvalidRecord as bad:
-        return "refused", {"accepted": False, "reasons": [f"receipt does not verify: {bad}"]}
+    body = verified(receipt, partners, "receipt").body
     for item in find_by_ref(uow, node, node.party, str(message.payload["item_ref"])):
         seq = audit_note(uow, now, node_actor(node), "item.receipt", item.id, ("R6.f",),
                          f"{body.get('from')} received it through {message.sender}: {body.get('outcome')}")
@@ -190,7 +209,7 @@ def on_consent_request(node: Node, partners: Partners, uow: UnitOfWork, message:
     consent_id, to = str(p["consent_id"]), str(p["to"])
     node.catalog.schemes.require_party(to)
     if not find_by_ref(uow, node, node.party, str(p["item_ref"])):
-        return "refused", {"accepted": False, "reasons": ["no such item of ours"]}
+        raise Refusal("no such item of ours")
     uow.exchange.add_consent(ConsentRecord(consent_id, node.party, to, str(p["item_ref"]), None, None,
                                            message.sender, str(p.get("purpose", "")), "requested", None, None, now))
     audit_note(uow, now, node_actor(node), "consent.requested", str(p["item_ref"]), ("R6.a",),
@@ -203,18 +222,15 @@ def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMes
     consent_id = str(p["consent_id"])
     existing = uow.exchange.consent(consent_id)
     if existing is None or existing.by_party != message.sender:
-        return "refused", {"accepted": False, "reasons": [f"no consent request {consent_id} to {message.sender}"]}
+        raise Refusal(f"no consent request {consent_id} to {message.sender}")
     record = bytes(p["record"]) if p.get("record") else None
     granted = bool(p.get("granted")) and record is not None
     if granted:
         assert record is not None
-        try:
-            verified = verify_record(record, trusted=partners.directory, expected_type="consent")
-        except InvalidRecord as bad:
-            return "refused", {"accepted": False, "reasons": [f"consent does not verify: {bad}"]}
-        body = verified.body
-        if verified.signer.party != message.sender or body.get("by") != message.sender or body.get("id") != consent_id:
-            return "refused", {"accepted": False, "reasons": ["consent record does not match the request"]}
+        consent = verified(record, partners, "consent")
+        body = consent.body
+        if consent.signer.party != message.sender or body.get("by") != message.sender or body.get("id") != consent_id:
+            raise Refusal("consent record does not match the request", ("R6.a",))
         until = datetime.fromisoformat(body["until"]) if body.get("until") else None
     uow.exchange.decide_consent(consent_id, state=GRANTED if granted else "refused", at=now, record=record,
                                 until=until if granted else None)
@@ -228,13 +244,10 @@ def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMes
 def on_compromise_report(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
                          now: datetime) -> Answer:
     record = bytes(message.payload["record"])
-    try:
-        verified = verify_record(record, trusted=partners.directory, expected_type="compromise-report")
-    except InvalidRecord as bad:
-        return "refused", {"accepted": False, "reasons": [f"report does not verify: {bad}"]}
-    body = verified.body
-    if body.get("reporter") != verified.signer.party:
-        return "refused", {"accepted": False, "reasons": ["the report is not signed by its reporter"]}
+    report = verified(record, partners, "compromise-report")
+    body = report.body
+    if body.get("reporter") != report.signer.party:
+        raise Refusal("the report is not signed by its reporter", ("R17.1",))
     originator = str(body["originator"])
     if originator != node.party:  # a hub passes it on to the originator
         enqueue(uow, now, originator, "compromise-report", dict(message.payload))
@@ -251,14 +264,11 @@ def on_compromise_report(node: Node, partners: Partners, uow: UnitOfWork, messag
 def on_compromise_result(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
                          now: datetime) -> Answer:
     record = bytes(message.payload["record"])
-    try:
-        verified = verify_record(record, trusted=partners.directory, expected_type="compromise-result")
-    except InvalidRecord as bad:
-        return "refused", {"accepted": False, "reasons": [f"result does not verify: {bad}"]}
-    body = verified.body
+    result = verified(record, partners, "compromise-result")
+    body = result.body
     report = uow.exchange.report(str(body["id"]))
-    if report is None or report.reporter != verified.signer.party:
-        return "refused", {"accepted": False, "reasons": ["no such report"]}
+    if report is None or report.reporter != result.signer.party:
+        raise Refusal("no such report")
     uow.exchange.update_report(report.id, result=str(body["result"]), result_at=now)
     audit_note(uow, now, node_actor(node), "compromise.result", report.item_ref, ("R17.1",), str(body["result"]))
     return "accepted", {"accepted": True}
@@ -286,7 +296,7 @@ def on_reclassification(node: Node, partners: Partners, uow: UnitOfWork, message
     originator = str(p["originator"])
     new = node.catalog.schemes.parse(str(p["classification"]))
     if new.party != originator:
-        return "refused", {"accepted": False, "rules": ["R6.g"], "reasons": ["only the originator's marking changes"]}
+        raise Refusal("only the originator's marking changes", ("R6.g",))
     updated = []
     for item in find_by_ref(uow, node, originator, str(p["item_ref"])):
         if item.state == "destroyed":
@@ -319,13 +329,10 @@ def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, 
                                now: datetime) -> Answer:
     p = message.payload
     certificate = bytes(p["certificate"])
-    try:
-        verified = verify_record(certificate, trusted=partners.directory, expected_type="destruction-certificate")
-    except InvalidRecord as bad:
-        return "refused", {"accepted": False, "reasons": [f"certificate does not verify: {bad}"]}
-    body = verified.body
-    if verified.signer.party != p.get("holder"):
-        return "refused", {"accepted": False, "reasons": ["the certificate is not signed by the holder it names"]}
+    signed = verified(certificate, partners, "destruction-certificate")
+    body = signed.body
+    if signed.signer.party != p.get("holder"):
+        raise Refusal("the certificate is not signed by the holder it names", ("Art.13",))
     originator = str(p["originator"])
     if originator != node.party:
         enqueue(uow, now, originator, "destruction-certificate", dict(p))  # a hub passes it on
@@ -339,13 +346,10 @@ def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, 
 
 def on_checkpoint(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     record = bytes(message.payload["record"])
-    try:
-        verified = verify_record(record, trusted=partners.directory, expected_type="audit-checkpoint")
-    except InvalidRecord as bad:
-        return "refused", {"accepted": False, "reasons": [f"checkpoint does not verify: {bad}"]}
-    body = verified.body
-    if verified.signer.party != message.sender:
-        return "refused", {"accepted": False, "reasons": ["a checkpoint is accepted only from the node it speaks for"]}
+    checkpoint = verified(record, partners, "audit-checkpoint")
+    body = checkpoint.body
+    if checkpoint.signer.party != message.sender:
+        raise Refusal("a checkpoint is accepted only from the node it speaks for")
     uow.exchange.add_peer_checkpoint(message.sender, int(body["count"]), str(body["head_hash"]), record, now)
     audit_note(uow, now, node_actor(node), "audit.peer-checkpoint", None, ("R6.f",),
                f"{message.sender}'s audit at {body['count']} entries, head {str(body['head_hash'])[:16]}…")
