@@ -126,3 +126,17 @@ def test_copy_reclassify_destroy_and_history(client: TestClient, team: Team) -> 
     history = client.get(f"/v1/items/{item['id']}/history", headers=officer).json()
     assert [e["kind"] for e in history] == ["originated", "translated", "reclassified", "destroyed"]
     assert history[-1]["receipt"] is True and all(e["audit_seq"] for e in history)
+
+
+def test_R7_2_a_reader_lists_and_views_what_the_policy_lets_them_read(client: TestClient, team: Team) -> None:
+    mine = _originate(client, team.releaser, content_text="for readers with need-to-know")
+    other = _originate(client, team.outsider, topics=["logistics"], content_text="outside their need-to-know")
+    listed = client.get("/v1/items", headers=bearer(team.reader), params={"limit": 1000})
+    assert listed.status_code == 200, listed.text
+    ids = {i["id"] for i in listed.json()}
+    assert mine["id"] in ids and other["id"] not in ids
+    assert client.get(f"/v1/items/{mine['id']}", headers=bearer(team.reader)).status_code == 200
+    assert client.get(f"/v1/items/{mine['id']}/history", headers=bearer(team.reader)).status_code == 200
+    hidden = client.get(f"/v1/items/{other['id']}", headers=bearer(team.reader))
+    assert hidden.status_code == 403 and "R7.2" in hidden.json()["error"]["rules"]
+

@@ -12,11 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from gsomia.api import schemas, views, visibility
+from gsomia.api import schemas, views
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
 from gsomia.domain.parsing import label_from_dict
-from gsomia.services import exchange, handling, items
+from gsomia.services import exchange, handling, visibility
 from gsomia.services.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -52,19 +52,15 @@ def list_items(node: NodeDep, actor: ActorDep, state: ItemState = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[schemas.ItemOut]:
     """The inventory (R6.f). A security officer sees every item; anyone else only the items the
     policy would let them read (R7.2)."""
-    found = items.list_items(node.ctx, actor, state=state, limit=limit)
-    return [views.item(i) for i in found
-            if (originator is None or i.originator == originator) and (topic is None or topic in i.topics)
-            and visibility.visible(node, actor, i)]
+    return [views.item(i) for i in visibility.visible_items(node, actor, state=state, originator=originator,
+                                                            topic=topic, limit=limit)]
 
 
 @router.get("/{item_id}", response_model=schemas.ItemDetail, responses=responses(403, 404))
 def show_item(node: NodeDep, actor: ActorDep, item_id: str) -> schemas.ItemDetail:
     """One item's identification, custody and label: banner, dual marking (R4.4), STANAG 4774 structure.
-    Only for those who may see it (R7.2; see gsomia.api.visibility); a refusal is audited."""
-    item = items.get_item(node.ctx, actor, item_id)
-    visibility.require_visible(node, actor, item, "item.show")
-    return views.item_detail(item, node.ctx.schemes)
+    Only for those who may see it (R7.2; see gsomia.services.visibility); a refusal is audited."""
+    return views.item_detail(visibility.visible_item(node, actor, item_id, "item.show"), node.ctx.schemes)
 
 
 @router.get("/{item_id}/content", response_model=schemas.ContentOut, responses=responses(403, 404, 409))
@@ -104,6 +100,5 @@ def reclassify(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.Recla
 @router.get("/{item_id}/history", response_model=list[schemas.ItemEventOut], responses=responses(403, 404))
 def history(node: NodeDep, actor: ActorDep, item_id: str) -> list[schemas.ItemEventOut]:
     """Custody and distribution history (R6.f): originated, released, receipts, copies, destruction.
-    Only for those who may see the item (R7.2; see gsomia.api.visibility)."""
-    visibility.require_visible(node, actor, items.get_item(node.ctx, actor, item_id), "item.history")
-    return [views.item_event(e) for e in items.item_history(node.ctx, actor, item_id)]
+    Only for those who may see the item (R7.2; see gsomia.services.visibility)."""
+    return [views.item_event(e) for e in visibility.visible_history(node, actor, item_id)]
