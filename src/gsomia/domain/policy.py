@@ -161,7 +161,7 @@ def consent_problems(request: Request, by: str, to: str, rule: str) -> list[Prob
     return [(rule, f"no written consent of {by} for this item to go to {to} is held (or it has expired).")]
 
 
-def _allow(request: Request, rules: tuple[str, ...], agreement: Agreement | None, why: str) -> Decision:
+def _allow(rules: tuple[str, ...], agreement: Agreement | None, why: str) -> Decision:
     return Decision(True, rules, (why,), agreement.id if agreement else None)
 
 
@@ -202,7 +202,7 @@ def decide_originate(request: Request, catalog: Catalog) -> Decision:
         problems.append(("R6.b", "an item meant for partners must state the purpose it is provided for."))
     if problems:
         return _deny(problems)
-    return _allow(request, ("R7.2", "R6.b"), None, f"{request.subject.id or 'The official'} may originate"
+    return _allow(("R7.2", "R6.b"), None, f"{request.subject.id or 'The official'} may originate"
                   f" this {item.classification} item: cleared, with need-to-know.")
 
 
@@ -235,7 +235,7 @@ def decide_release(request: Request, catalog: Catalog) -> Decision:
     decision = catalog.memo.get(key)
     if decision is None:
         route = f"via {via} " if via else ""
-        decision = _allow(request, ("R7.2", "R6.b", "R4.1", "R4.3", "R21.1") + (("T4", "T5") if via else ()),
+        decision = _allow(("R7.2", "R6.b", "R4.1", "R4.3", "R21.1") + (("T4", "T5") if via else ()),
                           agreement, f"{party} may release this {item.classification} item to {to} {route}under"
                           f" {agreement.id}, which is in force and covers it.")
         catalog.remember(key, decision)
@@ -262,7 +262,7 @@ def decide_receive(request: Request, catalog: Catalog) -> Decision:
     if problems:
         return _deny(problems, agreement)
     assert agreement is not None
-    return _allow(request, ("R4.4", "R6.c", "R7.5", "R21.1"), agreement,
+    return _allow(("R4.4", "R6.c", "R7.5", "R21.1"), agreement,
                   f"{party} may receive it under {agreement.id} and must mark it {equivalent} as well as"
                   f" {item.classification}, provided by {via or origin}.")
 
@@ -306,7 +306,7 @@ def decide_read(request: Request, catalog: Catalog) -> Decision:
     rules = ("R7.2", "R4.4", "R6.b") + (("R4.5", "Art.16") if copy else ())
     verb = {Action.COPY: "copy", Action.TRANSLATE: "translate"}.get(request.action, "read")
     tail = " The derivative carries the same markings (R4.5)." if copy else ""
-    return _allow(request, rules, agreement, f"{request.subject.id or 'The official'} may {verb} it: cleared to"
+    return _allow(rules, agreement, f"{request.subject.id or 'The official'} may {verb} it: cleared to"
                   f" {request.subject.clearance} with need-to-know for {', '.join(sorted(item.topics))}.{tail}")
 
 
@@ -330,7 +330,7 @@ def decide_disclose(request: Request, catalog: Catalog) -> Decision:
     problems += path_problems
     if problems:
         return _deny(problems, onward or agreement)
-    return _allow(request, ("R6.a", "R7.2", "R4.4"), onward, f"{party} may disclose it to {to}: {item.originator}"
+    return _allow(("R6.a", "R7.2", "R4.4"), onward, f"{party} may disclose it to {to}: {item.originator}"
                   f" consented in writing, and {onward.id if onward else ''} covers the path.")
 
 
@@ -360,7 +360,7 @@ def decide_relay(request: Request, catalog: Catalog) -> Decision:
     assert agreement is not None
     hub_marking = agreement.equivalent(item.classification, hub)
     approver = relay.consent_by if relay else item.originator
-    return _allow(request, ("T4", "T5", "T6", "R21.1"), agreement,
+    return _allow(("T4", "T5", "T6", "R21.1"), agreement,
                   f"{hub} may pass {item.originator}'s item to {to} under {agreement.id}: {approver}"
                   f" approved it in writing; {hub} holds it as {hub_marking} meanwhile.")
 
@@ -379,7 +379,7 @@ def decide_reclassify(request: Request, catalog: Catalog) -> Decision:
     problems += subject_problems(request, catalog, tier, OFFICERS, item.topics)
     if problems:
         return _deny(problems)
-    return _allow(request, ("R6.g", "R7.2"), None, f"{party} may reclassify it from {item.classification} to {new};"
+    return _allow(("R6.g", "R7.2"), None, f"{party} may reclassify it from {item.classification} to {new};"
                   " every holder must be notified in writing (R6.g).")
 
 
@@ -391,7 +391,7 @@ def decide_destroy(request: Request, catalog: Catalog) -> Decision:
         problems.append(("R4.4", "the item is not marked under this party's scheme."))
     if problems:
         return _deny(problems)
-    return _allow(request, ("R6.h", "Art.13", "R21.4"), None, "It may be destroyed by a method that prevents"
+    return _allow(("R6.h", "Art.13", "R21.4"), None, "It may be destroyed by a method that prevents"
                   " reconstruction, with a record of destruction sent to the originator (Art. 13).")
 
 

@@ -50,8 +50,3 @@ class Listener:
             log_level="critical", access_log=False, timeout_graceful_shutdown=1,
         )
 
-
-def combine_roots(roots: list[Path], into: Path) -> Path:
-    """One CA bundle of the partner roots a listener accepts (uvicorn takes a single file)."""
-    into.write_bytes(b"".join(r.read_bytes() for r in roots))
-    return into

@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from gsomia.crypto import seal, sign_record
-from gsomia.domain.officials import Role
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.services import audit
 from gsomia.services.context import Actor
-from gsomia.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gsomia.services.errors import Conflict, InvalidInput, NotFound
 from gsomia.services.exchange_common import (
     GRANTED,
     NOTICE_WITHIN,
@@ -35,6 +34,7 @@ from gsomia.services.exchange_common import (
     new_id,
     refused,
     require_item,
+    require_officer,
     require_partner,
 )
 from gsomia.services.partners import Partners
@@ -127,8 +127,7 @@ def request_consent(node: Node, partners: Partners, actor: Actor, item_id: str, 
 def answer_consent(node: Node, partners: Partners, actor: Actor, consent_id: str, *, grant: bool,
                    until: datetime | None = None, reason: str = "") -> ConsentRecord:
     """The originator's security officer grants (signed, scoped, with expiry) or refuses (R6.a, T5)."""
-    if Role.SECURITY_OFFICER not in actor.official.roles or actor.official.party != node.party:
-        raise PermissionDenied("only this node's security officer answers consent requests", rules=("R6.a", "R6.e"))
+    require_officer(node, actor, "answering a consent request", ("R6.a", "R6.e"))
     at = node.ctx.clock()
     with node.ctx.store.unit_of_work() as uow:
         consent = uow.exchange.consent(consent_id)
@@ -153,8 +152,7 @@ def answer_consent(node: Node, partners: Partners, actor: Actor, consent_id: str
 def grant_standing_consent(node: Node, actor: Actor, to: str, topics: list[str], *, until: datetime | None,
                            purpose: str) -> ConsentRecord:
     """A standing written approval for a scope of topics (T5: the hub may pass our items on to `to`)."""
-    if Role.SECURITY_OFFICER not in actor.official.roles or actor.official.party != node.party:
-        raise PermissionDenied("only this node's security officer gives consent", rules=("R6.a", "R6.e"))
+    require_officer(node, actor, "giving consent", ("R6.a", "R6.e"))
     node.catalog.schemes.require_party(to)
     if not topics:
         raise InvalidInput("a standing consent names its topics")
@@ -218,8 +216,7 @@ def report_result(node: Node, partners: Partners, actor: Actor, report_id: str, 
 
 def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: str) -> list[str]:
     """R6.h: ask every holder to return or destroy the item; hubs pass the request on to those they relayed to."""
-    if Role.SECURITY_OFFICER not in actor.official.roles:
-        raise PermissionDenied("a recall is made by a security officer", rules=("R6.h", "R6.e"))
+    require_officer(node, actor, "a recall", ("R6.h", "R6.e"))
     at = node.ctx.clock()
     with node.ctx.store.unit_of_work() as uow:
         item = require_item(uow, item_id)

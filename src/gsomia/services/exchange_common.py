@@ -58,7 +58,7 @@ def find_by_ref(uow: UnitOfWork, node: Node, originator: str, ref: str) -> list[
     if originator == node.party:
         item = uow.items.get(ref)
         return [item] if item is not None else []
-    return [i for i in uow.items.find(limit=100_000) if i.originator == originator and i.origin_ref == ref]
+    return uow.items.by_origin(originator, ref)
 
 
 def require_item(uow: UnitOfWork, item_id: str) -> ItemRecord:
@@ -127,6 +127,12 @@ def item_event(uow: UnitOfWork, at: datetime, actor: Actor, item_id: str, kind: 
 def refused(decision: Decision) -> PermissionDenied:
     return PermissionDenied(" ".join(decision.reasons) or "refused by the policy", rules=decision.rules,
                             reasons=decision.reasons)
+
+
+def require_officer(node: Node, actor: Actor, what: str, rules: tuple[str, ...]) -> None:
+    """Consents and recalls are given by this node's own security officer (R6.e): no other role."""
+    if Role.SECURITY_OFFICER not in actor.official.roles or actor.official.party != node.party:
+        raise PermissionDenied(f"{what} is for this node's security officer", rules=rules)
 
 
 def require_partner(partners: Partners, party: str) -> None:

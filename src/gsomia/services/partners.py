@@ -16,6 +16,7 @@ SHA-256 fingerprint, and its national root (the only roots our peer listener acc
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from dataclasses import dataclass
@@ -46,8 +47,9 @@ class Peer:
 class Partners:
     by_party: dict[str, Peer]
 
-    @property
+    @functools.cached_property
     def directory(self) -> KeyDirectory:
+        """Every partner's keys, to verify what they sign (built once: it is consulted per message)."""
         return KeyDirectory(p.keys for p in self.by_party.values())
 
     def get(self, party: str) -> Peer | None:

@@ -167,6 +167,11 @@ class ItemsRepository:
             values["national_marking"] = national_marking
         self._conn.execute(update(t.items).where(t.items.c.id == item_id).values(**values))
 
+    def by_origin(self, originator: str, origin_ref: str) -> list[ItemRecord]:
+        """A partner's item as held here, named by its originator's own id (how nodes name items to each other)."""
+        query = select(t.items).where(t.items.c.originator == originator, t.items.c.origin_ref == origin_ref)
+        return [_item_record(row) for row in self._conn.execute(query.order_by(t.items.c.id))]
+
     def derived_from(self, item_id: str) -> list[ItemRecord]:
         """Copies and translations made here from `item_id` (R4.5: they carry its markings)."""
         query = select(t.items).where(t.items.c.derived_from == item_id).order_by(t.items.c.id)
