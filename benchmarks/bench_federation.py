@@ -3,9 +3,11 @@
     python -m benchmarks.bench_federation [--quick]
 
 gsomia: an official's release request to KOR → policy → seal → outbox → mutual TLS → JPN verifies,
-decides, stores → signed receipt → recorded at KOR. Latency per release is measured on KOR's own
-clock (outbox created_at → delivered_at), so polling adds nothing to it. Baseline: the same envelope
-bytes POSTed over HTTPS (keep-alive, same TLS certificate and uvicorn) to a server that only reads them.
+decides, stores → signed receipt → recorded at KOR. Latency per release runs from the moment the
+official's request leaves to the receipt's recording time (delivered_at, read from KOR's database), so
+polling adds nothing to it. Baseline: the same envelope bytes POSTed over HTTPS (keep-alive, same TLS
+certificate and uvicorn) to a server that only reads them. A last line shows the rate when officials
+release BATCH items per request (POST /v1/releases): capacity, not the target's comparison.
 """
 
 from __future__ import annotations
@@ -58,17 +60,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             content = "x" * 1024
             items = [client.post("/v1/items", json={
                 "classification": "KOR:II", "releasable_to": ["USA", "JPN", "KOR"], "topics": ["dprk-missile"],
-                "purpose": "missile warning", "content_text": content}).json()["id"] for _ in range(count)]
+                "purpose": "missile warning", "content_text": content}).json()["id"] for _ in range(count * 2)]
             database = kor.data / "gsomia.db"
             half = count // 2
             latencies = _release_latencies(client, database, items[:half])
-            rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database, items[half:])
+            rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database, items[half:count])
+            batched = _batched_release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
+                                            items[count:])
             body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
             echo = f"https://127.0.0.1:{echo_port}/"
             plain_latencies = _plain_latencies(echo, jpn.root_certificate, body, half)
             baseline = _plain_posts(echo, jpn.root_certificate, body, count)
             baseline.update(p50=statistics.median(plain_latencies), p99=percentile(plain_latencies, 0.99))
-            release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate}
+            release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate,
+                       "batched": batched}
         finally:
             for process in processes:
                 process.terminate()
@@ -77,6 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     figures = {
         "gsomia_p50_ms": release["p50"], "gsomia_p99_ms": release["p99"], "gsomia_rate": release["rate"],
         "plain_p50_ms": baseline["p50"], "plain_p99_ms": baseline["p99"], "plain_rate": baseline["rate"],
+        "gsomia_batched_rate": release["batched"],
     }
     print(f"federation: releases KOR → JPN of 1 KiB items; latency one at a time ({count // 2}), "
           f"sustained rate with {CONCURRENCY} requests in flight ({count - count // 2})")
@@ -84,12 +90,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
           f"{baseline['rate']:8.0f}/s   (baseline)")
     print(f"  gsomia release     p50 {release['p50']:7.2f} ms  p99 {release['p99']:7.2f} ms  "
           f"{release['rate']:8.0f}/s")
+    print(f"  gsomia, {BATCH} releases per request                            {release['batched']:8.0f}/s"
+          f"   (POST /v1/releases; not the target's comparison)")
     print(f"  ratios: sustained {release['rate'] / baseline['rate']:.0%} of plain (target >= 40%); "
-          f"p99 {release['p99'] / baseline['p99']:.1f}x plain (target <= 3x)")
+          f"p99 {release['p99'] / baseline['p99']:.1f}x plain (target <= 3x); "
+          f"batched requests {release['batched'] / baseline['rate']:.0%} of plain")
     return figures
 
 
 CONCURRENCY = 8
+BATCH = 25
 
 
 def _up(client: httpx.Client) -> bool:
@@ -127,6 +137,26 @@ def _release_rate(api_url: str, root: Path, token: str, database: Path, items: l
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         ids = list(pool.map(lambda pair: pair[1].post(f"/v1/items/{pair[0]}/release", json={"to": "JPN"})
                             .json()["message_id"], [(item, clients[i % CONCURRENCY]) for i, item in enumerate(items)]))
+    last = max(wait_for(lambda m=m: _delivered_at(database, m), "every receipt", timeout=120) for m in ids)
+    for c in clients:
+        c.close()
+    return len(items) / (last - started)
+
+
+def _batched_release_rate(api_url: str, root: Path, token: str, database: Path, items: list[str]) -> float:
+    """Releases sent BATCH per request (POST /v1/releases), CONCURRENCY requests in flight, until every
+    receipt is recorded."""
+    clients = [official_client(api_url, root, token) for _ in range(CONCURRENCY)]
+    batches = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+
+    def release(n: int) -> list[str]:
+        answer = clients[n % CONCURRENCY].post("/v1/releases", json={
+            "releases": [{"item_id": item, "to": "JPN"} for item in batches[n]]}).json()
+        return [o["message_id"] for o in answer["outcomes"]]
+
+    started = time.time()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        ids = [m for queued in pool.map(release, range(len(batches))) for m in queued]
     last = max(wait_for(lambda m=m: _delivered_at(database, m), "every receipt", timeout=120) for m in ids)
     for c in clients:
         c.close()

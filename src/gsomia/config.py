@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file in the data directory
     database_schema: str | None = None  # PostgreSQL only: search_path
     keys_dir: Path = Path("keys")  # relative to the data directory unless absolute
-    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    sqlite_synchronous: Literal["GROUP", "FULL", "NORMAL"] = "GROUP"  # see storage/engine.py
     # The official the local CLI acts as when no GSOMIA_TOKEN is given (the bootstrap officer).
     local_admin: str | None = None
     # DEMO AND TESTING ONLY: the node's clock starts at this instant when the process starts and runs

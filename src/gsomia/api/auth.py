@@ -27,8 +27,11 @@ bearer = HTTPBearer(auto_error=False, scheme_name="token",
                     description="A personal API token (`gsomia officials token`), shown once when issued.")
 
 
-def node_of(request: Request) -> Node:
-    """The node this app serves, set by create_app on app.state (never a module global)."""
+async def node_of(request: Request) -> Node:
+    """The node this app serves, set by create_app on app.state (never a module global).
+
+    Dependencies that do no I/O are `async def`: FastAPI would run a plain `def` on a worker thread.
+    """
     return cast(Node, request.app.state.node)
 
 

@@ -74,7 +74,12 @@ def unauthenticated(message: str, *, invalid_token: bool) -> JSONResponse:
     return error_response(401, "unauthenticated", message, headers={"WWW-Authenticate": challenge})
 
 
-def _decision_parts(error: Exception) -> tuple[Sequence[str], Sequence[str]]:
+def status_and_code(error: Exception) -> tuple[int, str]:
+    """The HTTP status and error code of a service error (an unknown kind is the caller's problem: 400)."""
+    return next(((s, c) for kind, s, c in STATUS if isinstance(error, kind)), (400, "invalid_input"))
+
+
+def decision_parts(error: Exception) -> tuple[Sequence[str], Sequence[str]]:
     """The refused decision's rules and reasons (PermissionDenied carries them when the policy refused)."""
     rules = tuple(getattr(error, "rules", ()) or ())
     reasons = tuple(getattr(error, "reasons", ()) or ()) or (str(error),)
@@ -83,13 +88,13 @@ def _decision_parts(error: Exception) -> tuple[Sequence[str], Sequence[str]]:
 
 def _service_error(request: Request, error: Exception) -> JSONResponse:
     # An unknown ServiceError subclass is still the caller's problem: 400, never a 5xx.
-    status, code = next(((s, c) for kind, s, c in STATUS if isinstance(error, kind)), (400, "invalid_input"))
+    status, code = status_and_code(error)
     if status == 401:
         missing = isinstance(error, MissingCredentials)
         return unauthenticated("send Authorization: Bearer <token>" if missing else str(error),
                                invalid_token=not missing)
     if status == 403:
-        rules, reasons = _decision_parts(error)
+        rules, reasons = decision_parts(error)
         return error_response(403, code, str(error), rules=rules, reasons=reasons)
     return error_response(status, code, str(error))
 

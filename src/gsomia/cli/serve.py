@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvloop
 from rich.table import Table
 
 from gsomia.cli.common import console, fail, print_json
@@ -31,8 +32,8 @@ def serve_command(data: DataOption) -> None:
         partners = load_partners(data)
     except (ConfigError, ServiceError, PeerConfigError) as bad:
         raise fail(str(bad)) from None
-    with node:
-        asyncio.run(_serve(NodeServer(node, partners)))
+    with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve(NodeServer(node, partners)))
 
 
 async def _serve(server: NodeServer) -> None:

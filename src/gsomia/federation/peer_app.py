@@ -1,28 +1,35 @@
-"""The peer endpoint partner nodes call: one route, mutual TLS, the caller pinned by its certificate."""
+"""The peer endpoint partner nodes call: mutual TLS, the caller pinned by its certificate.
+
+    POST /peer/v1/batch     CBOR array of signed messages → CBOR array: per message its signed
+                            answer (bytes) or {"status", "error"} when it was not taken
+    POST /peer/v1/messages  one signed message → its signed answer, or an HTTP error
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import cbor2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gsomia.crypto import fingerprint
 from gsomia.federation.tls import PEER_CERTIFICATE
-from gsomia.services.inbound import handle_message
+from gsomia.services.inbound import handle_messages
 from gsomia.services.partners import Partners
 from gsomia.services.peer_messages import ProtocolError
 from gsomia.services.runtime import Node
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_BATCH_MESSAGES = 256
 
 
 def create_peer_app(node: Node, partners: Partners) -> FastAPI:
     app = FastAPI(title=f"gsomia peer endpoint ({node.party})", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)
 
-    @app.post("/peer/v1/messages")
-    async def receive_message(request: Request) -> Response:
-        """A signed message from a partner node; the answer is our signed receipt (or a refusal)."""
+    async def caller_and_body(request: Request) -> tuple[str, bytes] | JSONResponse:
         der = getattr(request.state, PEER_CERTIFICATE, None)
         tls_party = partners.party_of_fingerprint(fingerprint(der)) if der else None
         if tls_party is None:
@@ -30,13 +37,52 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
         body = await request.body()
         if len(body) > MAX_MESSAGE_BYTES:
             return JSONResponse({"error": "message too large"}, status_code=413)
-        try:
-            answer = await run_in_threadpool(handle_message, node, partners, body, tls_party)
-        except ProtocolError as refused:
-            return JSONResponse({"error": str(refused)}, status_code=refused.status)
-        notify = getattr(request.app.state, "outbox_changed", None)
+        return tls_party, body
+
+    def outbox_may_have_grown() -> None:
+        notify = getattr(app.state, "outbox_changed", None)
         if notify is not None:
             notify()  # a relay, a forwarded notice: our sender has work
+
+    @app.post("/peer/v1/messages")
+    async def receive_message(request: Request) -> Response:
+        """A signed message from a partner node; the answer is our signed receipt (or a refusal)."""
+        checked = await caller_and_body(request)
+        if isinstance(checked, JSONResponse):
+            return checked
+        tls_party, body = checked
+        answer = (await run_in_threadpool(handle_messages, node, partners, [body], tls_party))[0]
+        if isinstance(answer, ProtocolError):
+            return JSONResponse({"error": str(answer)}, status_code=answer.status)
+        outbox_may_have_grown()
         return Response(answer, media_type="application/cose; cose-type=cose-sign1")
 
+    @app.post("/peer/v1/batch")
+    async def receive_batch(request: Request) -> Response:
+        """Signed messages from a partner node, answered one by one and recorded together."""
+        checked = await caller_and_body(request)
+        if isinstance(checked, JSONResponse):
+            return checked
+        tls_party, body = checked
+        batch = _batch(body)
+        if isinstance(batch, str):
+            return JSONResponse({"error": batch}, status_code=400)
+        answers = await run_in_threadpool(handle_messages, node, partners, batch, tls_party)
+        outbox_may_have_grown()
+        entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
+        return Response(cbor2.dumps(entries), media_type="application/cbor")
+
     return app
+
+
+def _batch(body: bytes) -> list[bytes] | str:
+    """The messages of a batch body, or what is wrong with it."""
+    try:
+        batch = cbor2.loads(body)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as bad:
+        return f"batch is not CBOR: {bad}"
+    if not isinstance(batch, list) or not all(isinstance(m, bytes) for m in batch):
+        return "batch must be a CBOR array of byte strings (signed messages)"
+    if not 1 <= len(batch) <= MAX_BATCH_MESSAGES:
+        return f"batch must hold 1 to {MAX_BATCH_MESSAGES} messages"
+    return batch

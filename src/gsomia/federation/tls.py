@@ -4,6 +4,7 @@ handed to the application so each request is pinned to the partner node it came 
 uvicorn does not put the TLS peer certificate into the ASGI scope; this protocol class copies it into
 the connection's `state` (Starlette's `request.state.peer_certificate`, DER bytes) once the handshake
 is done. asyncio calls `connection_made` after the TLS handshake, so the certificate is known there.
+The HTTP parser is httptools (llhttp, as in Node.js): uvicorn's fast path, used on every listener.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 PEER_CERTIFICATE = "peer_certificate"
 
 
-class PeerCertificateProtocol(H11Protocol):
+class PeerCertificateProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")

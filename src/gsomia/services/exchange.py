@@ -9,22 +9,25 @@ sent that was not recorded.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from gsomia.crypto import seal, sign_record
+from gsomia.domain.consents import Consent
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.services import audit
 from gsomia.services.context import Actor
-from gsomia.services.errors import Conflict, InvalidInput, NotFound
+from gsomia.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from gsomia.services.exchange_common import (
     GRANTED,
     NOTICE_WITHIN,
     RESULT_WITHIN,
     audit_decision,
     audit_note,
+    consent_of,
     consent_records,
     enqueue,
     held_consents,
@@ -40,6 +43,7 @@ from gsomia.services.exchange_common import (
 from gsomia.services.partners import Partners
 from gsomia.services.runtime import Node
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
+from gsomia.storage.unit_of_work import UnitOfWork
 
 
 def _sealed_for(node: Node, partners: Partners, item_label: bytes, plaintext: bytes, parties: list[str],
@@ -50,30 +54,61 @@ def _sealed_for(node: Node, partners: Partners, item_label: bytes, plaintext: by
 
 def release(node: Node, partners: Partners, actor: Actor, item_id: str, to: str, *, via: str | None = None) -> str:
     """The originator gives its item to a partner, directly or through a hub (T4, T5). Returns the message id."""
-    for party in (to, via) if via else (to,):
-        require_partner(partners, party)
+    outcome = release_many(node, partners, actor, [Release(item_id, to, via)])[0]
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    item_id: str
+    to: str
+    via: str | None = None
+
+
+def release_many(node: Node, partners: Partners, actor: Actor, releases: Sequence[Release],
+                 ) -> list[str | ServiceError]:
+    """Several releases by one official, in one transaction: per release its message id, or the error
+    (a refusal with the policy's rules and reasons, an unknown item …) that stopped that one alone.
+    Each is decided and audited on its own, exactly as a single release."""
     at = node.ctx.clock()
+    outcomes: list[str | ServiceError] = []
     with node.ctx.store.unit_of_work() as uow:
-        item = require_item(uow, item_id)
-        if item.state == "destroyed":
-            raise Conflict(f"item {item_id} was destroyed")
-        label = label_of(node, item)
-        request = Request(Action.RELEASE, at, actor.official, label, recipient=to, via=via,
-                          consents=held_consents(uow, node.party), item_id=item.id)
-        decision = decide(request, node.catalog)
-        seq = audit_decision(uow, at, actor, "item.release", item_id, decision)
-        if decision.allowed:
-            plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
-            envelope = _sealed_for(node, partners, item.label_bytes, plaintext, [to] + ([via] if via else []), at)
-            payload: dict[str, Any] = {"item_ref": item.id, "originator": node.party, "envelope": envelope,
-                                       "final": to, "via": via, "consents": consent_records(uow, node.party),
-                                       "provenance": [node.party]}
-            message_id = enqueue(uow, at, via or to, "item", payload, item.id)
-            uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
-            item_event(uow, at, actor, item.id, "released", to, f"under {decision.agreement}"
-                       + (f" via {via}" if via else "") + f"; message {message_id}", seq)
+        granted = uow.exchange.consents(state=GRANTED, by_party=node.party)
+        consents = tuple(consent_of(c) for c in granted)
+        records = [c.record for c in granted if c.record]
+        for one in releases:
+            try:
+                outcomes.append(_release_one(node, partners, actor, uow, one, at, consents, records))
+            except ServiceError as stopped:
+                outcomes.append(stopped)
+    return outcomes
+
+
+def _release_one(node: Node, partners: Partners, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
+                 consents: tuple[Consent, ...], carried_consents: list[bytes]) -> str:
+    for party in (one.to, one.via) if one.via else (one.to,):
+        require_partner(partners, party)
+    item = require_item(uow, one.item_id)
+    if item.state == "destroyed":
+        raise Conflict(f"item {one.item_id} was destroyed")
+    request = Request(Action.RELEASE, at, actor.official, label_of(node, item), recipient=one.to, via=one.via,
+                      consents=consents, item_id=item.id)
+    decision = decide(request, node.catalog)
+    seq = audit_decision(uow, at, actor, "item.release", item.id, decision)
     if not decision.allowed:
         raise refused(decision)
+    plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
+    hops = [one.to] + ([one.via] if one.via else [])
+    envelope = _sealed_for(node, partners, item.label_bytes, plaintext, hops, at)
+    payload: dict[str, Any] = {"item_ref": item.id, "originator": node.party, "envelope": envelope,
+                               "final": one.to, "via": one.via, "consents": carried_consents,
+                               "provenance": [node.party]}
+    message_id = enqueue(uow, at, one.via or one.to, "item", payload, item.id)
+    uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
+    item_event(uow, at, actor, item.id, "released", one.to, f"under {decision.agreement}"
+               + (f" via {one.via}" if one.via else "") + f"; message {message_id}", seq)
     return message_id
 
 

@@ -2,6 +2,7 @@
 transaction with its audit entry and its signed answer.
 
     handle_message(node, partners, data, tls_party) -> signed answer (a "receipt" record)
+    handle_messages(node, partners, batch, tls_party) -> a signed answer or a ProtocolError per message
 
 A duplicate gets the stored answer again and changes nothing; a message outside the replay window that
 was never seen is refused; every refusal is audited on this side.
@@ -9,6 +10,7 @@ was never seen is refused; every refusal is audited on this side.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -42,6 +44,7 @@ from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry
 from gsomia.storage.records import ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
 Answer = tuple[str, dict[str, Any]]   # outcome (accepted | refused) and the answer's body
 
 
@@ -63,51 +66,96 @@ Handler = Callable[[Node, Partners, UnitOfWork, PeerMessage, datetime], Answer]
 
 
 def handle_message(node: Node, partners: Partners, data: bytes, tls_party: str | None) -> bytes:
+    """One message: its signed answer, or the ProtocolError that refused it."""
+    answer = handle_messages(node, partners, [data], tls_party)[0]
+    if isinstance(answer, ProtocolError):
+        raise answer
+    return answer
+
+
+def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_party: str | None,
+                    ) -> list[bytes | ProtocolError]:
+    """A batch of messages from one partner, answered in order, all recorded in one transaction.
+
+    Each message is handled in its own savepoint, so one message's refusal or failure never touches
+    another's records; the batch commits once (one fsync for all of them). A refusal before handling
+    (bad signature, wrong sender, replay, no agreement in force) is a ProtocolError in the message's
+    place, audited like the others.
+    """
     now = node.ctx.clock()
     actor = node_actor(node)
-    try:
-        message = open_message(data, trusted=partners.directory, own_party=node.party, now=now)
-        if tls_party is None or message.sender != tls_party:
-            raise ProtocolError(f"message signed by {message.sender} arrived over {tls_party or 'no'} node's TLS", 403)
-    except ProtocolError as bad:
-        _audit_refusal(node, actor, now, "peer.message", str(bad))
-        raise
+    opened: list[PeerMessage | ProtocolError] = [_opened(node, partners, data, tls_party, now) for data in batch]
+    ids = [m.id for m in opened if isinstance(m, PeerMessage)]
     with node.ctx.store.unit_of_work(readonly=True) as uow:
-        seen = uow.exchange.seen(message.id)
-    if seen is not None:
-        return seen.response
-    if stale(message, now):
-        _audit_refusal(node, actor, now, f"peer.{message.kind}", f"message {message.id} from {message.sender} sent"
-                       f" {message.sent_at.isoformat()} is outside the replay window: refused as a replay")
-        raise ProtocolError("message is outside the replay window (replayed or clock skew)", 409)
-    if not any(node.catalog.status(a, now).in_force for a in node.catalog.between(node.party, message.sender)):
-        _audit_refusal(node, actor, now, f"peer.{message.kind}", f"no agreement with {message.sender} is in force")
-        raise ProtocolError(f"no agreement between {node.party} and {message.sender} is in force", 403)
+        seen = uow.exchange.seen_many(ids)
+    answers: list[bytes | ProtocolError] = []
     try:
         with node.ctx.store.unit_of_work() as uow:
-            try:
-                with uow.connection.begin_nested():
-                    outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
-            except Refusal as refusal:
-                audit_note(uow, now, node_actor(node), f"peer.{message.kind}", None, refusal.rules, refusal.reason)
-                outcome, body = "refused", {"accepted": False, "rules": list(refusal.rules),
-                                            "reasons": [refusal.reason]}
-            response = sign_record("receipt", {"message_id": message.id, "kind": message.kind, "outcome": outcome,
-                                               "from": node.party, **body}, signer=node.keys, at=now)
-            uow.exchange.remember(InboxEntry(message.id, message.sender, message.kind, now, outcome, response))
+            for message in opened:
+                if isinstance(message, ProtocolError):
+                    audit_note(uow, now, actor, "peer.message", None, ("G3",), str(message))
+                    answers.append(message)
+                elif message.id in seen:
+                    answers.append(seen[message.id])
+                else:
+                    answer = _handled(node, partners, uow, message, now)
+                    if isinstance(answer, bytes):
+                        seen[message.id] = answer  # the same id twice in one batch: one answer
+                    answers.append(answer)
     except IntegrityError:
-        # The same message, delivered twice at once: the other copy was recorded first; answer as it did.
-        with node.ctx.store.unit_of_work(readonly=True) as uow:
-            again = uow.exchange.seen(message.id)
-        if again is None:
-            raise
-        return again.response
+        # The same message delivered at once over another connection, recorded first: its answers stand.
+        if len(batch) == 1:
+            return [_again(node, opened[0])]
+        return [handle_messages(node, partners, [data], tls_party)[0] for data in batch]
+    return answers
+
+
+def _opened(node: Node, partners: Partners, data: bytes, tls_party: str | None, now: datetime,
+            ) -> PeerMessage | ProtocolError:
+    try:
+        message = open_message(data, trusted=partners.directory, own_party=node.party, now=now)
+    except ProtocolError as bad:
+        return bad
+    if tls_party is None or message.sender != tls_party:
+        return ProtocolError(f"message signed by {message.sender} arrived over {tls_party or 'no'} node's TLS", 403)
+    return message
+
+
+def _handled(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime,
+             ) -> bytes | ProtocolError:
+    actor = node_actor(node)
+    if stale(message, now):
+        audit_note(uow, now, actor, f"peer.{message.kind}", None, ("G3",),
+                   f"message {message.id} from {message.sender} sent {message.sent_at.isoformat()} is outside"
+                   " the replay window: refused as a replay")
+        return ProtocolError("message is outside the replay window (replayed or clock skew)", 409)
+    if not any(node.catalog.status(a, now).in_force for a in node.catalog.between(node.party, message.sender)):
+        audit_note(uow, now, actor, f"peer.{message.kind}", None, ("G3",),
+                   f"no agreement with {message.sender} is in force")
+        return ProtocolError(f"no agreement between {node.party} and {message.sender} is in force", 403)
+    try:
+        with uow.connection.begin_nested():
+            outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
+    except Refusal as refusal:
+        audit_note(uow, now, actor, f"peer.{message.kind}", None, refusal.rules, refusal.reason)
+        outcome, body = "refused", {"accepted": False, "rules": list(refusal.rules), "reasons": [refusal.reason]}
+    except Exception:  # a fault here, not a refusal: rolled back, unanswered, so the sender retries it
+        log.exception("%s message %s from %s could not be handled", message.kind, message.id, message.sender)
+        return ProtocolError(f"message {message.id} could not be handled here; it will be taken again", 500)
+    response = sign_record("receipt", {"message_id": message.id, "kind": message.kind, "outcome": outcome,
+                                       "from": node.party, **body}, signer=node.keys, at=now)
+    uow.exchange.remember(InboxEntry(message.id, message.sender, message.kind, now, outcome, response))
     return response
 
 
-def _audit_refusal(node: Node, actor: Any, at: datetime, action: str, reason: str) -> None:
-    with node.ctx.store.unit_of_work() as uow:
-        audit_note(uow, at, actor, action, None, ("G3",), reason)
+def _again(node: Node, message: PeerMessage | ProtocolError) -> bytes | ProtocolError:
+    if isinstance(message, ProtocolError):
+        return message
+    with node.ctx.store.unit_of_work(readonly=True) as uow:
+        again = uow.exchange.seen(message.id)
+    if again is None:
+        raise RuntimeError(f"message {message.id} clashed with a copy that is not recorded")
+    return again.response
 
 
 def _refusal(decision: Decision) -> Answer:

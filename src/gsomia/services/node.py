@@ -7,15 +7,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from gsomia.config import Settings
 from gsomia.services.context import NodeContext, load_schemes
 from gsomia.services.errors import StoreUnavailable
-from gsomia.storage import Store, open_engine, upgrade_to_head
+from gsomia.storage import open_store, upgrade_to_head
 from gsomia.storage.migrate import current_revision, head_revision
 
 
 def open_context(settings: Settings) -> NodeContext:
     """Lazy: no connection (and no SQLite file) until the first unit of work."""
-    engine = open_engine(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                         schema=settings.database_schema)
-    return NodeContext(Store(engine), settings.party, load_schemes())
+    store = open_store(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                       schema=settings.database_schema)
+    return NodeContext(store, settings.party, load_schemes())
 
 
 def create_database(ctx: NodeContext) -> None:

@@ -2,6 +2,6 @@
 
 from gsomia.storage.engine import open_engine
 from gsomia.storage.migrate import upgrade_to_head
-from gsomia.storage.unit_of_work import Store, UnitOfWork
+from gsomia.storage.unit_of_work import Store, UnitOfWork, open_store
 
-__all__ = ["Store", "UnitOfWork", "open_engine", "upgrade_to_head"]
+__all__ = ["Store", "UnitOfWork", "open_engine", "open_store", "upgrade_to_head"]

@@ -1,8 +1,13 @@
 """Engines for the two supported backends: embedded SQLite (default) and PostgreSQL.
 
-SQLite runs in WAL mode so that readers never block the writer. `synchronous=FULL` is the default:
-a commit returns only after the WAL is fsynced, so an acknowledged write survives power loss
-(NORMAL survives a process crash but may lose the last commits on power loss).
+SQLite runs in WAL mode so that readers never block the writer. Durability is one of:
+- GROUP (a node's default, through `open_store`): the connection runs with synchronous=NORMAL and
+  the Store waits, after the commit and outside the writer lock, for an fsync of the WAL shared by
+  concurrent commits (group_commit.py): an acknowledged write survives power loss, as under FULL,
+  at a fraction of the cost;
+- FULL (an engine's default): SQLite fsyncs the WAL inside every COMMIT, holding the writer lock meanwhile;
+- NORMAL: no fsync before acknowledging; survives a process crash but may lose the last commits on
+  power loss (tests and throw-away nodes only).
 
 SQLite transactions that write start with BEGIN IMMEDIATE: two processes appending to the audit
 log would otherwise both read the head in a deferred (shared) transaction and then deadlock on
@@ -22,7 +27,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-SqliteSync = Literal["FULL", "NORMAL"]
+SqliteSync = Literal["GROUP", "FULL", "NORMAL"]
 READONLY = "gsomia_readonly"
 
 
@@ -48,7 +53,7 @@ def _sqlite_engine(url: str, synchronous: SqliteSync) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'GROUP' else synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=60000")

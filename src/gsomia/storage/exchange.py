@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from gsomia.storage import tables as t
@@ -93,19 +95,51 @@ def _consent(row: Row[Any]) -> ConsentRecord:
     return ConsentRecord(**data)
 
 
+# The delivery path's statements, built once (see repositories.py).
+_INSERT_OUTBOX = insert(t.outbox)
+_SETTLE = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.state == PENDING).values(
+    state=bindparam("new_state"), delivered_at=bindparam("at"), response=bindparam("answer"))
+_RETRY_LATER = update(t.outbox).where(t.outbox.c.message_id == bindparam("message")).values(
+    attempts=bindparam("new_attempts"), next_attempt_at=bindparam("at"), last_error=bindparam("error"))
+_INSERT_INBOX = insert(t.inbox)
+_SEEN = select(t.inbox.c.message_id, t.inbox.c.response).where(
+    t.inbox.c.message_id.in_(bindparam("ids", expanding=True)))
+_EARLIER = t.outbox.alias("earlier")
+_DUE = (select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)])
+        .where(t.outbox.c.state == PENDING, t.outbox.c.next_attempt_at <= bindparam("now"),
+               ~select(_EARLIER.c.id).where(_EARLIER.c.peer == t.outbox.c.peer,
+                                           _EARLIER.c.item_id == t.outbox.c.item_id,
+                                           _EARLIER.c.state == PENDING, _EARLIER.c.id < t.outbox.c.id).exists())
+        .order_by(t.outbox.c.id).limit(bindparam("limit")))
+_DUE_BESIDES = _DUE.where(t.outbox.c.message_id.not_in(bindparam("besides", expanding=True)))
+
+
+@functools.lru_cache(maxsize=8)
+def _consents_query(by_state: bool, by_party: bool) -> Select[Any]:
+    query = select(t.consents).order_by(t.consents.c.created_at)
+    if by_state:
+        query = query.where(t.consents.c.state == bindparam("state"))
+    if by_party:
+        query = query.where(t.consents.c.by_party == bindparam("by_party"))
+    return query
+
+
 class ExchangeRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     # outbox -----------------------------------------------------------------------------------------
     def enqueue(self, message: OutboxMessage) -> None:
-        self._conn.execute(insert(t.outbox).values(**_values(message)))
+        self._conn.execute(_INSERT_OUTBOX, _values(message))
 
-    def due(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-        query = (select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)])
-                 .where(t.outbox.c.state == PENDING, t.outbox.c.next_attempt_at <= now)
-                 .order_by(t.outbox.c.id).limit(limit))
-        return [OutboxMessage(**dict(r._mapping)) for r in self._conn.execute(query)]
+    def due(self, now: datetime, limit: int = 50, *, besides: Collection[str] = ()) -> list[OutboxMessage]:
+        """Pending messages whose time has come, oldest first, but for those in `besides` (on their way
+        already); of the messages about one item to one partner only the oldest pending one, so that the
+        next leaves only once this one is settled."""
+        query, params = _DUE, {"now": now, "limit": limit}
+        if besides:
+            query, params["besides"] = _DUE_BESIDES, list(besides)
+        return [OutboxMessage(*row) for row in self._conn.execute(query, params)]
 
     def outbox_message(self, message_id: str) -> OutboxMessage | None:
         query = select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)]).where(
@@ -126,22 +160,26 @@ class ExchangeRepository:
 
     def settle(self, message_id: str, *, state: str, at: datetime, response: bytes | None) -> bool:
         """Mark a pending message delivered or refused; False if it was settled already."""
-        result = self._conn.execute(update(t.outbox).where(t.outbox.c.message_id == message_id,
-                                                           t.outbox.c.state == PENDING)
-                                    .values(state=state, delivered_at=at, response=response))
+        result = self._conn.execute(_SETTLE, {"message": message_id, "new_state": state, "at": at, "answer": response})
         return bool(result.rowcount)
 
     def retry_later(self, message_id: str, *, attempts: int, at: datetime, error: str) -> None:
-        self._conn.execute(update(t.outbox).where(t.outbox.c.message_id == message_id)
-                           .values(attempts=attempts, next_attempt_at=at, last_error=error[:500]))
+        self._conn.execute(_RETRY_LATER, {"message": message_id, "new_attempts": attempts, "at": at,
+                                          "error": error[:500]})
 
     # inbox --------------------------------------------------------------------------------------------
     def seen(self, message_id: str) -> InboxEntry | None:
         row = self._conn.execute(select(t.inbox).where(t.inbox.c.message_id == message_id)).first()
         return None if row is None else InboxEntry(**dict(row._mapping))
 
+    def seen_many(self, message_ids: list[str]) -> dict[str, bytes]:
+        """The stored answers of those messages already handled, by message id."""
+        if not message_ids:
+            return {}
+        return {str(row[0]): bytes(row[1]) for row in self._conn.execute(_SEEN, {"ids": message_ids})}
+
     def remember(self, entry: InboxEntry) -> None:
-        self._conn.execute(insert(t.inbox).values(**_values(entry)))
+        self._conn.execute(_INSERT_INBOX, _values(entry))
 
     # consents ---------------------------------------------------------------------------------------
     def add_consent(self, consent: ConsentRecord) -> None:
@@ -154,12 +192,8 @@ class ExchangeRepository:
         return None if row is None else _consent(row)
 
     def consents(self, *, state: str | None = None, by_party: str | None = None) -> list[ConsentRecord]:
-        query = select(t.consents).order_by(t.consents.c.created_at)
-        if state is not None:
-            query = query.where(t.consents.c.state == state)
-        if by_party is not None:
-            query = query.where(t.consents.c.by_party == by_party)
-        return [_consent(r) for r in self._conn.execute(query)]
+        query = _consents_query(state is not None, by_party is not None)
+        return [_consent(r) for r in self._conn.execute(query, {"state": state, "by_party": by_party})]
 
     def decide_consent(self, consent_id: str, *, state: str, at: datetime, record: bytes | None,
                        until: datetime | None) -> None:

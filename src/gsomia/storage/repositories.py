@@ -39,6 +39,23 @@ def dump_tuple(values: tuple[str, ...]) -> str:
     return _ENCODER.encode(values)
 
 
+# Statements of the hot paths (every request, release and message), built once: building a Core
+# statement per call cost several times what executing it does.
+_OFFICIAL = select(t.officials).where(t.officials.c.id == bindparam("official_id"))
+_OFFICIAL_FOR_UPDATE = _OFFICIAL.with_for_update()
+_TOKEN = select(t.api_tokens.c.token_hash, t.api_tokens.c.official_id, t.api_tokens.c.created_at,
+                t.api_tokens.c.revoked_at).where(t.api_tokens.c.token_hash == bindparam("token_hash"))
+_INSERT_ITEM = insert(t.items)
+_ITEM = select(t.items).where(t.items.c.id == bindparam("item_id"))
+_ITEM_FOR_UPDATE = _ITEM.with_for_update()
+_SET_ITEM_STATE = update(t.items).where(t.items.c.id == bindparam("item_id")).values(
+    state=bindparam("new_state"), custodian=bindparam("new_custodian"), location=bindparam("new_location"),
+    updated_at=bindparam("new_updated_at"))
+_ITEMS_BY_ORIGIN = select(t.items).where(t.items.c.originator == bindparam("originator"),
+                                         t.items.c.origin_ref == bindparam("origin_ref")).order_by(t.items.c.id)
+_INSERT_EVENT = insert(t.item_events)
+
+
 class OfficialsRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -53,8 +70,8 @@ class OfficialsRepository:
 
     def get(self, official_id: str, *, for_update: bool = False) -> OfficialRecord | None:
         """`for_update` locks the row until commit (PostgreSQL), so read-modify-write loses nothing."""
-        query = select(t.officials).where(t.officials.c.id == official_id)
-        row = self._conn.execute(query.with_for_update() if for_update else query).first()
+        query = _OFFICIAL_FOR_UPDATE if for_update else _OFFICIAL
+        row = self._conn.execute(query, {"official_id": official_id}).first()
         return None if row is None else _official_record(row)
 
     def find(self, status: OfficialStatus | None = None) -> list[OfficialRecord]:
@@ -83,9 +100,7 @@ class OfficialsRepository:
             created_at=token.created_at, revoked_at=token.revoked_at))
 
     def find_token(self, token_hash: str) -> TokenRecord | None:
-        c = t.api_tokens.c
-        row = self._conn.execute(select(c.token_hash, c.official_id, c.created_at, c.revoked_at).where(
-            c.token_hash == token_hash)).first()
+        row = self._conn.execute(_TOKEN, {"token_hash": token_hash}).first()
         return None if row is None else TokenRecord(*row)
 
     def revoke_tokens(self, official_id: str, at: datetime) -> int:
@@ -124,11 +139,10 @@ class ItemsRepository:
         values = {name: getattr(item, name) for name in ItemRecord.__slots__}
         values["releasable_to"] = ",".join(item.releasable_to)
         values["topics"] = dump_list(item.topics)
-        self._conn.execute(insert(t.items).values(**values))
+        self._conn.execute(_INSERT_ITEM, values)
 
     def get(self, item_id: str, *, for_update: bool = False) -> ItemRecord | None:
-        query = select(t.items).where(t.items.c.id == item_id)
-        row = self._conn.execute(query.with_for_update() if for_update else query).first()
+        row = self._conn.execute(_ITEM_FOR_UPDATE if for_update else _ITEM, {"item_id": item_id}).first()
         return None if row is None else _item_record(row)
 
     def find(self, state: str | None = None, limit: int = 1000) -> list[ItemRecord]:
@@ -139,10 +153,10 @@ class ItemsRepository:
 
     def set_state(self, item_id: str, *, state: str, custodian: str, location: str, at: datetime,
                   erase_content: bool = False) -> None:
-        values: dict[str, Any] = {"state": state, "custodian": custodian, "location": location, "updated_at": at}
         if erase_content:
             self.erase_content(item_id)
-        self._conn.execute(update(t.items).where(t.items.c.id == item_id).values(**values))
+        self._conn.execute(_SET_ITEM_STATE, {"item_id": item_id, "new_state": state, "new_custodian": custodian,
+                                             "new_location": location, "new_updated_at": at})
 
     def erase_content(self, item_id: str) -> None:
         """Overwrite the stored content with zeros of its own length, then empty it (same transaction).
@@ -169,8 +183,8 @@ class ItemsRepository:
 
     def by_origin(self, originator: str, origin_ref: str) -> list[ItemRecord]:
         """A partner's item as held here, named by its originator's own id (how nodes name items to each other)."""
-        query = select(t.items).where(t.items.c.originator == originator, t.items.c.origin_ref == origin_ref)
-        return [_item_record(row) for row in self._conn.execute(query.order_by(t.items.c.id))]
+        rows = self._conn.execute(_ITEMS_BY_ORIGIN, {"originator": originator, "origin_ref": origin_ref})
+        return [_item_record(row) for row in rows]
 
     def derived_from(self, item_id: str) -> list[ItemRecord]:
         """Copies and translations made here from `item_id` (R4.5: they carry its markings)."""
@@ -178,10 +192,10 @@ class ItemsRepository:
         return [_item_record(row) for row in self._conn.execute(query)]
 
     def add_event(self, event: ItemEvent) -> None:
-        self._conn.execute(insert(t.item_events).values(
-            item_id=event.item_id, at=event.at, actor_id=event.actor_id, kind=event.kind,
-            counterparty=event.counterparty, detail=event.detail, receipt=event.receipt,
-            audit_seq=event.audit_seq))
+        self._conn.execute(_INSERT_EVENT, {
+            "item_id": event.item_id, "at": event.at, "actor_id": event.actor_id, "kind": event.kind,
+            "counterparty": event.counterparty, "detail": event.detail, "receipt": event.receipt,
+            "audit_seq": event.audit_seq})
 
     def events(self, item_id: str) -> list[ItemEvent]:
         c = t.item_events.c

@@ -102,7 +102,7 @@ items = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("origin", String(16), nullable=False),  # originated | received | copy
-    Column("origin_ref", String(200), nullable=True),  # the originator's own id of a received item
+    Column("origin_ref", String(200), nullable=True, index=True),  # the originator's own id of a received item
     Column("derived_from", String(40), ForeignKey("items.id"), nullable=True),
     Column("received_from", String(3), nullable=True),
     # Key label fields as columns for querying; `label_bytes` is the authoritative canonical label.
@@ -195,6 +195,7 @@ outbox = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime(), nullable=True),
     Column("response", LargeBinary, nullable=True),  # the peer's signed answer (receipt)
+    Index("ix_outbox_peer_item_state", "peer", "item_id", "state"),  # one item's notices leave in order
 )
 
 inbox = Table(

@@ -7,7 +7,7 @@ asynchronously (202 Accepted) and its outcome shows in the item's history and in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 
 from gsomia.api.auth import ActorDep, NodeDep
-from gsomia.api.errors import responses
+from gsomia.api.errors import decision_parts, responses, status_and_code
+from gsomia.api.schemas import ErrorBody
 from gsomia.services import exchange
 from gsomia.services.partners import Partners
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
@@ -25,7 +26,7 @@ router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
 Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
 
 
-def partners_of(request: Request) -> Iterator[Partners]:
+async def partners_of(request: Request) -> AsyncIterator[Partners]:
     """The node's partners; after the call, the sender is told that the outbox may have grown."""
     yield cast(Partners, request.app.state.partners)
     notify = getattr(request.app.state, "outbox_changed", None)
@@ -39,6 +40,17 @@ PartnersDep = Annotated[Partners, Depends(partners_of)]
 class ReleaseIn(BaseModel):
     to: Party
     via: Party | None = Field(None, description="the hub, for paths that must go through one (T4)")
+
+
+MAX_RELEASES = 200
+
+
+class ReleaseItemIn(ReleaseIn):
+    item_id: str = Field(min_length=1, max_length=64)
+
+
+class ReleasesIn(BaseModel):
+    releases: list[ReleaseItemIn] = Field(min_length=1, max_length=MAX_RELEASES)
 
 
 class DiscloseIn(BaseModel):
@@ -76,6 +88,20 @@ class RecallIn(BaseModel):
 
 class Queued(BaseModel):
     message_id: str
+
+
+class ReleaseOutcome(BaseModel):
+    """One release of a batch: queued (message_id), or stopped with the error a single release would get."""
+    item_id: str
+    to: str
+    status: int = Field(description="202 queued; otherwise the HTTP status a single release would have had")
+    message_id: str | None = None
+    error: ErrorBody | None = None
+
+
+class ReleasesOut(BaseModel):
+    queued: int
+    outcomes: list[ReleaseOutcome]
 
 
 class ConsentOut(BaseModel):
@@ -136,6 +162,23 @@ def _report(r: CompromiseReport, now: datetime) -> ReportOut:
 def release(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: ReleaseIn) -> Queued:
     """Release our item to a partner, directly or through a hub with our written consent (R6.a, T4, T5)."""
     return Queued(message_id=exchange.release(node, partners, actor, item_id, body.to, via=body.via))
+
+
+@router.post("/v1/releases", response_model=ReleasesOut, responses=responses(400))
+def release_many(node: NodeDep, partners: PartnersDep, actor: ActorDep, body: ReleasesIn) -> ReleasesOut:
+    """Release several of our items at once (one transaction): each is decided, audited and queued as a
+    single release would be, and a refused or unknown one stops only itself (R6.a, T4, T5)."""
+    wanted = [exchange.Release(r.item_id, r.to, r.via) for r in body.releases]
+    outcomes = []
+    for one, outcome in zip(wanted, exchange.release_many(node, partners, actor, wanted), strict=True):
+        if isinstance(outcome, str):
+            outcomes.append(ReleaseOutcome(item_id=one.item_id, to=one.to, status=202, message_id=outcome))
+            continue
+        status_code, code = status_and_code(outcome)
+        rules, reasons = decision_parts(outcome) if status_code == 403 else ((), ())
+        outcomes.append(ReleaseOutcome(item_id=one.item_id, to=one.to, status=status_code, error=ErrorBody(
+            code=code, message=str(outcome), rules=list(rules), reasons=list(reasons))))
+    return ReleasesOut(queued=sum(o.status == 202 for o in outcomes), outcomes=outcomes)
 
 
 @router.post("/v1/items/{item_id}/disclose", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1", tags=["node"])
 
 
 @router.get("/health", response_model=schemas.Health)
-def health() -> schemas.Health:
+async def health() -> schemas.Health:
     """Liveness only: the one route open without a token, so it says nothing about the node."""
     return schemas.Health(status="ok", api=API_VERSION)
 
