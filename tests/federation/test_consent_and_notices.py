@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.federation.harness import RunningNode, delivered, items_of, originate, wait_for
+
+from gsomia.services import handling, officials
+from gsomia.services.context import Actor
 
 
 def _received(node: RunningNode, origin_ref: str) -> dict[str, Any]:
@@ -117,3 +121,26 @@ def test_R6_g_a_change_of_classification_reaches_the_holder(nodes: dict[str, Run
     assert now["national_marking"] == "JPN:HI"
     content = jpn.client("analyst").get(f"/v1/items/{held['id']}/content")
     assert content.status_code == 200 and "downgraded" in content.text  # re-sealed under the new label
+
+
+def test_R6_h_a_destruction_and_its_certificate_to_the_provider_are_one_transaction(
+        nodes: dict[str, RunningNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    kor, jpn = nodes["KOR"], nodes["JPN"]
+    item_id = _release(kor, "destroyed at JPN")
+    held = _received(jpn, item_id)
+    officer = Actor(officials.authenticate(jpn.node.ctx, jpn.spec.tokens["officer"]), "test")
+
+    def outbox_down(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("the outbox cannot be written")
+
+    monkeypatch.setattr("gsomia.services.exchange_common.enqueue", outbox_down)
+    with pytest.raises(RuntimeError):
+        handling.destroy(jpn.node, officer, held["id"], method="shredding", reason="no longer needed")
+    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+        item = uow.items.get(held["id"])
+        assert item is not None and item.state != "destroyed" and item.sealed_content  # nothing half done
+    monkeypatch.undo()
+    handling.destroy(jpn.node, officer, held["id"], method="shredding", reason="no longer needed")
+    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+        sent = [m for m in uow.exchange.outbox(limit=1000) if m.item_id == held["id"]]
+    assert [m.kind for m in sent] == ["destruction-certificate"] and sent[0].peer == "KOR"

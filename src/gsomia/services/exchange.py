@@ -287,24 +287,6 @@ def notify_reclassification(node: Node, actor: Actor, item_id: str, reason: str 
     return hops
 
 
-def send_destruction_certificate(node: Node, actor: Actor, item_id: str, certificate: bytes) -> None:
-    """After destroying a partner's item, the signed certificate goes back to whoever provided it (Art. 13)."""
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
-        item = uow.items.get(item_id)
-        if item is None:
-            raise NotFound(f"unknown item {item_id!r}")
-        if item.origin != "received" or item.received_from is None:
-            return
-        label = label_of(node, item)
-        seq = audit_note(uow, at, actor, "destruction.certificate", item_id, ("R6.h", "Art.13"),
-                         f"certificate sent to {item.received_from} for {label.originator}")
-        enqueue(uow, at, item.received_from, "destruction-certificate",
-                {"item_ref": item_ref(item), "originator": label.originator, "holder": node.party,
-                 "certificate": certificate}, item.id)
-        item_event(uow, at, actor, item.id, "certificate-sent", item.received_from, "destruction certificate", seq)
-
-
 def exchange_checkpoint(node: Node, partners: Partners, actor: Actor) -> int:
     """Sign our audit head and send it to every partner, so each can later prove what the other held and did."""
     checkpoint = audit.checkpoint(node.ctx, actor, node.checkpoint_signer)

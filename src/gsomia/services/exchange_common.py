@@ -138,3 +138,16 @@ def require_officer(node: Node, actor: Actor, what: str, rules: tuple[str, ...])
 def require_partner(partners: Partners, party: str) -> None:
     if partners.get(party) is None:
         raise NotFound(f"{party} is not a configured partner node (see `gsomia peers add`)")
+
+
+def certificate_to_provider(uow: UnitOfWork, node: Node, actor: Actor, item: ItemRecord, certificate: bytes,
+                            at: datetime) -> None:
+    """A partner's item destroyed here: its signed certificate goes back to whoever provided it (Art. 13)."""
+    assert item.received_from is not None  # noqa: S101 - callers pass received items only
+    label = label_of(node, item)
+    seq = audit_note(uow, at, actor, "destruction.certificate", item.id, ("R6.h", "Art.13"),
+                     f"certificate sent to {item.received_from} for {label.originator}")
+    enqueue(uow, at, item.received_from, "destruction-certificate",
+            {"item_ref": item_ref(item), "originator": label.originator, "holder": node.party,
+             "certificate": certificate}, item.id)
+    item_event(uow, at, actor, item.id, "certificate-sent", item.received_from, "destruction certificate", seq)

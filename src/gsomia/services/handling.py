@@ -32,6 +32,7 @@ from gsomia.services import items
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor
 from gsomia.services.errors import Conflict, InvalidInput, PermissionDenied, ServiceError
+from gsomia.services.exchange_common import certificate_to_provider
 from gsomia.services.runtime import Node
 from gsomia.storage.engine import reclaim_erased
 from gsomia.storage.records import ItemEvent, ItemRecord
@@ -125,7 +126,9 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
     The certificate (COSE_Sign1 record "destruction-certificate", signed with the node's current
     key: item id, label digest, method, time, officer, plus originator and originator's reference)
     is kept as the "destroyed" item event's payload, its SHA-256 is in the audit entry, and it can
-    be sent to the originator and checked offline with `gsomia verify FILE --key PUB.json`.
+    be sent to the originator and checked offline with `gsomia verify FILE --key PUB.json`. For a
+    partner's item the certificate is queued for whoever provided it in the same transaction, so a
+    recorded destruction always has its certificate on the way.
     """
     if not method.strip():
         raise InvalidInput("name the destruction method (Art. 13 requires a record of it)")
@@ -154,6 +157,8 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
             uow.items.add_event(ItemEvent(item_id, at, actor.official.id, "destroyed", item.originator,
                                           f"method: {method.strip()}; reason: {reason.strip()}", certificate,
                                           entry.last_seq))
+            if item.origin == "received" and item.received_from is not None:
+                certificate_to_provider(uow, node, actor, item, certificate, at)
     _refuse_unless(decision)
     if not reclaim_erased(ctx.store.engine):
         log.warning("item %s destroyed; old page images could not be reclaimed yet (the database was busy): "

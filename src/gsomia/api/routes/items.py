@@ -84,7 +84,6 @@ def destroy(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.DestroyI
     """Destroy by a method that prevents reconstruction; returns the signed certificate (R6.h, Art. 13).
     A partner's item's certificate also goes back to whoever provided it (queued for delivery)."""
     certificate = handling.destroy(node, actor, item_id, method=body.method, reason=body.reason)
-    exchange.send_destruction_certificate(node, actor, item_id, certificate)
     return schemas.DestroyOut(item_id=item_id, certificate_base64=base64.b64encode(certificate).decode())
 
 
