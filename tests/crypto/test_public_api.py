@@ -16,7 +16,7 @@ def test_curated_public_api() -> None:
         "CryptoError", "InvalidEnvelope", "InvalidRecord", "KeyStoreError",
         "KeyRing", "NodeKeys", "PublicKeys", "KeyDirectory",
         "seal_at_rest", "open_at_rest", "RingSealer", "RingCheckpointSigner", "signature_check",
-        "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
+        "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public", "public_history",
         "load_trust",
         "passphrase_from_env",
         "sign_record", "verify_record", "VerifiedRecord", "destruction_certificate",

@@ -52,3 +52,30 @@ def test_with_a_crypto_keystore_the_node_key_signs(tmp_path: Path, monkeypatch: 
         signing.node_signer(tmp_path / "keys")
     with pytest.raises(InvalidInput, match="public key document"):
         signing.signature_check(b'{"format": "something else"}')
+
+
+def test_checkpoints_signed_before_a_rotation_or_a_retirement_still_verify(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gsomia.crypto import init_keystore, retire_key, rotate_keystore
+
+    init_keystore(tmp_path, "KOR", "kor-node", passphrase=b"test passphrase")
+    monkeypatch.setenv("GSOMIA_KEY_PASSPHRASE", "test passphrase")
+    first = signing.node_signer(tmp_path / "keys")
+    old_signature = first.sign(b"checkpoint 1")
+    old_kid = first.key_id.rsplit(":", 1)[1]
+    rotate_keystore(tmp_path, passphrase=b"test passphrase")
+    second = signing.node_signer(tmp_path / "keys")
+    assert second.key_id != first.key_id
+    public = signing.node_public_key(tmp_path / "keys")
+    assert public is not None
+    check = signing.signature_check(public)
+    check(b"checkpoint 1", old_signature)  # the older generation, still held
+    check(b"checkpoint 2", second.sign(b"checkpoint 2"))
+    retire_key(tmp_path, old_kid)
+    retired_public = signing.node_public_key(tmp_path / "keys")
+    assert retired_public is not None
+    signing.signature_check(retired_public)(b"checkpoint 1", old_signature)  # its public half is kept on record
+    with pytest.raises(Exception):  # noqa: B017 - but a signature by no key of ours is refused
+        signing.signature_check(retired_public)(b"checkpoint 1", Ed25519PrivateKey.generate().sign(b"checkpoint 1"))
+    with pytest.raises(InvalidInput, match="no public key"):
+        signing.signature_check(b"[]")

@@ -17,6 +17,7 @@ from gsomia.crypto.keystore import (
     load_keyring,
     load_keyring_at,
     passphrase_from_env,
+    public_history,
     retire_key,
     rotate_keystore,
 )
@@ -42,6 +43,7 @@ __all__ = [
     # keys
     "NodeKeys", "PublicKeys", "KeyRing", "KeyDirectory",
     "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
+    "public_history",
     "load_trust", "passphrase_from_env",
     # signed records
     "sign_record", "verify_record", "VerifiedRecord", "destruction_certificate",

@@ -164,10 +164,23 @@ def retire_key(data_dir: Path, kid: str) -> None:
         raise KeyStoreError(f"no generation {kid}")
     if kid == kids[0]:
         raise KeyStoreError("cannot retire the current generation; rotate first")
+    retired = next(g for g in meta["generations"] if g["kid"] == kid)
     meta["generations"] = [g for g in meta["generations"] if g["kid"] != kid]
+    # The public half stays on record: what it signed (audit checkpoints, certificates) still verifies.
+    meta.setdefault("retired", []).append({"kid": kid, "public": retired["public"],
+                                           "retired_at": datetime.now(timezone.utc).isoformat()})
     _save_meta(directory, meta)
     for name in (f"sign-{kid}.key.pem", f"agree-{kid}.key.pem"):
         (directory / name).unlink(missing_ok=True)
+
+
+def public_history(data_dir: Path) -> list[dict[str, Any]]:
+    """The public keys of every generation this node has had, current first, retired ones last: what
+    the node signed with any of them (e.g. its audit checkpoints) can be checked against them."""
+    directory = keys_dir(data_dir)
+    _check_dir(directory)
+    meta = _meta(directory)
+    return [dict(g["public"]) for g in meta["generations"]] + [dict(r["public"]) for r in meta.get("retired", [])]
 
 
 def export_public(data_dir: Path) -> dict[str, Any]:

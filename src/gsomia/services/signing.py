@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gsomia.crypto import CryptoError, PublicKeys, export_public, load_keyring, passphrase_from_env
+from gsomia.crypto import CryptoError, PublicKeys, load_keyring, passphrase_from_env, public_history
 from gsomia.crypto.adapters import RingCheckpointSigner
 from gsomia.crypto.adapters import signature_check as crypto_signature_check
 from gsomia.services.audit_chain import CheckpointSigner, SignatureCheck
@@ -40,12 +40,13 @@ def node_signer(keys_dir: Path) -> CheckpointSigner:
 
 
 def node_public_key(keys_dir: Path) -> bytes | None:
-    """The node's own public key, as signature_check() takes it; None if there is none yet."""
+    """The node's own public keys, as signature_check() takes them: every generation it has had
+    (current, older, retired), so checkpoints signed before a rotation still verify; None if none yet."""
     if (keys_dir / KEYSTORE_MARKER).exists():
-        if keys_dir.name != "keys":  # export_public() knows only DATA/keys
+        if keys_dir.name != "keys":  # public_history() knows only DATA/keys
             return None
         try:
-            return json.dumps(export_public(keys_dir.parent)).encode()
+            return json.dumps(public_history(keys_dir.parent)).encode()
         except CryptoError:
             return None
     path = keys_dir / INTERIM_PUBLIC
@@ -54,16 +55,35 @@ def node_public_key(keys_dir: Path) -> bytes | None:
 
 def signature_check(public_key: bytes) -> SignatureCheck:
     """A check for signatures by `public_key`: a gsomia public key document (JSON, from
-    `gsomia keys export`), or an Ed25519 key as PEM, 64 hex digits or 32 raw bytes."""
-    if len(public_key) != 32 and public_key.lstrip().startswith(b"{"):  # 32 bytes: a raw key, whatever it holds
+    `gsomia keys export`) or a JSON list of them (a signature by any one counts), or an Ed25519 key
+    as PEM, 64 hex digits or 32 raw bytes."""
+    if len(public_key) != 32 and public_key.lstrip()[:1] in (b"{", b"["):  # 32 bytes: a raw key, whatever it holds
         try:
-            return crypto_signature_check(PublicKeys.from_dict(json.loads(public_key)))
-        except (ValueError, CryptoError) as bad:
+            parsed = json.loads(public_key)
+            documents = parsed if isinstance(parsed, list) else [parsed]
+            return _any_of([crypto_signature_check(PublicKeys.from_dict(d)) for d in documents])
+        except (ValueError, TypeError, KeyError, CryptoError) as bad:
             raise InvalidInput(f"unreadable public key document: {bad}") from None
     key = _public_key(public_key)
 
     def check(data: bytes, signature: bytes) -> None:
         key.verify(signature, data)  # raises InvalidSignature
+
+    return check
+
+
+def _any_of(checks: list[SignatureCheck]) -> SignatureCheck:
+    if not checks:
+        raise InvalidInput("no public key in the document")
+
+    def check(data: bytes, signature: bytes) -> None:
+        for one in checks[:-1]:
+            try:
+                one(data, signature)
+                return
+            except Exception:  # noqa: BLE001, S112 - not this key: try the next
+                continue
+        checks[-1](data, signature)  # the last one's failure is the answer
 
     return check
 
