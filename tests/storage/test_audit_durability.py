@@ -70,8 +70,9 @@ def test_acknowledged_appends_survive_sigkill(engine: Engine, database: tuple[st
 
 def test_two_processes_appending_do_not_fork_the_chain(engine: Engine, database: tuple[str, str | None]) -> None:
     count = 150
-    # A 1 ms pause between transactions lets the other process in (see appender.py).
-    children = [_spawn(engine, _schema(database), count, name, "0.001") for name in ("left", "right")]
+    # A 5 ms pause between transactions lets the other process in (see appender.py), and keeps each
+    # child busy long enough (≥ 0.75 s) that a loaded machine starting one late still sees them overlap.
+    children = [_spawn(engine, _schema(database), count, name, "0.005") for name in ("left", "right")]
     for child in children:  # both are connected and waiting: release them together
         _start(child)
     seqs: list[int] = []

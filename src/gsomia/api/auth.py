@@ -15,6 +15,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from gsomia.api.errors import MissingCredentials
 from gsomia.services import officials
@@ -38,12 +39,20 @@ async def node_of(request: Request) -> Node:
 NodeDep = Annotated[Node, Depends(node_of)]
 
 
-def current_actor(node: NodeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-                  ) -> Actor:
-    """The authenticated official, or AuthenticationFailed (401, `WWW-Authenticate: Bearer`)."""
+async def current_actor(node: NodeDep,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    """The authenticated official, or AuthenticationFailed (401, `WWW-Authenticate: Bearer`).
+
+    A token checked a moment ago is taken from the cache without I/O (services/token_cache.py);
+    otherwise the register is asked on a worker thread.
+    """
     if credentials is None or not credentials.credentials.strip():
         raise MissingCredentials()
-    return Actor(officials.authenticate(node.ctx, credentials.credentials.strip(), via=VIA), VIA)
+    token = credentials.credentials.strip()
+    official = officials.recently_authenticated(node.ctx, token)
+    if official is None:
+        official = await run_in_threadpool(officials.authenticate, node.ctx, token, via=VIA)
+    return Actor(official, VIA)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -23,6 +23,7 @@ from gsomia.services import access
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, NodeContext
 from gsomia.services.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from gsomia.services.token_cache import cache_of
 from gsomia.storage.records import OfficialChange, OfficialRecord, TokenRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -148,11 +149,19 @@ def authenticate(ctx: NodeContext, token: str, *, via: str = "api") -> Official:
     if (found is not None and record is not None and hmac.compare_digest(found.token_hash, digest)
             and found.revoked_at is None and record.official.status is OfficialStatus.ACTIVE
             and record.official.clearance_valid_at(now)):
+        cache_of(ctx.store).put(digest, record.official)
         return record.official
     with ctx.store.unit_of_work() as uow:
         append(uow, now, [draft(Actor(ANONYMOUS, via), "authenticate", found.official_id if found else None,
                                 rules=("R7.2",), reasons=("unknown, revoked or inactive token",))])
     raise AuthenticationFailed()
+
+
+def recently_authenticated(ctx: NodeContext, token: str) -> Official | None:
+    """The official `token` was authenticated as within the last moment (token_cache.py), clearance
+    still valid; None: ask `authenticate`. Does no I/O."""
+    official = cache_of(ctx.store).get(_digest(token))
+    return official if official is not None and official.clearance_valid_at(ctx.clock()) else None
 
 
 def check_bootstrap(ctx: NodeContext, *, name: str, clearance: str | None, expires: datetime | None) -> Official:
@@ -229,6 +238,7 @@ def _modify(ctx: NodeContext, actor: Actor, official_id: str, action: str, reaso
         if record.official.status is not OfficialStatus.ACTIVE:
             uow.officials.revoke_tokens(record.official.id, record.updated_at)
         _record_change(uow, ctx, actor, record, action, reason)
+    cache_of(ctx.store).clear()  # again after the commit: a check made meanwhile saw the old record
     return record
 
 
@@ -241,6 +251,7 @@ def _record_change(uow: UnitOfWork, ctx: NodeContext, actor: Actor, record: Offi
         "need_to_know": sorted(o.need_to_know), "roles": sorted(r.value for r in o.roles), "status": o.status.value,
     }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     uow.officials.add_change(OfficialChange(o.id, record.updated_at, actor.official.id, action, reason, snapshot))
+    cache_of(ctx.store).clear()  # the register changes: nobody rides on an earlier check
     append(uow, record.updated_at, [draft(actor, f"official.{action}", o.id, rules=RULES,
                                           reasons=(reason, snapshot))])
 
