@@ -34,7 +34,7 @@ BATCH_PATH = "/peer/v1/batch"
 CONTENT_TYPE = "application/cose; cose-type=cose-sign1"
 BATCH_CONTENT_TYPE = "application/cbor"
 BATCH_SIZE = 64
-BATCHES_IN_FLIGHT_PER_PEER = 4
+BATCHES_IN_FLIGHT_PER_PEER = 2
 
 
 class Sender:
