@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from httpx2 import Response
@@ -14,6 +15,7 @@ from gsomia.api import create_app, current_actor
 from gsomia.services import audit, officials
 from gsomia.services.context import Actor
 from gsomia.services.runtime import Node
+from gsomia.services.throttle import MAX_FAILURES, FailedAuthentications, TooManyFailures
 
 ERROR_KEYS = {"code", "message", "rules", "reasons"}
 
@@ -59,6 +61,35 @@ def test_a_bad_token_is_401_and_audited(client: TestClient, node: Node, team: Te
     officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
     failures = [e for e in audit.tail(node.ctx, officer, 10) if e.action == "authenticate" and e.seq > before]
     assert failures and failures[0].via == "api" and failures[0].rules == ("R7.2",)
+
+
+def test_R7_2_a_caller_failing_too_often_is_turned_away_without_growing_the_audit_trail(
+        node: Node, team: Team) -> None:
+    client = TestClient(create_app(node))  # its own app: its own failure counts
+    assert client.get("/v1/whoami", headers=bearer(team.officer)).status_code == 200  # checked, so cached
+    before = audit.entry_count(node.ctx)
+    for n in range(MAX_FAILURES):
+        _error(client.get("/v1/whoami", headers=bearer(f"gsomia_guess-{n}")), 401, "unauthenticated")
+    for n in range(50):
+        turned_away = client.get("/v1/whoami", headers=bearer(f"gsomia_more-{n}"))
+        _error(turned_away, 429, "too_many_attempts")
+    assert 1 <= int(turned_away.headers["Retry-After"]) <= 61
+    officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
+    written = [e for e in audit.tail(node.ctx, officer, 200) if e.seq > before]
+    assert [e.action for e in written].count("authenticate") == MAX_FAILURES  # the 50 refused cost nothing
+    assert [e.action for e in written].count("authenticate.throttled") == 1
+    assert client.get("/v1/whoami", headers=bearer(team.officer)).status_code == 200  # a token checked a moment ago
+
+
+def test_failure_counts_slide_with_time() -> None:
+    now = [0.0]
+    failures = FailedAuthentications(max_failures=3, window_s=10, clock=lambda: now[0])
+    assert [failures.failed("10.0.0.1") for _ in range(3)] == [False, False, True]  # throttled from the third
+    with pytest.raises(TooManyFailures):
+        failures.check("10.0.0.1")
+    failures.check("10.0.0.2")  # per caller
+    now[0] = 10.5
+    failures.check("10.0.0.1")  # the window slid past them
 
 
 def test_whoami(client: TestClient, team: Team) -> None:

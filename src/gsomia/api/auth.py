@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from gsomia.api.errors import MissingCredentials
 from gsomia.services import officials
 from gsomia.services.context import Actor
+from gsomia.services.errors import AuthenticationFailed
 from gsomia.services.runtime import Node
+from gsomia.services.throttle import FailedAuthentications
 
 VIA = "api"
 
@@ -39,20 +41,39 @@ async def node_of(request: Request) -> Node:
 NodeDep = Annotated[Node, Depends(node_of)]
 
 
-async def current_actor(node: NodeDep,
+async def current_actor(request: Request, node: NodeDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     """The authenticated official, or AuthenticationFailed (401, `WWW-Authenticate: Bearer`).
 
     A token checked a moment ago is taken from the cache without I/O (services/token_cache.py);
-    otherwise the register is asked on a worker thread.
+    otherwise the register is asked on a worker thread, unless the caller's address has failed too
+    often lately (429, services/throttle.py).
     """
     if credentials is None or not credentials.credentials.strip():
         raise MissingCredentials()
     token = credentials.credentials.strip()
     official = officials.recently_authenticated(node.ctx, token)
-    if official is None:
+    if official is not None:
+        return Actor(official, VIA)
+    failures = failed_authentications(request)
+    caller = request.client.host if request.client is not None else "unknown"
+    failures.check(caller)
+    try:
         official = await run_in_threadpool(officials.authenticate, node.ctx, token, via=VIA)
+    except AuthenticationFailed:
+        if failures.failed(caller):
+            await run_in_threadpool(officials.audit_throttled, node.ctx, caller, failures.max_failures,
+                                    failures.window_s, via=VIA)
+        raise
     return Actor(official, VIA)
+
+
+def failed_authentications(request: Request) -> FailedAuthentications:
+    """The app's count of failed authentications per caller (one per app, made on first use)."""
+    state = request.app.state
+    if not hasattr(state, "failed_authentications"):
+        state.failed_authentications = FailedAuthentications()
+    return cast(FailedAuthentications, state.failed_authentications)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -8,6 +8,7 @@
     NotFound                      404 not_found
     Conflict                      409 conflict
     request validation (pydantic) 422 validation_error
+    TooManyFailures               429 too_many_attempts (with Retry-After)
     StoreUnavailable              503 store_unavailable (KeysUnavailable: 503 keys_unavailable)
     ContentUnreadable             500 content_unreadable (stored content altered: an incident)
     anything else                 500 internal, with no detail (the trace goes to the log only)
@@ -39,6 +40,7 @@ from gsomia.services.errors import (
 )
 from gsomia.services.handling import ContentUnreadable
 from gsomia.services.runtime import KeysUnavailable
+from gsomia.services.throttle import TooManyFailures
 
 log = logging.getLogger("gsomia.api")
 
@@ -51,6 +53,7 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (DomainError, 400, "invalid_input"),
     (AuthenticationFailed, 401, "unauthenticated"),
     (PermissionDenied, 403, "refused"),
+    (TooManyFailures, 429, "too_many_attempts"),
     (StoreUnavailable, 503, "store_unavailable"),
     (KeysUnavailable, 503, "keys_unavailable"),
     (ContentUnreadable, 500, "content_unreadable"),  # the store's fault, never the caller's
@@ -93,6 +96,8 @@ def _service_error(request: Request, error: Exception) -> JSONResponse:
         missing = isinstance(error, MissingCredentials)
         return unauthenticated("send Authorization: Bearer <token>" if missing else str(error),
                                invalid_token=not missing)
+    if isinstance(error, TooManyFailures):
+        return error_response(429, code, str(error), headers={"Retry-After": str(error.retry_after_s)})
     if status == 403:
         rules, reasons = decision_parts(error)
         return error_response(403, code, str(error), rules=rules, reasons=reasons)
@@ -131,4 +136,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # For route declarations: the error shapes each status can have, so the OpenAPI spec documents them.
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorResponse} for status in (401, 422, *statuses)}
+    return {status: {"model": ErrorResponse} for status in (401, 422, 429, *statuses)}

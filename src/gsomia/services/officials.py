@@ -157,6 +157,14 @@ def authenticate(ctx: NodeContext, token: str, *, via: str = "api") -> Official:
     raise AuthenticationFailed()
 
 
+def audit_throttled(ctx: NodeContext, caller: str, failures: int, window_s: float, *, via: str = "api") -> None:
+    """The moment a caller is turned away for failing too often (services/throttle.py): audited once."""
+    with ctx.store.unit_of_work() as uow:
+        append(uow, ctx.clock(), [draft(Actor(ANONYMOUS, via), "authenticate.throttled", None, rules=("R7.2",),
+                                        reasons=(f"{failures} failed authentications from {caller} within "
+                                                 f"{window_s:g} s: further attempts refused for a while",))])
+
+
 def recently_authenticated(ctx: NodeContext, token: str) -> Official | None:
     """The official `token` was authenticated as within the last moment (token_cache.py), clearance
     still valid; None: ask `authenticate`. Does no I/O."""
