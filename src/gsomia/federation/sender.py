@@ -73,7 +73,7 @@ class Sender:
             self.loop.call_soon_threadsafe(self.wake.set)
 
     async def dispatch_due(self) -> int:
-        """Start a batch for each partner with room for one; returns how many messages left."""
+        """Start a batch for each partner with room for one; returns how many messages it sent on their way."""
         free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.partners.by_party)
         if free <= 0:
             return 0
