@@ -1,6 +1,9 @@
 """Release round trip between two node processes, beside a plain HTTPS POST of the same bytes, same run.
 
-    python -m benchmarks.bench_federation [--quick]
+    python -m benchmarks.bench_federation [--quick] [--postgres]
+
+--postgres: both nodes keep their records in PostgreSQL (GSOMIA_BENCH_PG_URL, default the machine's
+server at 127.0.0.1:5432, database test; a schema per node, dropped afterwards) instead of SQLite.
 
 gsomia: an official's release request to KOR → policy → seal → outbox → mutual TLS → JPN verifies,
 decides, stores → signed receipt → recorded at KOR. Latency per release runs from the moment the
@@ -13,22 +16,27 @@ release BATCH items per request (POST /v1/releases): capacity, not the target's 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import sqlite3
+import secrets
 import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from sqlalchemy import bindparam, create_engine, select
 
 from gsomia.demo.client import official_client, wait_for
 from gsomia.demo.loopback import create_federation, free_port
+from gsomia.storage import open_engine
+from gsomia.storage.engine import READONLY
+from gsomia.storage.tables import outbox
 
 PASSPHRASE = "benchmark passphrase"
 
@@ -41,11 +49,13 @@ def percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--postgres", action="store_true", help="nodes on PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
     count = 100 if args.quick else 400
     env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
-    with tempfile.TemporaryDirectory(prefix="gsomia-bench-") as folder:
-        nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"))
+    with tempfile.TemporaryDirectory(prefix="gsomia-bench-") as folder, _databases(args.postgres) as databases:
+        nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"),
+                                  databases=databases)
         kor, jpn = nodes["KOR"], nodes["JPN"]
         keys = jpn.data / "keys"
         echo_port = free_port()
@@ -60,8 +70,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             content = "x" * 1024
             items = [client.post("/v1/items", json={
                 "classification": "KOR:II", "releasable_to": ["USA", "JPN", "KOR"], "topics": ["dprk-missile"],
-                "purpose": "missile warning", "content_text": content}).json()["id"] for _ in range(count * 2)]
-            database = kor.data / "gsomia.db"
+                "purpose": "missile warning", "content_text": content}).json()["id"] for _ in range(count * 4)]
+            database = _outbox_reader(databases.get("KOR"), kor.data)
             half = count // 2
             latencies = _release_latencies(client, database, items[:half])
             rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database, items[half:count])
@@ -84,7 +94,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "plain_p50_ms": baseline["p50"], "plain_p99_ms": baseline["p99"], "plain_rate": baseline["rate"],
         "gsomia_batched_rate": release["batched"],
     }
-    print(f"federation: releases KOR → JPN of 1 KiB items; latency one at a time ({count // 2}), "
+    print(f"federation ({'PostgreSQL' if args.postgres else 'SQLite'}): releases KOR → JPN of 1 KiB items; "
+          f"latency one at a time ({count // 2}), "
           f"sustained rate with {CONCURRENCY} requests in flight ({count - count // 2})")
     print(f"  plain HTTPS POST   p50 {baseline['p50']:7.2f} ms  p99 {baseline['p99']:7.2f} ms  "
           f"{baseline['rate']:8.0f}/s   (baseline)")
@@ -109,17 +120,48 @@ def _up(client: httpx.Client) -> bool:
         return False
 
 
-def _delivered_at(database: Path, message_id: str) -> float | None:
-    """When KOR recorded JPN's signed receipt, read straight from KOR's database (no API polling)."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        row = db.execute("SELECT delivered_at FROM outbox WHERE message_id = ? AND state = 'delivered'",
-                         (message_id,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc).timestamp()
+@contextlib.contextmanager
+def _databases(postgres: bool) -> Iterator[dict[str, tuple[str, str]]]:
+    """party → (URL, schema) on PostgreSQL, made for this run and dropped after it; {} for SQLite."""
+    if not postgres:
+        yield {}
+        return
+    url = os.environ.get("GSOMIA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    schemas = {party: f"bench_{party.lower()}_{secrets.token_hex(4)}" for party in ("KOR", "JPN")}
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for schema in schemas.values():
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        yield {party: (url, schema) for party, schema in schemas.items()}
+    finally:
+        with admin.connect() as conn:
+            for schema in schemas.values():
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
 
 
-def _release_latencies(client: httpx.Client, database: Path, items: list[str]) -> list[float]:
+Reader = Callable[[str], "float | None"]
+
+
+def _outbox_reader(database: tuple[str, str] | None, data: Path) -> Reader:
+    """Reads when KOR recorded JPN's signed receipt for a message, straight from KOR's database."""
+    engine = open_engine(database[0], schema=database[1]) if database else open_engine(f"sqlite:///{data}/gsomia.db")
+    query = select(outbox.c.delivered_at).where(outbox.c.message_id == bindparam("m"), outbox.c.state == "delivered")
+
+    def delivered_at(message_id: str) -> float | None:
+        with engine.connect().execution_options(**{READONLY: True}) as conn:  # never takes the write lock
+            at = conn.execute(query, {"m": message_id}).scalar()
+        return None if at is None else float(at.timestamp())
+
+    return delivered_at
+
+
+def _delivered_at(read: Reader, message_id: str) -> float | None:
+    return read(message_id)
+
+
+def _release_latencies(client: httpx.Client, database: Reader, items: list[str]) -> list[float]:
     """One release at a time: request sent → receipt recorded at KOR."""
     latencies = []
     for item in items:
@@ -130,7 +172,7 @@ def _release_latencies(client: httpx.Client, database: Path, items: list[str]) -
     return latencies
 
 
-def _release_rate(api_url: str, root: Path, token: str, database: Path, items: list[str]) -> float:
+def _release_rate(api_url: str, root: Path, token: str, database: Reader, items: list[str]) -> float:
     """Releases at CONCURRENCY requests in flight, until every receipt is recorded."""
     clients = [official_client(api_url, root, token) for _ in range(CONCURRENCY)]
     started = time.time()
@@ -143,7 +185,7 @@ def _release_rate(api_url: str, root: Path, token: str, database: Path, items: l
     return len(items) / (last - started)
 
 
-def _batched_release_rate(api_url: str, root: Path, token: str, database: Path, items: list[str]) -> float:
+def _batched_release_rate(api_url: str, root: Path, token: str, database: Reader, items: list[str]) -> float:
     """Releases sent BATCH per request (POST /v1/releases), CONCURRENCY requests in flight, until every
     receipt is recorded."""
     clients = [official_client(api_url, root, token) for _ in range(CONCURRENCY)]

@@ -70,11 +70,14 @@ def free_port() -> int:
 
 def create_federation(base: Path, *, passphrase: bytes, parties: tuple[str, ...] = PARTIES,
                       clock_start: datetime | None = None,
-                      feed_links: tuple[tuple[str, str], ...] = FEED_LINKS) -> dict[str, LoopbackNode]:
+                      feed_links: tuple[tuple[str, str], ...] = FEED_LINKS,
+                      databases: dict[str, tuple[str, str]] | None = None) -> dict[str, LoopbackNode]:
+    """`databases`: party → (PostgreSQL URL, schema) for nodes that should not use their own SQLite file
+    (the schema must exist)."""
     nodes = {p: LoopbackNode(p, base / p.lower(), free_port(), free_port(), free_port()) for p in parties}
     anchor = datetime.now(timezone.utc)  # one anchor: the nodes' simulated clocks agree
     for node in nodes.values():
-        _create_node(node, passphrase, clock_start, anchor)
+        _create_node(node, passphrase, clock_start, anchor, (databases or {}).get(node.party))
     documents = {p: export_public(n.data) for p, n in nodes.items()}
     for node in nodes.values():
         for other, document in documents.items():
@@ -89,9 +92,12 @@ def set_clock(node: LoopbackNode, clock_start: datetime | None, anchor: datetime
     write_settings(load_settings(node.data).model_copy(update={"clock_start": clock_start, "clock_anchor": anchor}))
 
 
-def _create_node(node: LoopbackNode, passphrase: bytes, clock_start: datetime | None, anchor: datetime) -> None:
+def _create_node(node: LoopbackNode, passphrase: bytes, clock_start: datetime | None, anchor: datetime,
+                 database: tuple[str, str] | None) -> None:
     node.data.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = Settings(party=node.party, name=f"{node.party} ministry of defence (loopback)",
+                        database_url=database[0] if database else None,
+                        database_schema=database[1] if database else None,
                         node_id=f"{node.party}-{secrets.token_hex(4)}", data_dir=node.data,
                         api_port=node.api_port, peer_port=node.peer_port, feed_port=node.feed_port,
                         clock_start=clock_start,
