@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gsomia.feed.broker import AllowAll, Delivery, LocalBroker
-from gsomia.feed.tracks import EndOfTrack, TrackMessage
+from gsomia.feed.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.wire import encode_message
 
 from .helpers import make_label
@@ -21,7 +21,7 @@ class Counting:
     def __init__(self, stream: str) -> None:
         self.stream, self.asked = stream, 0
 
-    def allows(self, msg: TrackMessage) -> bool:
+    def allows(self, msg: Routed) -> bool:
         self.asked += 1
         return msg.stream == self.stream
 

@@ -12,7 +12,7 @@ import gsomia.feed
 
 FEED = Path(gsomia.feed.__file__).parent
 OUTWARD = ("gsomia.api", "gsomia.cli", "gsomia.federation", "gsomia.storage", "gsomia.console")
-PURE = {"tracks", "wire", "trajectory", "sequence", "dissemination", "cot", "batch_signing", "errors"}
+PURE = {"tracks", "wire", "trajectory", "sequence", "dissemination", "cot", "batch_signing", "errors", "hop_audit"}
 IO = ("asyncio", "websockets", "nats", "sqlite3", "socket", "ssl")
 
 

@@ -17,7 +17,7 @@ from gsomia.domain.catalog import Catalog
 from gsomia.feed.broker import AllowAll, Delivery
 from gsomia.feed.errors import FeedError
 from gsomia.feed.nats_broker import NatsBroker
-from gsomia.feed.tracks import EndOfTrack, TrackMessage
+from gsomia.feed.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.wire import LabelParser, encode_message
 
 from .helpers import make_label
@@ -46,7 +46,7 @@ def message(seq: int, stream: str = "KOR-N1", classification: str = "II") -> Tra
 
 
 class OnlySecretOrBelow:
-    def allows(self, msg: TrackMessage) -> bool:
+    def allows(self, msg: Routed) -> bool:
         return msg.label.classification.code != "I"
 
 

@@ -15,7 +15,7 @@ from gsomia.domain.officials import Role
 from gsomia.domain.schemes import Classification
 from gsomia.feed.dissemination import PeerFilter
 from gsomia.feed.pipeline import Pipeline, build_pipeline
-from gsomia.feed.tracks import TrackMessage
+from gsomia.feed.tracks import Routed, TrackMessage
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 
 from .helpers import make_label, official
@@ -159,7 +159,7 @@ def test_a_hole_is_asked_for_and_replayed(catalog: Catalog) -> None:
         def __init__(self, inner: PeerFilter) -> None:
             self.inner, self.lost = inner, 0
 
-        def allows(self, msg: TrackMessage) -> bool:
+        def allows(self, msg: Routed) -> bool:
             if 30 <= msg.seq < 40 and self.lost < 10:
                 self.lost += 1
                 return False

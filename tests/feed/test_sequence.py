@@ -89,13 +89,45 @@ def test_replay_buffer_survives_restart_through_sqlite(tmp_path: Path) -> None:
     buf = ReplayBuffer(clock, store=store)
     buf.add_label(b"d", b"label-frame")
     buf.append("s", [(1, b"d", b"one"), (2, b"d", b"two")])
+    buf.save({"s": 3})  # written behind: nothing reaches the file before the writer (here: now) saves
     store.close()
     reopened = SqliteReplayStore(tmp_path / "replay.db")
     again = ReplayBuffer(clock, store=reopened)
     got, missing = again.replay("s", 1)
     assert [s.frame for s in got] == [b"one", b"two"] and missing == 0
     assert again.labels == {b"d": b"label-frame"}
+    assert reopened.positions() == {"s": 3}
     reopened.close()
+
+
+def test_the_persisted_buffer_is_pruned_to_the_same_bounds(tmp_path: Path) -> None:
+    clock = Clock(0.0)
+    store = SqliteReplayStore(tmp_path / "replay.db")
+
+    def after_restart() -> dict[str, list[int]]:
+        again = ReplayBuffer(clock, max_per_stream=3, max_age_s=10.0, store=store)
+        return {s: [x.seq for x in again.replay(s, 1)[0]] for s in again.streams()}
+
+    def in_file() -> dict[str, list[int]]:
+        return {s: [x.seq for x in frames] for s, frames in store.load(-1.0)[0].items()}
+
+    buf = ReplayBuffer(clock, max_per_stream=3, max_age_s=10.0, store=store)
+    buf.append("s", [(i, b"d", b"s%d" % i) for i in range(1, 6)])   # count: keeps 3..5
+    buf.append("old", [(1, b"d", b"o1")])
+    buf.save({"s": 6, "old": 2})
+    clock.now = 8.0
+    buf.append("s", [(6, b"d", b"s6")])
+    buf.save({"s": 7})
+    assert after_restart() == {"s": [4, 5, 6], "old": [1]}
+    clock.now = 15.0  # age: what was buffered at 0 is gone, from memory and from the file
+    buf.append("s", [(7, b"d", b"s7")])
+    buf.save({"s": 8})
+    assert in_file() == {"s": [6, 7]} and after_restart() == {"s": [6, 7]}
+    buf.append("s", [(i, b"d", b"s%d" % i) for i in range(8, 12)])   # count: the chunk with 6 and 7 goes
+    buf.save({"s": 12})
+    assert in_file() == {"s": [8, 9, 10, 11]} and after_restart() == {"s": [9, 10, 11]}
+    assert store.positions() == {"s": 12, "old": 2}  # the numbers outlive the frames
+    store.close()
 
 
 def test_replay_buffer_total_bound_evicts_the_oldest_across_streams() -> None:
@@ -106,3 +138,14 @@ def test_replay_buffer_total_bound_evicts_the_oldest_across_streams() -> None:
     assert len(buf) == 5
     assert [s.seq for s in buf.replay("a", 1)[0]] == [2, 3]
     assert [s.seq for s in buf.replay("b", 1)[0]] == [1, 2, 3]
+
+
+def test_frames_waiting_to_be_written_are_bounded_too(tmp_path: Path) -> None:
+    store = SqliteReplayStore(tmp_path / "replay.db")
+    buf = ReplayBuffer(Clock(0.0), max_total=5, store=store)
+    for seq in range(1, 9):
+        buf.append_one("a", seq, b"d", b"a%d" % seq)
+    unsaved = buf.take_unsaved()
+    assert [s.seq for s in unsaved.frames["a"]] == [4, 5, 6, 7, 8]  # the writer fell behind: the newest wait
+    assert not buf.take_unsaved()
+    store.close()

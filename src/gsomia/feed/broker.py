@@ -15,27 +15,28 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from gsomia.feed.errors import FeedError
-from gsomia.feed.tracks import TrackMessage
+from gsomia.feed.tracks import Routed
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    msg: TrackMessage
-    frame: bytes      # encode_message(msg): what goes on the wire
+class Delivery(NamedTuple):
+    """A message on its way: its header (or the whole message, when it was built here) and its frame."""
+
+    msg: Routed
+    frame: bytes      # the message's wire frame: what goes on the wire, never re-encoded
 
 
 class Gate(Protocol):
-    def allows(self, msg: TrackMessage) -> bool: ...
+    def allows(self, msg: Routed) -> bool: ...
 
 
 class AllowAll:
     """For a node's own internal consumers (the peer links filter on their own side)."""
 
-    def allows(self, msg: TrackMessage) -> bool:
+    def allows(self, msg: Routed) -> bool:
         return True
 
 
@@ -66,6 +67,22 @@ class Subscription:
         self._queue.append(delivery)
         self._ready.set()
 
+    def offer_many(self, deliveries: Sequence[Delivery]) -> None:
+        allows, queue = self.gate.allows, self._queue
+        taken = 0
+        for delivery in deliveries:
+            if allows(delivery.msg):
+                queue.append(delivery)
+                taken += 1
+        self.refused += len(deliveries) - taken
+        excess = len(queue) - self._maxsize
+        if excess > 0:
+            for _ in range(excess):
+                queue.popleft()
+            self.dropped += excess
+        if taken:
+            self._ready.set()
+
     def qsize(self) -> int:
         return len(self._queue)
 
@@ -91,6 +108,10 @@ class Subscription:
 
 class Broker(Protocol):
     async def publish(self, delivery: Delivery) -> None: ...
+    async def publish_many(self, deliveries: Sequence[Delivery]) -> None:
+        """The messages of one received batch, in order (one call, not one per message)."""
+        ...
+
     async def subscribe(self, name: str, gate: Gate, maxsize: int = 100_000) -> Subscription: ...
     async def unsubscribe(self, subscription: Subscription) -> None: ...
     async def close(self) -> None: ...
@@ -105,6 +126,10 @@ class LocalBroker:
     async def publish(self, delivery: Delivery) -> None:
         for sub in self._subs:
             sub.offer(delivery)
+
+    async def publish_many(self, deliveries: Sequence[Delivery]) -> None:
+        for sub in self._subs:
+            sub.offer_many(deliveries)
 
     async def subscribe(self, name: str, gate: Gate, maxsize: int = 100_000) -> Subscription:
         sub = Subscription(name, gate, maxsize)

@@ -87,15 +87,20 @@ class CotListener:
 
     async def _send(self, writer: asyncio.StreamWriter) -> None:
         gate = ReaderFilter(self.node.decider, self.node.clock, self.reader)
+        ledger = self.node.ledger
+        if ledger is not None:
+            gate.audit_to(ledger)
         sub = await self.node.broker.subscribe(f"cot:{id(writer)}", gate)
         cot = CotWriter()
         try:
             while True:
                 for delivery in await sub.next_batch(256):
-                    writer.write(cot.write(delivery.msg))
+                    writer.write(cot.write(self.node.decoded(delivery.frame)))
                 await writer.drain()
         finally:
             await self.node.broker.unsubscribe(sub)
+            if ledger is not None:
+                ledger.forget(gate)
 
     def next_seq(self, stream: str) -> int:
         """Numbers for plain TAK input, continuing the node's own count (so a restart does not reuse them)."""

@@ -15,6 +15,7 @@ the label went by) fetches it from the label subject, so late joiners need no sp
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import nats
@@ -62,6 +63,10 @@ class NatsBroker:
             await self._js.publish(self._label_subject(msg.digest), encode_label(msg.label))
             self._published_labels.add(msg.digest)
         await self._nc.publish(f"{self._prefix}.t.{subject_token(msg.stream)}", delivery.frame)
+
+    async def publish_many(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            await self.publish(delivery)
 
     async def flush(self) -> None:
         await self._nc.flush()

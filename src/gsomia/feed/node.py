@@ -1,9 +1,14 @@
 """A feed node: takes signed batches in, applies the policy per hop, sends signed batches on.
 
-    upstream (sensor or peer) ──push──▶ [ verify → decode → receive/re-mark → sequence → buffer ]
-                                                         │ broker
+    upstream (sensor or peer) ──push──▶ [ verify → headers → receive/re-mark → sequence → buffer ]
+                                                         │ broker (one publish per batch)
                          ┌───────────────────────────────┼────────────────────────────┐
                    PeerLink (push, PeerFilter)     subscriber (pull, ReaderFilter)   in-process subscribers
+
+A relay decodes only each frame's header (stream, number, stale time, label): the frames go on as they
+came, but for the label digest that re-marking swaps, and are signed again as one batch per hop. Every
+gate counts what it decided for the node's `HopLedger` (the audit trail), if it has one; a buffer with a
+store is written behind from a worker thread every `persist_interval_s` and at close.
 
 One node is one party's feed endpoint (KOR, USA hub, JPN). Trust is explicit: batches are accepted
 only from node ids whose public key the node was given, and each hop re-signs what it forwards.
@@ -23,9 +28,11 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -46,6 +53,7 @@ from gsomia.feed.dissemination import (
     policy_decider,
 )
 from gsomia.feed.errors import FeedError
+from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.link import (
     Channel,
     Receiver,
@@ -57,13 +65,13 @@ from gsomia.feed.link import (
     parse_positions,
     replay_request,
 )
-from gsomia.feed.replay import ReplayBuffer, Stored
-from gsomia.feed.sequence import SequenceTracker
-from gsomia.feed.tracks import TrackMessage
+from gsomia.feed.replay import ReplayBuffer, Stored, Unsaved
+from gsomia.feed.sequence import Observation, SequenceTracker
+from gsomia.feed.tracks import Header, Routed, TrackMessage
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
 
 log = logging.getLogger(__name__)
-Observer = Callable[[str, TrackMessage], None]
+Observer = Callable[[str, Routed], None]
 # (party of the pushing peer, signed consent records it sent): the node checks and keeps them.
 ConsentSink = Callable[[str, list[bytes]], Awaitable[None]]
 CertificatePin = Callable[[bytes | None], bool]
@@ -108,19 +116,28 @@ class FeedNode:
                  broker: Broker | None = None, buffer: ReplayBuffer | None = None,
                  decider: Decider | None = None, consents: Consents = _no_consents,
                  readers: Mapping[str, Official] = {}, batch_interval_s: float = 0.002,
-                 admission: Admission | None = None, on_consents: ConsentSink | None = None) -> None:
+                 admission: Admission | None = None, on_consents: ConsentSink | None = None,
+                 ledger: HopLedger | None = None) -> None:
         self.party, self.node_id = party, node_id
         self.catalog, self.official = catalog, official
         self.peers = dict(peers)
         self.readers = dict(readers)  # subscriber id → the official it reads as (auth comes from the API layer)
+        self.reader_gates: set[ReaderFilter] = set()  # the gates of the subscribers connected now
         self.clock = clock
         self.broker: Broker = broker if broker is not None else LocalBroker()
         self.buffer = buffer if buffer is not None else ReplayBuffer(clock)
         self.decider = decider if decider is not None else policy_decider(catalog)
         self.consents = consents
+        self.ledger = ledger  # where the gates report their decisions for the audit trail, if anywhere
         self.tracker = SequenceTracker(clock)
-        for stream in self.buffer.streams():  # a restart over a persisted buffer resumes, not repeats
+        # A restart over a persisted buffer resumes each stream's numbers, never repeats them.
+        for stream in self.buffer.streams():
             self.tracker.restore(stream, self.buffer.newest(stream) + 1)
+        if self.buffer.store is not None:
+            for stream, next_seq in self.buffer.store.positions().items():
+                self.tracker.restore(stream, next_seq)
+        self.persist_interval_s = 0.5  # a crash loses at most this much of the history, never its order
+        self._writer: ThreadPoolExecutor | None = None
         self.signer = BatchSigner(key, node_id)
         self._codec = WireDecoder(self._parse_label)
         for label_frame in self.buffer.labels.values():
@@ -166,7 +183,17 @@ class FeedNode:
         return found, gone
 
     def message(self, stored: Stored) -> TrackMessage:
-        msg = self._codec.decode(stored.frame)
+        return self.decoded(stored.frame)
+
+    def header(self, stored: Stored) -> Header:
+        head = self._codec.header(stored.frame)
+        if head is None:
+            raise FeedError("a label frame is stored among messages")
+        return head
+
+    def decoded(self, frame: bytes) -> TrackMessage:
+        """A held message frame decoded whole (for what shows content: CoT, the streams list)."""
+        msg = self._codec.decode(frame)
         if msg is None:
             raise FeedError("a label frame is stored among messages")
         return msg
@@ -175,18 +202,19 @@ class FeedNode:
 
     async def originate(self, msg: TrackMessage) -> None:
         """A message from this node's own sensor, in process (the pipeline's sensor uses the socket)."""
-        await self._accept(msg, None, encode_message(msg))
-
-    async def _accept(self, msg: TrackMessage, channel: Channel | None, frame: bytes) -> None:
-        seen = self.tracker.observe(msg.stream, msg.seq, msg.stale)
-        if not seen.deliver:
-            return
-        for first, last in seen.gaps:
-            if channel is None:
+        frame = encode_message(msg)
+        seen = self._take(msg, frame)
+        if seen is not None:
+            for first, last in seen.gaps:
                 # Originated here with numbers skipped: nobody holds them, so they are gone, not pending.
                 self.tracker.give_up(msg.stream, first, last)
-            else:
-                await channel.send(replay_request(msg.stream, first, last))
+            await self.broker.publish(Delivery(msg, frame))
+
+    def _take(self, msg: Routed, frame: bytes) -> Observation | None:
+        """Sequence, buffer and observe one message: None for a duplicate (dropped), else what was seen."""
+        seen = self.tracker.observe(msg.stream, msg.seq, msg.stale)
+        if not seen.deliver:
+            return None
         if msg.digest not in self.buffer.labels:
             label_frame = encode_label(msg.label)
             self.buffer.add_label(msg.digest, label_frame)
@@ -194,7 +222,7 @@ class FeedNode:
         self.buffer.append_one(msg.stream, msg.seq, msg.digest, frame)
         if self.observer is not None:
             self.observer(self.node_id, msg)
-        await self.broker.publish(Delivery(msg, frame))
+        return seen
 
     def invalidate(self) -> None:
         """Forget cached decisions (consents changed): receipts and peer links ask the policy again."""
@@ -209,34 +237,51 @@ class FeedNode:
         if receipt is None:
             receipt = self._receipts[provider] = Receipt(self.decider, self.clock, self.catalog, self.party,
                                                          provider, self.official, self.consents)
+            if self.ledger is not None:
+                receipt.audit_to(self.ledger)
         return receipt
 
     async def _ingest(self, channel: Channel, receiver: Receiver, provider: str, data: bytes) -> None:
+        """One batch from a peer: verified, each message decided (receive) and re-marked, sequenced,
+        buffered, then published as one batch. Only the headers are decoded: the frames go on as they
+        came but for the label digest, which re-marking swaps."""
         try:
-            received = receiver.open(data)
+            received = receiver.open_headers(data)
         except FeedError as bad:
             self.rejected_batches += 1
             log.warning("%s: batch from %s refused: %s", self.node_id, receiver.signer, bad)
             return
-        receipt = self._receipt(provider)
-        for item in received:
-            held = receipt.accept(item.msg)
+        held_under = self._receipt(provider).held
+        accepted: list[Delivery] = []
+        holes: list[tuple[str, int, int]] = []
+        for head, frame in received:
+            held = held_under(head)
             if held is None:
                 self.refused += 1
                 continue
-            frame = item.frame
-            if held.digest != item.msg.digest:
-                # Re-marked on receipt: only the 16-byte label digest (CBOR header 0x50) changes, so
-                # swap it in place of a full re-encode; a 17-byte false match elsewhere is impossible
-                # in practice (the rest of the frame is short text and floats).
-                frame = frame.replace(b"\x50" + item.msg.digest, b"\x50" + held.digest, 1)
-            await self._accept(held, channel, frame)
+            label, digest = held
+            if digest != head.digest:
+                frame = re_marked(frame, head.digest, digest)
+                head = Header(head.stream, head.seq, head.originator, head.stale, label, digest)
+            seen = self._take(head, frame)
+            if seen is None:
+                continue
+            for first, last in seen.gaps:
+                holes.append((head.stream, first, last))
+            accepted.append(Delivery(head, frame))
+        for stream, first, last in holes:
+            await channel.send(replay_request(stream, first, last))
+        if accepted:
+            await self.broker.publish_many(accepted)
 
     # --- the server side -------------------------------------------------------------------------
 
     async def serve(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
         self._server = await serve(self._handle, host, port, ssl=ssl_context, compression=None,
                                    max_size=16 * 1024 * 1024)
+        if self.buffer.store is not None and self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"feed-replay-{self.node_id}")
+            self._spawn(self._write_behind())
         sock = next(iter(self._server.sockets))
         return int(sock.getsockname()[1])
 
@@ -280,6 +325,9 @@ class FeedNode:
             await ws.close(4403, "unknown subscriber")
             return
         gate = ReaderFilter(self.decider, self.clock, reader)
+        if self.ledger is not None:
+            gate.audit_to(self.ledger)
+        self.reader_gates.add(gate)
         sub = await self.broker.subscribe(reader_id, gate)
         sender = Sender(sub, self.signer, self, min_interval_s=self.batch_interval_s)
         await ws.send(hello("pull", self.node_id, {}))
@@ -287,12 +335,17 @@ class FeedNode:
             await sender.resume(ws, positions, nonce)
             await _run_both(sender.pump(ws), sender.answer(ws))
         finally:
+            self.reader_gates.discard(gate)
             await self.broker.unsubscribe(sub)
+            if self.ledger is not None:
+                self.ledger.forget(gate)
 
     # --- the client side: pushing to a downstream node -------------------------------------------
 
     def link_to(self, url: str, gate: Gate, ssl_context: ssl.SSLContext | None = None, *,
                 pin: CertificatePin | None = None, greeting: Callable[[], list[str]] | None = None) -> PeerLink:
+        if self.ledger is not None and isinstance(gate, StreamFilter):
+            gate.audit_to(self.ledger)
         link = PeerLink(self, url, gate, ssl_context, pin=pin, greeting=greeting)
         self.links.append(link)
         self._spawn(link.run())
@@ -306,6 +359,25 @@ class FeedNode:
             gate = PeerFilter(self.decider, self.clock, self.party, peer_party, releaser,
                               relayer or self.official, self.consents)
         return self.link_to(url, gate, ssl_context, pin=pin, greeting=greeting)
+
+    # --- the persisted buffer, written behind -----------------------------------------------------
+
+    def _unsaved(self) -> Unsaved:
+        unsaved = self.buffer.take_unsaved()
+        unsaved.positions = {stream: self.tracker.next_seq(stream) for stream in unsaved.floors}
+        return unsaved
+
+    async def _write_behind(self) -> None:
+        """Every `persist_interval_s`, what the buffer took in goes to its store from a worker thread."""
+        store, loop = self.buffer.store, asyncio.get_running_loop()
+        while store is not None:
+            await asyncio.sleep(self.persist_interval_s)
+            unsaved = self._unsaved()
+            if unsaved:
+                try:
+                    await loop.run_in_executor(self._writer, store.write, unsaved)
+                except Exception:  # a full disk must not end the feed; memory still serves replays
+                    log.exception("%s: cannot persist feed frames of %d streams", self.node_id, len(unsaved.frames))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -322,6 +394,27 @@ class FeedNode:
             self._server.close()
             await self._server.wait_closed()
         await self.broker.close()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)  # a write in progress finishes first
+            self._writer = None
+        if self.buffer.store is not None:
+            unsaved = self._unsaved()
+            if unsaved:
+                self.buffer.store.write(unsaved)
+
+
+def re_marked(frame: bytes, old: bytes, new: bytes) -> bytes:
+    """A message frame with its label digest swapped (re-marking on receipt), without a re-encode.
+
+    The digest is a 16-byte CBOR byte string (header 0x50). Should those 17 bytes also occur elsewhere
+    in the frame (a crafted stream name), the frame is rebuilt instead, so the right ones change.
+    """
+    marker = b"\x50" + old
+    if frame.count(marker) == 1:
+        return frame.replace(marker, b"\x50" + new, 1)
+    items = cbor2.loads(frame)
+    items[8] = new
+    return cbor2.dumps(items)
 
 
 def _hex_records(values: list[Any]) -> list[bytes]:

@@ -26,7 +26,9 @@ from gsomia.domain.officials import Official, Role
 from gsomia.domain.schemes import Classification
 from gsomia.feed.broker import AllowAll
 from gsomia.feed.dissemination import Consents
+from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.node import FeedNode, Peer, PeerLink
+from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.subscriber import FeedSubscriber, Update
 from gsomia.feed.tracks import TrackMessage
 
@@ -123,14 +125,17 @@ _NODE_OFFICIALS = {
 
 def chain_node(node_id: str, key: Ed25519PrivateKey, public: dict[str, Ed25519PublicKey], catalog: Catalog, *,
                clock: Callable[[], float] = time.time, consents: Consents = standing_consents,
-               reader: Official = JPN_READER, batch_interval_s: float = 0.002) -> FeedNode:
-    """One node of the chain (also what a separate process builds for its own node)."""
+               reader: Official = JPN_READER, batch_interval_s: float = 0.002, buffer: ReplayBuffer | None = None,
+               ledger: HopLedger | None = None) -> FeedNode:
+    """One node of the chain (also what a separate process builds for its own node); a running node's
+    persisted buffer and audit ledger may be given, as `gsomia serve` gives them."""
     index = CHAIN.index(node_id)
     upstream = CHAIN[index - 1] if index else None
     peers = {upstream: Peer(upstream, PARTIES[upstream], public[upstream])} if upstream else {}
     readers = {reader.id: reader} if node_id == "JPN-node" else {}
     return FeedNode(PARTIES[node_id], node_id, key, catalog, _NODE_OFFICIALS[node_id], peers, clock=clock,
-                    consents=consents, readers=readers, batch_interval_s=batch_interval_s)
+                    consents=consents, readers=readers, batch_interval_s=batch_interval_s, buffer=buffer,
+                    ledger=ledger)
 
 
 def chain_link(node: FeedNode, downstream_url: str) -> PeerLink:

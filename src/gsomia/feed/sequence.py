@@ -94,6 +94,11 @@ class SequenceTracker:
         state = self._streams.setdefault(stream, _StreamState())
         state.next_seq = max(state.next_seq, next_seq)
 
+    def next_seq(self, stream: str) -> int:
+        """The next number expected on `stream` (1 for a stream never seen)."""
+        state = self._streams.get(stream)
+        return state.next_seq if state is not None else 1
+
     def positions(self) -> dict[str, int]:
         """Per stream, the next number expected: what a reconnecting sender resumes from."""
         return {name: s.next_seq for name, s in self._streams.items()}

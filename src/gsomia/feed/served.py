@@ -14,6 +14,12 @@ consents and officials.
 - Consents are the signed records of the node's consents table plus those partners sent on feed links;
   every record is verified against the signer's published key and must be signed by the party that
   consents. They are re-read from the table every `CONSENT_POLL_S` and before a new stream starts.
+- The replay buffer, each stream's next number and who started it live in DATA/feed-replay.db, written
+  behind the feed in batches and pruned to the buffer's bounds (age, per stream, total): a restarted
+  node replays what a partner or subscriber missed and continues every stream's numbers.
+- Every per-hop decision, allowed or refused, reaches the audit trail as a per-second aggregate per
+  (gate, stream, decision) with its message count and sequence range; a refusal as soon as it is
+  decided (`served_audit`).
 """
 
 from __future__ import annotations
@@ -32,17 +38,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gsomia.crypto import InvalidRecord, KeyDirectory, fingerprint, verify_record
 from gsomia.domain.consents import Consent
 from gsomia.domain.labels import Label
-from gsomia.domain.officials import Official
+from gsomia.domain.officials import Official, OfficialStatus
 from gsomia.domain.requests import Action, Request
 from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter, policy_decider
 from gsomia.feed.errors import FeedError
+from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.node import CertificatePin, FeedNode, Peer, consents_message
+from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
+from gsomia.feed.served_audit import HopAuditWriter
 from gsomia.feed.tracks import (
     Body,
     EndOfTrack,
     ImpactPrediction,
     LaunchEvent,
     Position,
+    Routed,
     TrackMessage,
     TrackUpdate,
     Uncertainty,
@@ -59,6 +69,10 @@ from gsomia.services.runtime import Node
 log = logging.getLogger(__name__)
 CONSENT_POLL_S = 2.0
 VIA = "feed"
+REPLAY_FILE = "feed-replay.db"  # in the node's data directory, beside (not inside) its main store
+REPLAY_MAX_AGE_S = 600.0        # a track older than ten minutes is history, not a warning
+REPLAY_PER_STREAM = 50_000
+REPLAY_TOTAL = 300_000
 
 
 class PointInput(Protocol):
@@ -143,7 +157,7 @@ class StreamReleaseFilter(PeerFilter):
         super().__init__(decider, clock, party, peer, node, node, consents.consents)
         self._streams = consents.streams
 
-    def question(self, msg: TrackMessage, at: datetime, consents: tuple[Consent, ...]) -> Request:
+    def question(self, msg: Routed, at: datetime, consents: tuple[Consent, ...]) -> Request:
         started = self._streams.get(msg.stream)
         if msg.label.originator == self.party and started is not None:
             return Request(Action.RELEASE, at, started.official, msg.label, recipient=self.peer,
@@ -176,9 +190,16 @@ class NodeFeed:
             else:
                 log.warning("feed: %s signs with a non-Ed25519 key; its batches cannot be accepted", partner.party)
         self.decider: Decider = policy_decider(node.catalog)
+        # The replay buffer, stream positions and owners survive a restart in the data directory.
+        self.store = SqliteReplayStore(node.settings.data_dir / REPLAY_FILE)
+        buffer = ReplayBuffer(self._clock, max_per_stream=REPLAY_PER_STREAM, max_age_s=REPLAY_MAX_AGE_S,
+                              store=self.store, max_total=REPLAY_TOTAL)
+        self.ledger = HopLedger(self._clock)
+        self.audit = HopAuditWriter(node, self.ledger)
         self.feed = FeedNode(node.party, self.node_id, keys.signer, node.catalog, self.official, peers,
                              clock=self._clock, decider=self.decider, consents=self.consents, admission=self,
-                             on_consents=self._received)
+                             on_consents=self._received, buffer=buffer, ledger=self.ledger)
+        self._restore_origins()
         self.port: int | None = None
         self._poll: asyncio.Task[None] | None = None
 
@@ -203,6 +224,7 @@ class NodeFeed:
             self.feed.link_to_peer(partner.feed_url, partner.party, self.official, ssl_context=self._client_context,
                                    gate=gate, pin=pinned_to(partner.tls_fingerprint), greeting=self._greeting)
         self._poll = asyncio.ensure_future(self._poll_consents())
+        self.audit.start()
         return self.port
 
     def _greeting(self) -> list[str]:
@@ -213,7 +235,9 @@ class NodeFeed:
             self._poll.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll
-        await self.feed.close()
+        await self.feed.close()  # saves what the replay buffer has not yet written
+        await self.audit.close()  # writes the last decision aggregates
+        self.store.close()
 
     # --- the Admission the FeedNode asks ---------------------------------------------------------
 
@@ -274,8 +298,39 @@ class NodeFeed:
             await asyncio.sleep(CONSENT_POLL_S)
             try:
                 await self.refresh_consents()
+                await self.refresh_officials()
             except Exception:  # a store hiccup must not end the feed; the next poll retries
-                log.exception("feed: cannot read consents")
+                log.exception("feed: cannot read consents or the register")
+
+    async def refresh_officials(self) -> None:
+        """Stream owners and connected subscribers as the register holds them now: a suspension, a
+        revocation or a changed clearance or need-to-know stops their releases and reads within
+        CONSENT_POLL_S, rather than when the cached decisions lapse at the hour (R6.e, R7.2)."""
+        readers = list(self.feed.reader_gates)
+        wanted = {o.official.id for o in self.streams.values()} | {gate.subject.id for gate in readers}
+        if not wanted:
+            return
+        current = await asyncio.to_thread(self._register, wanted)
+
+        def now(official: Official) -> Official:  # gone from the register: as good as revoked
+            return current.get(official.id) or replace(official, status=OfficialStatus.REVOKED)
+
+        owners_changed = False
+        for stream, origin in list(self.streams.items()):
+            if now(origin.official) != origin.official:
+                self.streams[stream] = Origination(now(origin.official), origin.label)
+                owners_changed = True
+        if owners_changed:
+            self.feed.invalidate()
+        for gate in readers:
+            if now(gate.subject) != gate.subject:
+                gate.subject = now(gate.subject)
+                gate.invalidate()
+
+    def _register(self, official_ids: set[str]) -> dict[str, Official]:
+        with self.node.ctx.store.unit_of_work(readonly=True) as uow:
+            records = {i: uow.officials.get(i) for i in official_ids}
+        return {i: r.official for i, r in records.items() if r is not None}
 
     # --- originating (the HTTP ingest) ---------------------------------------------------------------
 
@@ -306,7 +361,7 @@ class NodeFeed:
         return newest
 
     def next_seq(self, stream: str) -> int:
-        return self.feed.tracker.positions().get(stream, 1)
+        return self.feed.tracker.next_seq(stream)
 
     async def _start_stream(self, actor: Actor, stream: str, label: Label) -> None:
         at = self.node.ctx.clock()
@@ -321,7 +376,23 @@ class NodeFeed:
             raise PermissionDenied(" ".join(decision.reasons) or "refused by the policy", rules=decision.rules,
                                    reasons=decision.reasons)
         await self.refresh_consents()  # a consent given a moment ago reaches the hub before the stream
-        self.streams.setdefault(stream, Origination(actor.official, label))
+        if stream not in self.streams:
+            self.streams[stream] = Origination(actor.official, label)
+            await asyncio.to_thread(self.store.remember_origin, stream, actor.official.id, label.canonical_bytes())
+
+    def _restore_origins(self) -> None:
+        """After a restart: each stream is still its starting official's, if that official is still active
+        (otherwise it has no releaser and stays home, default deny), under the label it started with."""
+        origins = self.store.origins()
+        if not origins:
+            return
+        with self.node.ctx.store.unit_of_work(readonly=True) as uow:
+            records = {o: uow.officials.get(o) for o in {official for official, _ in origins.values()}}
+        for stream, (official_id, label_bytes) in origins.items():
+            record = records.get(official_id)
+            if record is not None and record.official.status is OfficialStatus.ACTIVE:
+                label = Label.from_canonical(label_bytes, self.node.catalog.schemes)
+                self.streams[stream] = Origination(record.official, label)
 
     # --- what exists -----------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple, Protocol
 
 from gsomia.domain.labels import Label
 
@@ -110,3 +111,36 @@ class TrackMessage:
     @property
     def kind(self) -> str:
         return type(self.body).__name__
+
+
+class Header(NamedTuple):
+    """A message as a hop sees it: what it routes, gates, sequences and buffers on, without the body.
+
+    A relay decodes only this from each frame (the body is checked for shape and stays in the frame,
+    bytes for bytes); the body is decoded where it is shown (a subscriber, a CoT client). A NamedTuple:
+    built per message per hop, it must cost a tuple, not a frozen dataclass.
+    """
+
+    stream: str
+    seq: int
+    originator: str
+    stale: float
+    label: Label
+    digest: bytes
+
+
+class Routed(Protocol):
+    """What gates, sequence tracking and the broker read of a message: a `TrackMessage` or a `Header`."""
+
+    @property
+    def stream(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def originator(self) -> str: ...
+    @property
+    def stale(self) -> float: ...
+    @property
+    def label(self) -> Label: ...
+    @property
+    def digest(self) -> bytes: ...

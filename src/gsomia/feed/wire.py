@@ -27,6 +27,7 @@ from gsomia.feed.tracks import (
     LABEL_DIGEST_SIZE,
     Body,
     EndOfTrack,
+    Header,
     ImpactPrediction,
     LaunchEvent,
     Position,
@@ -137,6 +138,32 @@ def _decode_body(kind: int, f: list[Any]) -> Body:
     raise WireError(f"frame kind {kind} with {n} body fields is not a known message")
 
 
+def _check_covariance(cov: Any) -> None:
+    if cov is not None and (type(cov) is not list or len(cov) != 6):
+        raise WireError("covariance must be six numbers")
+    if cov is not None:
+        _numbers(cov)
+
+
+def _check_body(kind: int, f: list[Any]) -> None:
+    """The same checks as `_decode_body`, building nothing: what a relay needs before it re-signs."""
+    n = len(f)
+    if kind == KIND_UPDATE and n == 9:
+        _numbers(f[:8])
+        _check_covariance(f[8])
+    elif kind == KIND_IMPACT and n == 7:
+        _numbers(f[:5])
+        _numbers(f[6:])
+        _check_covariance(f[5])
+    elif kind == KIND_LAUNCH and n == 6:
+        _numbers(f[:5])
+        _check_covariance(f[5])
+    elif kind == KIND_END and n == 1:
+        _str(f[0])
+    else:
+        raise WireError(f"frame kind {kind} with {n} body fields is not a known message")
+
+
 class WireDecoder:
     """Decodes frames from one connection (or several: labels are named by content, not by peer)."""
 
@@ -147,23 +174,64 @@ class WireDecoder:
     def knows(self, digest: bytes) -> bool:
         return digest in self._labels
 
+    def label(self, digest: bytes) -> Label:
+        """A label this decoder has been given (KeyError otherwise)."""
+        return self._labels[digest]
+
     def add_label(self, label: Label, digest: bytes) -> None:
         self._labels[digest] = label
 
     def decode(self, frame: bytes) -> TrackMessage | None:
         """The message in a frame, or None for a label frame (which is remembered)."""
+        items = self._items(frame)
+        if items is None:
+            return None
+        stream, seq, originator, sensor, time, stale, label, digest = self._head(items)
+        return TrackMessage(stream, seq, originator, sensor, time, stale, label, _decode_body(items[1], items[9:]),
+                            digest)
+
+    def header(self, frame: bytes) -> Header | None:
+        """A message frame's header, its body checked but not built; None for a label frame (remembered).
+
+        The same checks as `decode`, inlined: a relay runs this for every message it forwards.
+        """
+        try:
+            items = cbor2.loads(frame)
+        except Exception as bad:  # cbor2 raises several unrelated types for hostile bytes
+            raise WireError(f"frame is not CBOR: {bad}") from None
+        if type(items) is not list or len(items) < 10 or items[0] != VERSION or items[1] == KIND_LABEL:
+            checked = self._items(frame)  # a label frame, or a malformed one: the general path says which
+            if checked is None:
+                return None
+            items = checked
+        _, kind, stream, seq, originator, sensor, time, stale, digest = items[:9]
+        label = self._labels.get(digest) if type(digest) is bytes else None
+        if label is None:
+            raise UnknownLabel(digest if isinstance(digest, bytes) else b"")
+        if type(seq) is not int or seq < 0:
+            raise WireError("sequence number must be a non-negative integer")
+        if type(stream) is not str or type(originator) is not str or type(sensor) is not str:
+            raise WireError("stream, originator and sensor must be strings")
+        if type(time) not in _NUMBER or type(stale) not in _NUMBER or type(kind) is not int:
+            raise WireError("time and stale must be numbers")
+        _check_body(kind, items[9:])
+        return Header(stream, seq, originator, stale, label, digest)
+
+    def _items(self, frame: bytes) -> list[Any] | None:
         try:
             items = cbor2.loads(frame)
         except Exception as bad:  # cbor2 raises several unrelated types for hostile bytes
             raise WireError(f"frame is not CBOR: {bad}") from None
         if not isinstance(items, list) or len(items) < 3 or items[0] != VERSION:
             raise WireError("frame is not a version 1 feed frame")
-        kind = items[1]
-        if kind == KIND_LABEL:
+        if items[1] == KIND_LABEL:
             self._learn_label(items)
             return None
-        if len(items) < 10 or not isinstance(kind, int):
+        if len(items) < 10 or type(items[1]) is not int:
             raise WireError("message frame is too short")
+        return items
+
+    def _head(self, items: list[Any]) -> tuple[str, int, str, str, float, float, Label, bytes]:
         _, _, stream, seq, originator, sensor, time, stale, digest = items[:9]
         label = self._labels.get(digest) if isinstance(digest, bytes) else None
         if label is None:
@@ -171,8 +239,7 @@ class WireDecoder:
         if type(seq) is not int or seq < 0:
             raise WireError("sequence number must be a non-negative integer")
         _numbers([time, stale])
-        return TrackMessage(_str(stream), seq, _str(originator), _str(sensor), time, stale, label,
-                            _decode_body(kind, items[9:]), digest)
+        return _str(stream), seq, _str(originator), _str(sensor), time, stale, label, digest
 
     def _learn_label(self, items: list[Any]) -> None:
         if len(items) != 4 or not isinstance(items[2], bytes) or not isinstance(items[3], bytes):

@@ -1,0 +1,88 @@
+"""What the audit trail keeps of the feed's per-hop decisions: one aggregate per gate, stream and decision.
+
+Every message is decided per recipient at every hop (release, relay, receive, read), and every
+decision, allowed or refused, is audited. One audit entry per message would cost more than the hop
+itself at 5,000 messages a second, so the gates count instead: each cached decision counts the
+messages it was applied to, with their lowest and highest sequence number, and the `HopLedger`
+collects those counts when the node's audit writer drains it (each second). A refusal is also
+reported the moment it is decided, before any count, so that it reaches the trail at once.
+
+Pure: the node's audit writer (`gsomia.feed.served`) turns `HopDecisions` into audit entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class HopDecisions:
+    """One decision of one gate about one stream, and what it was applied to over an interval."""
+
+    action: str                  # release | relay | receive | read
+    actor: str                   # the official the policy was asked about (a releaser, the node, a reader)
+    stream: str
+    counterpart: str             # the other side of the hop: "to JPN", "from KOR", "reader jpn-watch"
+    allowed: bool
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...]
+    agreement: str | None
+    count: int                   # messages it was applied to in the interval (0: the decision alone)
+    first_seq: int
+    last_seq: int
+    since: float                 # the interval, POSIX seconds
+    until: float
+
+    def summary(self) -> str:
+        """The entry's last reason: what the decision was applied to, never any content."""
+        if self.count == 0:
+            return f"{self.counterpart}; decided at seq {self.first_seq}"
+        return (f"{self.counterpart}; {self.count} message{'s' if self.count != 1 else ''},"
+                f" seq {self.first_seq}-{self.last_seq}")
+
+
+class Counted(Protocol):
+    """A gate whose counts the ledger collects (`dissemination.StreamFilter`)."""
+
+    def counts(self, since: float, until: float) -> list[HopDecisions]:
+        """The counts since the last call, resetting them."""
+        ...
+
+
+class HopLedger:
+    """The node's collector: gates report closed counts and refusals here; the audit writer drains it."""
+
+    def __init__(self, clock: Callable[[], float], on_refusal: Callable[[], None] | None = None) -> None:
+        self._clock = clock
+        self._gates: dict[int, Counted] = {}
+        self._closed: list[HopDecisions] = []
+        self._last_drain = clock()
+        self.on_refusal = on_refusal  # the writer's wake-up: a refusal is written without waiting
+
+    def watch(self, gate: Counted) -> None:
+        self._gates[id(gate)] = gate
+
+    def forget(self, gate: Counted) -> None:
+        """A gate going away (a subscriber disconnected): keep what it counted."""
+        if self._gates.pop(id(gate), None) is not None:
+            self._closed.extend(gate.counts(self._last_drain, self._clock()))
+
+    def closed(self, records: Iterable[HopDecisions]) -> None:
+        """Counts of decisions a gate no longer holds (expired, invalidated)."""
+        self._closed.extend(records)
+
+    def refused(self, record: HopDecisions) -> None:
+        self._closed.append(record)
+        if self.on_refusal is not None:
+            self.on_refusal()
+
+    def drain(self) -> list[HopDecisions]:
+        """Everything counted since the last drain, oldest interval first."""
+        now = self._clock()
+        out, self._closed = self._closed, []
+        for gate in list(self._gates.values()):
+            out.extend(gate.counts(self._last_drain, now))
+        self._last_drain = now
+        return out

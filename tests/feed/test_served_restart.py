@@ -1,0 +1,65 @@
+"""A running node's feed survives its restart: the replay buffer, each stream's next number and who started it
+live in DATA/feed-replay.db, so a partner that connects after the restart still gets what it missed, the
+stream's numbers continue, and the stream still belongs to the official who started it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from tests.federation.harness import PASSPHRASE, RunningNode, start, stop_all, wait_for
+
+from gsomia.demo.loopback import create_federation
+from gsomia.feed.served import REPLAY_FILE
+from gsomia.feed.subscriber import Update
+
+from .served import consent_kor_to_jpn, post, subscriber, updates
+
+pytestmark = pytest.mark.slow
+STREAM = "KOR-S1-RESTART"
+
+
+def test_a_node_restarted_mid_stream_replays_what_it_held_and_continues_the_stream(tmp_path: Path) -> None:
+    specs = create_federation(tmp_path, passphrase=PASSPHRASE)
+    running: dict[str, RunningNode] = {"KOR": start(specs["KOR"]), "JPN": start(specs["JPN"])}
+    try:
+        consent_kor_to_jpn(running["KOR"])
+        # The hub is down: KOR takes the first ten and holds them in its buffer, nobody has them yet.
+        first = post(running["KOR"], "releaser", updates(STREAM, 10))
+        assert first.status_code == 200, first.text
+        running["KOR"].signal_stop()
+        running["KOR"].join()
+        assert (specs["KOR"].data / REPLAY_FILE).exists()
+
+        kor = running["KOR"] = start(specs["KOR"])
+        assert kor.server.feed is not None and kor.server.feed.next_seq(STREAM) == 11  # not 1 again
+        running["USA"] = start(specs["USA"])  # connects after the restart: asks KOR from the beginning
+        seen: list[Update] = []
+        watch = subscriber(specs["JPN"], "analyst", seen)
+
+        async def scenario() -> None:
+            task = asyncio.ensure_future(watch.run())
+            try:
+                await asyncio.wait_for(watch.connected.wait(), 20)
+                # Numbered by the node: after the restart it continues where the stream was.
+                rest = await asyncio.to_thread(post, kor, "releaser", updates(STREAM, 5, numbered=False))
+                assert rest.status_code == 200, rest.text
+                assert rest.json()["streams"] == {STREAM: 15}
+                # Still the releaser's stream: another official cannot take it over after the restart.
+                hijack = await asyncio.to_thread(post, kor, "analyst", updates(STREAM, 1, start_seq=16))
+                assert hijack.status_code == 403, hijack.text
+                async with asyncio.timeout(30):
+                    while len(seen) < 15:
+                        await asyncio.sleep(0.02)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+        asyncio.run(scenario())
+        assert [u.msg.seq for u in seen] == list(range(1, 16))  # the pre-restart ten replayed, in order, once
+        assert watch.tracker.lost(STREAM) == 0 and watch.tracker.missing(STREAM) == []
+        wait_for(lambda: running["USA"].server.feed is not None
+                 and running["USA"].server.feed.feed.buffer.newest(STREAM) == 15, "the hub to hold all 15")
+    finally:
+        stop_all(running)
