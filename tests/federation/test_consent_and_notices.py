@@ -144,3 +144,26 @@ def test_R6_h_a_destruction_and_its_certificate_to_the_provider_are_one_transact
     with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
         sent = [m for m in uow.exchange.outbox(limit=1000) if m.item_id == held["id"]]
     assert [m.kind for m in sent] == ["destruction-certificate"] and sent[0].peer == "KOR"
+
+
+def test_R6_g_a_change_of_classification_and_its_notices_are_one_transaction(
+        nodes: dict[str, RunningNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    kor, jpn = nodes["KOR"], nodes["JPN"]
+    item_id = _release(kor, "to be downgraded from the CLI's code path")
+    _received(jpn, item_id)
+    officer = Actor(officials.authenticate(kor.node.ctx, kor.spec.tokens["officer"]), "test")
+    lower = kor.node.ctx.schemes.parse("KOR:III")
+
+    def outbox_down(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("the outbox cannot be written")
+
+    monkeypatch.setattr("gsomia.services.exchange_common.enqueue", outbox_down)
+    with pytest.raises(RuntimeError):
+        handling.reclassify(kor.node, officer, item_id, lower, reason="sources declassified")
+    with kor.node.ctx.store.unit_of_work(readonly=True) as uow:
+        item = uow.items.get(item_id)
+        assert item is not None and item.classification == "KOR:II"  # nothing half done
+    monkeypatch.undo()
+    handling.reclassify(kor.node, officer, item_id, lower, reason="sources declassified")  # what the CLI calls
+    wait_for(lambda: [i for i in items_of(jpn) if i.get("origin_ref") == item_id and i["classification"] == "KOR:III"],
+             "the new marking at JPN")

@@ -269,24 +269,6 @@ def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: s
     return holders
 
 
-def notify_reclassification(node: Node, actor: Actor, item_id: str, reason: str = "") -> list[str]:
-    """R6.g: after the originator changes a classification, every first hop is told in writing (hubs pass it on)."""
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
-        item = require_item(uow, item_id)
-        if item.origin != "originated":
-            raise InvalidInput("only the originator's change of classification is notified (R6.g)")
-        hops = sorted(uow.exchange.peers_sent(item.id, "item"))
-        for hop in hops:
-            enqueue(uow, at, hop, "reclassification", {"item_ref": item.id, "originator": node.party,
-                                                       "classification": item.classification, "reason": reason},
-                    item.id)
-        if hops:
-            audit_note(uow, at, actor, "item.reclassify.notice", item_id, ("R6.g",),
-                       f"{', '.join(hops)} told in writing: now {item.classification}")
-    return hops
-
-
 def exchange_checkpoint(node: Node, partners: Partners, actor: Actor) -> int:
     """Sign our audit head and send it to every partner, so each can later prove what the other held and did."""
     checkpoint = audit.checkpoint(node.ctx, actor, node.checkpoint_signer)

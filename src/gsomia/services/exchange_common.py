@@ -151,3 +151,15 @@ def certificate_to_provider(uow: UnitOfWork, node: Node, actor: Actor, item: Ite
             {"item_ref": item_ref(item), "originator": label.originator, "holder": node.party,
              "certificate": certificate}, item.id)
     item_event(uow, at, actor, item.id, "certificate-sent", item.received_from, "destruction certificate", seq)
+
+
+def reclassification_to_holders(uow: UnitOfWork, actor: Actor, item: ItemRecord, reason: str, at: datetime) -> None:
+    """R6.g: the originator changed a classification; every first hop is told in writing (hubs pass it on)."""
+    hops = sorted(uow.exchange.peers_sent(item.id, "item"))
+    for hop in hops:
+        enqueue(uow, at, hop, "reclassification", {"item_ref": item.id, "originator": item.originator,
+                                                   "classification": item.classification, "reason": reason},
+                item.id)
+    if hops:
+        audit_note(uow, at, actor, "item.reclassify.notice", item.id, ("R6.g",),
+                   f"{', '.join(hops)} told in writing: now {item.classification}")

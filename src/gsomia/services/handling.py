@@ -32,7 +32,7 @@ from gsomia.services import items
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor
 from gsomia.services.errors import Conflict, InvalidInput, PermissionDenied, ServiceError
-from gsomia.services.exchange_common import certificate_to_provider
+from gsomia.services.exchange_common import certificate_to_provider, reclassification_to_holders
 from gsomia.services.runtime import Node
 from gsomia.storage.engine import reclaim_erased
 from gsomia.storage.records import ItemEvent, ItemRecord
@@ -169,10 +169,10 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
 def reclassify(node: Node, actor: Actor, item_id: str, new: Classification, *, reason: str = "") -> ItemRecord:
     """The originator changes an item's classification (R6.g); its local copies follow (R4.5).
 
-    The content is sealed again under the new label (the label is bound into the envelope). Hook for
-    the federation layer: every party this item was released to must be told in writing; they are the
-    counterparties of its "released" events (`items.item_history`), and the returned record is the
-    item as it now stands.
+    The content is sealed again under the new label (the label is bound into the envelope). Every
+    partner this node released the item to is told in writing in the same transaction (hubs pass it
+    on), so a recorded change always has its notices on the way; the returned record is the item as it
+    now stands.
     """
     ctx = node.ctx
     ctx.schemes.level(new)  # an unknown marking is bad input, before anything is written
@@ -190,6 +190,8 @@ def reclassify(node: Node, actor: Actor, item_id: str, new: Classification, *, r
         entry = append(uow, at, [entry_draft])
         if decision.allowed:
             updated = _relabel(node, uow, actor, item, new, at, entry.last_seq)
+            if item.origin == "originated":
+                reclassification_to_holders(uow, actor, updated, reason, at)
             pending = uow.items.derived_from(item_id)
             while pending:  # copies of copies too: every derivative carries the original's markings
                 derivative = pending.pop()

@@ -16,7 +16,7 @@ from gsomia.api import schemas, views
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
 from gsomia.domain.parsing import label_from_dict
-from gsomia.services import exchange, handling, visibility
+from gsomia.services import handling, visibility
 from gsomia.services.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -92,7 +92,6 @@ def reclassify(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.Recla
     """Change the classification of an item of this party; every holder must be told in writing (R6.g)."""
     new = node.ctx.schemes.parse(body.classification)
     updated = handling.reclassify(node, actor, item_id, new, reason=body.reason)
-    exchange.notify_reclassification(node, actor, item_id, body.reason)  # R6.g: holders told in writing
     return views.item(updated)
 
 
