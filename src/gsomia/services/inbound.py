@@ -86,11 +86,10 @@ def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_part
     actor = node_actor(node)
     opened: list[PeerMessage | ProtocolError] = [_opened(node, partners, data, tls_party, now) for data in batch]
     ids = [m.id for m in opened if isinstance(m, PeerMessage)]
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
-        seen = uow.exchange.seen_many(ids)
     answers: list[bytes | ProtocolError] = []
     try:
         with node.ctx.store.unit_of_work() as uow:
+            seen = uow.exchange.seen_many(ids)  # inside the writing transaction: no copy can slip in between
             for message in opened:
                 if isinstance(message, ProtocolError):
                     audit_note(uow, now, actor, "peer.message", None, ("G3",), str(message))
