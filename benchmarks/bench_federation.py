@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             half = count // 2
             latencies = _release_latencies(client, database, items[:half])
             rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database, items[half:count])
-            batched = _batched_release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
-                                            items[count:])
+            batched = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
+                                    items[count:], per_request=BATCH)
             body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
             echo = f"https://127.0.0.1:{echo_port}/"
             plain_latencies = _plain_latencies(echo, jpn.root_certificate, body, half)
@@ -141,7 +141,7 @@ def _databases(postgres: bool) -> Iterator[dict[str, tuple[str, str]]]:
         admin.dispose()
 
 
-Reader = Callable[[str], "float | None"]
+Reader = Callable[[str], float | None]
 
 
 def _outbox_reader(database: tuple[str, str] | None, data: Path) -> Reader:
@@ -157,49 +157,35 @@ def _outbox_reader(database: tuple[str, str] | None, data: Path) -> Reader:
     return delivered_at
 
 
-def _delivered_at(read: Reader, message_id: str) -> float | None:
-    return read(message_id)
-
-
 def _release_latencies(client: httpx.Client, database: Reader, items: list[str]) -> list[float]:
     """One release at a time: request sent → receipt recorded at KOR."""
     latencies = []
     for item in items:
         started = time.time()
         message_id = client.post(f"/v1/items/{item}/release", json={"to": "JPN"}).json()["message_id"]
-        done = wait_for(lambda m=message_id: _delivered_at(database, m), "the receipt", timeout=30)
+        done = wait_for(lambda m=message_id: database(m), "the receipt", timeout=30)
         latencies.append((done - started) * 1000)
     return latencies
 
 
-def _release_rate(api_url: str, root: Path, token: str, database: Reader, items: list[str]) -> float:
-    """Releases at CONCURRENCY requests in flight, until every receipt is recorded."""
+def _release_rate(api_url: str, root: Path, token: str, database: Reader, items: list[str],
+                  per_request: int = 1) -> float:
+    """Releases at CONCURRENCY requests in flight, until every receipt is recorded: one per request
+    (POST /v1/items/{id}/release) or `per_request` at a time (POST /v1/releases)."""
     clients = [official_client(api_url, root, token) for _ in range(CONCURRENCY)]
-    started = time.time()
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        ids = list(pool.map(lambda pair: pair[1].post(f"/v1/items/{pair[0]}/release", json={"to": "JPN"})
-                            .json()["message_id"], [(item, clients[i % CONCURRENCY]) for i, item in enumerate(items)]))
-    last = max(wait_for(lambda m=m: _delivered_at(database, m), "every receipt", timeout=120) for m in ids)
-    for c in clients:
-        c.close()
-    return len(items) / (last - started)
-
-
-def _batched_release_rate(api_url: str, root: Path, token: str, database: Reader, items: list[str]) -> float:
-    """Releases sent BATCH per request (POST /v1/releases), CONCURRENCY requests in flight, until every
-    receipt is recorded."""
-    clients = [official_client(api_url, root, token) for _ in range(CONCURRENCY)]
-    batches = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+    chunks = [items[i:i + per_request] for i in range(0, len(items), per_request)]
 
     def release(n: int) -> list[str]:
-        answer = clients[n % CONCURRENCY].post("/v1/releases", json={
-            "releases": [{"item_id": item, "to": "JPN"} for item in batches[n]]}).json()
+        client, chunk = clients[n % CONCURRENCY], chunks[n]
+        if per_request == 1:
+            return [client.post(f"/v1/items/{chunk[0]}/release", json={"to": "JPN"}).json()["message_id"]]
+        answer = client.post("/v1/releases", json={"releases": [{"item_id": i, "to": "JPN"} for i in chunk]}).json()
         return [o["message_id"] for o in answer["outcomes"]]
 
     started = time.time()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        ids = [m for queued in pool.map(release, range(len(batches))) for m in queued]
-    last = max(wait_for(lambda m=m: _delivered_at(database, m), "every receipt", timeout=120) for m in ids)
+        ids = [m for queued in pool.map(release, range(len(chunks))) for m in queued]
+    last = max(wait_for(lambda m=m: database(m), "every receipt", timeout=120) for m in ids)
     for c in clients:
         c.close()
     return len(items) / (last - started)

@@ -15,6 +15,7 @@ from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, health, items, officials
 from gsomia.api.routes.health import API_VERSION
 from gsomia.services.runtime import Node
+from gsomia.services.throttle import FailedAuthentications
 
 TITLE = "gsomia officials' API"
 DESCRIPTION = """\
@@ -35,6 +36,7 @@ def create_app(node: Node, *, extra_routers: Sequence[APIRouter] = ()) -> FastAP
     app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url="/openapi.json",
                   docs_url="/docs", redoc_url=None)
     app.state.node = node
+    app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
     install_error_handlers(app)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)

@@ -55,7 +55,7 @@ async def current_actor(request: Request, node: NodeDep,
     official = officials.recently_authenticated(node.ctx, token)
     if official is not None:
         return Actor(official, VIA)
-    failures = failed_authentications(request)
+    failures = cast(FailedAuthentications, request.app.state.failed_authentications)
     caller = request.client.host if request.client is not None else "unknown"
     failures.check(caller)
     try:
@@ -67,13 +67,6 @@ async def current_actor(request: Request, node: NodeDep,
         raise
     return Actor(official, VIA)
 
-
-def failed_authentications(request: Request) -> FailedAuthentications:
-    """The app's count of failed authentications per caller (one per app, made on first use)."""
-    state = request.app.state
-    if not hasattr(state, "failed_authentications"):
-        state.failed_authentications = FailedAuthentications()
-    return cast(FailedAuthentications, state.failed_authentications)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -27,6 +27,7 @@ from gsomia.cli.node import (
     opened,
     opened_node,
     out,
+    print_fields,
     print_json,
 )
 from gsomia.domain.labels import Label
@@ -66,11 +67,7 @@ def show(data: DataOption, item_id: str, as_json: JsonOption = False) -> None:
     """One item's identification, label fields, state and custody."""
     with opened(data) as node, clean_errors():
         item = items.get_item(node.ctx, acting(node), item_id)
-    if as_json:
-        print_json(_as_json(item))
-        return
-    for key, value in _as_json(item).items():
-        out.print(f"[bold]{key}[/]: {value}", highlight=False)
+    print_fields(_as_json(item), as_json)
 
 
 @app.command()

@@ -15,7 +15,6 @@ keys, so this grants nothing new, and every action is still audited under that o
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sys
@@ -30,6 +29,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from gsomia.cli.common import print_json as print_json  # re-exported: the node commands print with it
 from gsomia.config import CONFIG_FILE, ConfigError, Settings, load_settings, write_settings
 from gsomia.domain.errors import DomainError
 from gsomia.domain.timeutil import parse_instant
@@ -126,8 +126,13 @@ def acting(node: Node | runtime.Node) -> Actor:
     return Actor(officials.local_admin(node.ctx, node.settings.local_admin), "cli-local")
 
 
-def print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+def print_fields(fields: dict[str, object], as_json: bool) -> None:
+    """One record: as JSON, or one bold `key: value` line per field."""
+    if as_json:
+        print_json(fields)
+        return
+    for key, value in fields.items():
+        out.print(f"[bold]{key}[/]: {value}", highlight=False)
 
 
 def init(

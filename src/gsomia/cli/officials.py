@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gsomia.cli.node import DataOption, JsonOption, acting, clean_errors, opened, out, parse_time, print_json
+from gsomia.cli.node import (
+    DataOption,
+    JsonOption,
+    acting,
+    clean_errors,
+    opened,
+    out,
+    parse_time,
+    print_fields,
+    print_json,
+)
 from gsomia.domain.officials import OfficialStatus
 from gsomia.domain.timeutil import format_instant
 from gsomia.services import officials
@@ -30,11 +40,7 @@ def _as_json(r: officials.OfficialRecord) -> dict[str, object]:
 
 
 def _show(r: officials.OfficialRecord, as_json: bool) -> None:
-    if as_json:
-        print_json(_as_json(r))
-        return
-    for key, value in _as_json(r).items():
-        out.print(f"[bold]{key}[/]: {value}", highlight=False)
+    print_fields(_as_json(r), as_json)
 
 
 @app.command()

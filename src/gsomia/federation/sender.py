@@ -90,13 +90,6 @@ class Sender:
                 started += len(batch)
         return started
 
-    async def deliver_due(self) -> int:
-        """Deliver what is due now and wait for the answers (tests and one-shot use)."""
-        started = await self.dispatch_due()
-        while self.tasks:
-            await asyncio.wait(set(self.tasks))
-        return started
-
     def _start(self, peer: str, batch: list[OutboxMessage]) -> None:
         self.in_flight.update(m.message_id for m in batch)
         self.batches[peer] = self.batches.get(peer, 0) + 1

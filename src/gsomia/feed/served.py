@@ -62,7 +62,7 @@ from gsomia.services import officials
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor
 from gsomia.services.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
-from gsomia.services.exchange_common import consent_records, consents_from_records, node_official
+from gsomia.services.exchange_common import consents_from_records, granted_consents, node_official
 from gsomia.services.partners import Partners
 from gsomia.services.runtime import Node
 
@@ -288,7 +288,7 @@ class NodeFeed:
 
     def _table_records(self) -> list[bytes]:
         with self.node.ctx.store.unit_of_work(readonly=True) as uow:
-            return [r for party in sorted(self.node.catalog.schemes.parties) for r in consent_records(uow, party)]
+            return [r for party in sorted(self.node.catalog.schemes.parties) for r in granted_consents(uow, party)[1]]
 
     async def refresh_consents(self) -> None:
         await self._merge(await asyncio.to_thread(self._table_records))

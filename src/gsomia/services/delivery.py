@@ -36,17 +36,6 @@ def signed_for_sending(node: Node, message: OutboxMessage) -> bytes:
     return sign_message(node.keys, message.message_id, message.kind, message.peer, message.payload, node.ctx.clock())
 
 
-def record_failure(node: Node, message: OutboxMessage, error: str) -> datetime:
-    """Retry later, backing off exponentially (capped): the partner may be down for a while."""
-    with node.ctx.store.unit_of_work() as uow:
-        return _retry_later(node, uow, message, error)
-
-
-def record_answer(node: Node, partners: Partners, message: OutboxMessage, answer: bytes) -> str:
-    """Verify the partner's signed answer and record it, once. Returns the outcome (accepted | refused)."""
-    return record_outcomes(node, partners, [(message, answer)])[0]
-
-
 def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> list[str]:
     """Record what the partner answered to each message of a batch, in one transaction.
 
@@ -65,6 +54,7 @@ def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[Out
 
 
 def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str) -> datetime:
+    """Retry later, backing off exponentially (capped): the partner may be down for a while."""
     attempts = message.attempts + 1
     backoff: timedelta = min(timedelta(milliseconds=200) * (2 ** min(attempts, 10)), MAX_BACKOFF)
     later = node.ctx.clock() + backoff

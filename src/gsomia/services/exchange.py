@@ -27,10 +27,8 @@ from gsomia.services.exchange_common import (
     RESULT_WITHIN,
     audit_decision,
     audit_note,
-    consent_of,
-    consent_records,
     enqueue,
-    held_consents,
+    granted_consents,
     item_event,
     item_ref,
     label_of,
@@ -75,9 +73,7 @@ def release_many(node: Node, partners: Partners, actor: Actor, releases: Sequenc
     at = node.ctx.clock()
     outcomes: list[str | ServiceError] = []
     with node.ctx.store.unit_of_work() as uow:
-        granted = uow.exchange.consents(state=GRANTED, by_party=node.party)
-        consents = tuple(consent_of(c) for c in granted)
-        records = [c.record for c in granted if c.record]
+        consents, records = granted_consents(uow, node.party)
         for one in releases:
             try:
                 outcomes.append(_release_one(node, partners, actor, uow, one, at, consents, records))
@@ -119,8 +115,9 @@ def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str
     with node.ctx.store.unit_of_work() as uow:
         item = require_item(uow, item_id)
         label = label_of(node, item)
-        request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to,
-                          consents=held_consents(uow, label.originator), item_id=item_ref(item))
+        consents, records = granted_consents(uow, label.originator)
+        request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to, consents=consents,
+                          item_id=item_ref(item))
         decision = decide(request, node.catalog)
         seq = audit_decision(uow, at, actor, "item.disclose", item_id, decision)
         if decision.allowed:
@@ -130,7 +127,7 @@ def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str
             envelope = _sealed_for(node, partners, original_bytes, plaintext, [to], at)
             payload = {"item_ref": item_ref(item), "originator": label.originator, "envelope": envelope,
                        "final": to, "via": None, "disclosed_by": node.party,
-                       "consents": consent_records(uow, label.originator), "provenance": [label.originator, node.party]}
+                       "consents": records, "provenance": [label.originator, node.party]}
             message_id = enqueue(uow, at, to, "item", payload, item.id)
             item_event(uow, at, actor, item.id, "disclosed", to, f"with {label.originator}'s written consent;"
                        f" message {message_id}", seq)

@@ -74,8 +74,11 @@ def consent_of(record: ConsentRecord) -> Consent:
                    until=record.until, granted_at=record.granted_at, id=record.id)
 
 
-def held_consents(uow: UnitOfWork, by_party: str) -> tuple[Consent, ...]:
-    return tuple(consent_of(c) for c in uow.exchange.consents(state=GRANTED, by_party=by_party))
+def granted_consents(uow: UnitOfWork, by_party: str) -> tuple[tuple[Consent, ...], list[bytes]]:
+    """`by_party`'s written consents held here: as the policy weighs them, and as the signed records
+    that travel with an item (one query for both)."""
+    granted = uow.exchange.consents(state=GRANTED, by_party=by_party)
+    return tuple(consent_of(c) for c in granted), [c.record for c in granted if c.record]
 
 
 def consents_from_records(records: Sequence[bytes], trusted: KeyDirectory) -> tuple[Consent, ...]:
@@ -96,10 +99,6 @@ def consents_from_records(records: Sequence[bytes], trusted: KeyDirectory) -> tu
             granted_at=datetime.fromisoformat(body["granted_at"]) if body.get("granted_at") else None,
             id=str(body.get("id", ""))))
     return tuple(consents)
-
-
-def consent_records(uow: UnitOfWork, by_party: str) -> list[bytes]:
-    return [c.record for c in uow.exchange.consents(state=GRANTED, by_party=by_party) if c.record]
 
 
 def enqueue(uow: UnitOfWork, at: datetime, peer: str, kind: str, payload: dict[str, Any],

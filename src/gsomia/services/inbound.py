@@ -1,8 +1,8 @@
-"""Messages from partner nodes: verified, answered once (idempotent by message id), each handled in one
-transaction with its audit entry and its signed answer.
+"""Messages from partner nodes: verified, answered once (idempotent by message id), a batch handled in one
+transaction (a savepoint per message) with each message's audit entry and its signed answer.
 
-    handle_message(node, partners, data, tls_party) -> signed answer (a "receipt" record)
-    handle_messages(node, partners, batch, tls_party) -> a signed answer or a ProtocolError per message
+    handle_messages(node, partners, batch, tls_party) -> per message its signed answer (a "receipt"
+                                                          record) or the ProtocolError that refused it
 
 A duplicate gets the stored answer again and changes nothing; a message outside the replay window that
 was never seen is refused; every refusal is audited on this side.
@@ -63,14 +63,6 @@ def verified(data: bytes, partners: Partners, record_type: str) -> VerifiedRecor
     except InvalidRecord as bad:
         raise Refusal(f"the {record_type} does not verify: {bad}") from None
 Handler = Callable[[Node, Partners, UnitOfWork, PeerMessage, datetime], Answer]
-
-
-def handle_message(node: Node, partners: Partners, data: bytes, tls_party: str | None) -> bytes:
-    """One message: its signed answer, or the ProtocolError that refused it."""
-    answer = handle_messages(node, partners, [data], tls_party)[0]
-    if isinstance(answer, ProtocolError):
-        raise answer
-    return answer
 
 
 def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_party: str | None,
