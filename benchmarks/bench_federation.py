@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--postgres", action="store_true", help="nodes on PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
-    count = 100 if args.quick else 400
+    one_at_a_time, sustained = (50, 200) if args.quick else (200, 1000)
     env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
     with tempfile.TemporaryDirectory(prefix="gsomia-bench-") as folder, _databases(args.postgres) as databases:
         nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"),
@@ -70,17 +70,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             content = "x" * 1024
             items = [client.post("/v1/items", json={
                 "classification": "KOR:II", "releasable_to": ["USA", "JPN", "KOR"], "topics": ["dprk-missile"],
-                "purpose": "missile warning", "content_text": content}).json()["id"] for _ in range(count * 4)]
+                "purpose": "missile warning", "content_text": content}).json()["id"]
+                for _ in range(one_at_a_time + 2 * sustained)]
             database = _outbox_reader(databases.get("KOR"), kor.data)
-            half = count // 2
-            latencies = _release_latencies(client, database, items[:half])
-            rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database, items[half:count])
+            latencies = _release_latencies(client, database, items[:one_at_a_time])
+            rest = items[one_at_a_time:]
+            rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
+                                 rest[:sustained])
             batched = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
-                                    items[count:], per_request=BATCH)
+                                    rest[sustained:], per_request=BATCH)
             body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
             echo = f"https://127.0.0.1:{echo_port}/"
-            plain_latencies = _plain_latencies(echo, jpn.root_certificate, body, half)
-            baseline = _plain_posts(echo, jpn.root_certificate, body, count)
+            plain_latencies = _plain_latencies(echo, jpn.root_certificate, body, one_at_a_time)
+            baseline = _plain_posts(echo, jpn.root_certificate, body, sustained)
             baseline.update(p50=statistics.median(plain_latencies), p99=percentile(plain_latencies, 0.99))
             release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate,
                        "batched": batched}
@@ -95,8 +97,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gsomia_batched_rate": release["batched"],
     }
     print(f"federation ({'PostgreSQL' if args.postgres else 'SQLite'}): releases KOR → JPN of 1 KiB items; "
-          f"latency one at a time ({count // 2}), "
-          f"sustained rate with {CONCURRENCY} requests in flight ({count - count // 2})")
+          f"latency one at a time ({one_at_a_time}), "
+          f"sustained rate with {CONCURRENCY} requests in flight ({sustained})")
     print(f"  plain HTTPS POST   p50 {baseline['p50']:7.2f} ms  p99 {baseline['p99']:7.2f} ms  "
           f"{baseline['rate']:8.0f}/s   (baseline)")
     print(f"  gsomia release     p50 {release['p50']:7.2f} ms  p99 {release['p99']:7.2f} ms  "

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from tests.api.helpers import Team, bearer
+from tests.api.helpers import Team, bearer, make_node
 
 from gsomia.api import create_app, current_actor
+from gsomia.api.routes import exchange as exchange_routes
 from gsomia.services import audit, officials
 from gsomia.services.context import Actor
+from gsomia.services.partners import Partners
 from gsomia.services.runtime import Node
 from gsomia.services.throttle import MAX_FAILURES, FailedAuthentications, TooManyFailures
 
@@ -130,3 +133,15 @@ def test_extra_routers_reuse_current_actor_and_a_crash_is_a_bare_500(node: Node,
         crashed = client.get("/v1/crash", headers=bearer(team.officer))
         error = _error(crashed, 500, "internal")
         assert "secret" not in crashed.text and error["reasons"] == []
+
+
+def test_a_write_arriving_while_the_node_shuts_down_is_a_503_to_retry(tmp_path: Path) -> None:
+    stopping, team = make_node(tmp_path / "stopping")
+    app = create_app(stopping, extra_routers=[exchange_routes.router])
+    app.state.partners = Partners({})
+    stopping.ctx.store.writer.close()  # what closing the node does first
+    with TestClient(app) as client:
+        refused = client.post("/v1/items/any/release", json={"to": "JPN"}, headers=bearer(team.releaser))
+        _error(refused, 503, "store_unavailable")
+        assert "shutting down" in refused.json()["error"]["message"]
+    stopping.close()

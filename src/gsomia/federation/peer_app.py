@@ -12,7 +12,6 @@ from typing import Any
 import cbor2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from gsomia.crypto import fingerprint
 from gsomia.federation.tls import PEER_CERTIFICATE
@@ -51,7 +50,7 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
         if isinstance(checked, JSONResponse):
             return checked
         tls_party, body = checked
-        answer = (await run_in_threadpool(handle_messages, node, partners, [body], tls_party))[0]
+        answer = (await node.write(handle_messages, node, partners, [body], tls_party))[0]
         if isinstance(answer, ProtocolError):
             return JSONResponse({"error": str(answer)}, status_code=answer.status)
         outbox_may_have_grown()
@@ -67,7 +66,7 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
         batch = _batch(body)
         if isinstance(batch, str):
             return JSONResponse({"error": batch}, status_code=400)
-        answers = await run_in_threadpool(handle_messages, node, partners, batch, tls_party)
+        answers = await node.write(handle_messages, node, partners, batch, tls_party)
         outbox_may_have_grown()
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")

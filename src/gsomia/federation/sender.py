@@ -77,8 +77,8 @@ class Sender:
         free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.partners.by_party)
         if free <= 0:
             return 0
-        due = await asyncio.to_thread(delivery.due_messages, self.node, BATCH_SIZE * free,
-                                      besides=frozenset(self.in_flight))
+        due = await self.node.read(delivery.due_messages, self.node, BATCH_SIZE * free,
+                                                    besides=frozenset(self.in_flight))
         per_peer: dict[str, list[OutboxMessage]] = {}
         for message in due:
             per_peer.setdefault(message.peer, []).append(message)
@@ -110,7 +110,7 @@ class Sender:
     async def _deliver_batch(self, peer_party: str, batch: list[OutboxMessage]) -> None:
         outcomes = await self._post(peer_party, batch)
         answered = list(zip(batch, outcomes, strict=True))
-        await asyncio.to_thread(delivery.record_outcomes, self.node, self.partners, answered)
+        await self.node.write(delivery.record_outcomes, self.node, self.partners, answered)
 
     async def _post(self, peer_party: str, batch: list[OutboxMessage]) -> list[delivery.Outcome]:
         """The partner's answer to each message (signed bytes), or why there is none (str)."""

@@ -34,7 +34,6 @@ from gsomia.services.context import Actor
 from gsomia.services.errors import Conflict, InvalidInput, PermissionDenied, ServiceError
 from gsomia.services.exchange_common import certificate_to_provider, reclassification_to_holders
 from gsomia.services.runtime import Node
-from gsomia.storage.engine import reclaim_erased
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -160,7 +159,7 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
             if item.origin == "received" and item.received_from is not None:
                 certificate_to_provider(uow, node, actor, item, certificate, at)
     _refuse_unless(decision)
-    if not reclaim_erased(ctx.store.engine):
+    if not ctx.store.reclaim_erased():
         log.warning("item %s destroyed; old page images could not be reclaimed yet (the database was busy): "
                     "the next destruction will", item_id)
     return certificate

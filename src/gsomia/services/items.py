@@ -23,7 +23,6 @@ from gsomia.services import access
 from gsomia.services.audit_log import AuditedDecision, append, draft
 from gsomia.services.context import Actor, ContentSealer, NodeContext
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from gsomia.storage.engine import reclaim_erased
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -124,7 +123,7 @@ def record_destruction(ctx: NodeContext, actor: Actor, item_id: str, *, method: 
                             erase_content=True)
         _event(uow, ctx, actor, item, "destroyed", None, f"method: {method}; reason: {reason}",
                rules=("R6.h", "Art.13"))
-    reclaim_erased(ctx.store.engine)  # no earlier page image of the content left behind (see its docstring)
+    ctx.store.reclaim_erased()  # no earlier page image of the content left behind (see its docstring)
     return replace(item, state=DESTROYED, sealed_content=b"", updated_at=at)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 from gsomia.config import Settings, load_settings
 from gsomia.crypto import (
@@ -34,7 +35,10 @@ from gsomia.domain.catalog import Catalog
 from gsomia.services import node as node_setup
 from gsomia.services.audit_chain import CheckpointSigner
 from gsomia.services.context import ContentSealer, NodeContext, utc_now
-from gsomia.services.errors import ServiceError
+from gsomia.services.errors import ServiceError, StoreUnavailable
+from gsomia.storage.writer import WriterClosed
+
+T = TypeVar("T")
 
 
 class KeysUnavailable(ServiceError):
@@ -53,6 +57,21 @@ class Node:
     @property
     def party(self) -> str:
         return self.ctx.party
+
+    async def write(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`use_case(*args, **kwargs)` on the store's writer (storage/writer.py), for callers on an event
+        loop: run in one transaction with the writes waiting beside it, answered once that is durable."""
+        try:
+            return await self.ctx.store.writer.run(use_case, *args, **kwargs)
+        except WriterClosed:
+            raise StoreUnavailable("the node is shutting down: try again shortly") from None
+
+    async def read(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`use_case(*args, **kwargs)` on the writer between its batches: it sees only durable writes."""
+        try:
+            return await self.ctx.store.writer.read(use_case, *args, **kwargs)
+        except WriterClosed:
+            raise StoreUnavailable("the node is shutting down: try again shortly") from None
 
     def close(self) -> None:
         node_setup.close(self.ctx)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from gsomia.storage.engine import READONLY, SqliteSync, open_engine
+from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
 from gsomia.storage.exchange import ExchangeRepository
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
+from gsomia.storage.writer import Writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,25 +35,65 @@ class Store:
 
     With a `flusher` (SQLite's group commit, see group_commit.py) a writing unit of work returns once
     its commit is on stable storage, having waited for that outside the writer lock.
+
+    Inside `batch()` (the node's writer thread, see writer.py) every unit of work opened on that
+    thread is a savepoint of the batch's one transaction: it keeps its writes when its block ends
+    normally and drops them on any error, and the batch commits them all together.
     """
 
     def __init__(self, engine: Engine, *, flusher: WalFlusher | None = None) -> None:
         self.engine = engine
-        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._flusher = flusher
+        self._open_batch = threading.local()  # .uow: the batch's unit of work on the thread running it
+        self.writer = Writer(self)
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
-        if readonly or self._writer is None:
-            with self._transaction(readonly) as uow:
+        batch = self._batch_here()
+        if batch is not None:
+            if readonly:
+                yield batch
+                return
+            with batch.connection.begin_nested():
+                yield batch
+            return
+        if readonly:
+            with self._transaction(readonly=True) as uow:
                 yield uow
             return
-        with self._writer:
-            with self._transaction(readonly) as uow:
+        with self._durable_transaction() as uow:
+            yield uow
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every unit of work this thread opens until the block ends (writer.py);
+        commits when it ends normally (then waits until the commit is durable), rolls back on error."""
+        if self._batch_here() is not None:
+            raise RuntimeError("a batch is already open on this thread")
+        with self._durable_transaction() as uow:
+            self._open_batch.uow = uow
+            try:
+                yield
+            finally:
+                self._open_batch.uow = None
+
+    @contextmanager
+    def _durable_transaction(self) -> Iterator[UnitOfWork]:
+        """A writing transaction, alone among this process's writers; ends once its commit is durable."""
+        with self._no_other_writer():
+            with self._transaction(readonly=False) as uow:
                 yield uow
             commit = self._flusher.committed() if self._flusher is not None else 0
         if self._flusher is not None:
             self._flusher.wait_durable(commit)
+
+    def _no_other_writer(self) -> AbstractContextManager[object]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
+    def _batch_here(self) -> UnitOfWork | None:
+        uow: UnitOfWork | None = getattr(self._open_batch, "uow", None)
+        return uow
 
     @contextmanager
     def _transaction(self, readonly: bool) -> Iterator[UnitOfWork]:
@@ -63,7 +104,16 @@ class Store:
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
                                  ExchangeRepository(conn))
 
+    def reclaim_erased(self, table: str = "items") -> bool:
+        """`engine.reclaim_erased` after the erasing commit. Never inside a batch: its open transaction
+        would keep SQLite's checkpoint from clearing the WAL, so destructions do not run on the writer."""
+        if self._batch_here() is not None:
+            raise RuntimeError("erased content cannot be reclaimed inside a writer batch")
+        with self._no_other_writer():
+            return reclaim_erased(self.engine, table)
+
     def dispose(self) -> None:
+        self.writer.close()
         self.engine.dispose()
 
 

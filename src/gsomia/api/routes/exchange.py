@@ -2,7 +2,9 @@
 consent requests and answers, compromise reports (R17.1), recall (R6.h), the outbox, checkpoint exchange.
 
 Each call records its decision and the message for the partner in one transaction; delivery follows
-asynchronously (202 Accepted) and its outcome shows in the item's history and in `/v1/outbox`.
+asynchronously (202 Accepted) and its outcome shows in the item's history and in `/v1/outbox`. The
+writing calls run on the node's writer (storage/writer.py): concurrent ones share a transaction and
+its durable commit, and each is answered once that commit is on stable storage.
 """
 
 from __future__ import annotations
@@ -159,18 +161,19 @@ def _report(r: CompromiseReport, now: datetime) -> ReportOut:
 
 @router.post("/v1/items/{item_id}/release", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,
              responses=responses(400, 403, 404, 409))
-def release(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: ReleaseIn) -> Queued:
+async def release(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: ReleaseIn) -> Queued:
     """Release our item to a partner, directly or through a hub with our written consent (R6.a, T4, T5)."""
-    return Queued(message_id=exchange.release(node, partners, actor, item_id, body.to, via=body.via))
+    return Queued(message_id=await node.write(exchange.release, node, partners, actor, item_id, body.to, via=body.via))
 
 
 @router.post("/v1/releases", response_model=ReleasesOut, responses=responses(400))
-def release_many(node: NodeDep, partners: PartnersDep, actor: ActorDep, body: ReleasesIn) -> ReleasesOut:
+async def release_many(node: NodeDep, partners: PartnersDep, actor: ActorDep, body: ReleasesIn) -> ReleasesOut:
     """Release several of our items at once (one transaction): each is decided, audited and queued as a
     single release would be, and a refused or unknown one stops only itself (R6.a, T4, T5)."""
     wanted = [exchange.Release(r.item_id, r.to, r.via) for r in body.releases]
     outcomes = []
-    for one, outcome in zip(wanted, exchange.release_many(node, partners, actor, wanted), strict=True):
+    for one, outcome in zip(wanted, await node.write(exchange.release_many, node, partners, actor, wanted),
+                            strict=True):
         if isinstance(outcome, str):
             outcomes.append(ReleaseOutcome(item_id=one.item_id, to=one.to, status=202, message_id=outcome))
             continue
@@ -183,21 +186,25 @@ def release_many(node: NodeDep, partners: PartnersDep, actor: ActorDep, body: Re
 
 @router.post("/v1/items/{item_id}/disclose", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,
              responses=responses(400, 403, 404))
-def disclose(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: DiscloseIn) -> Queued:
+async def disclose(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: DiscloseIn) -> Queued:
     """Pass a partner's item to a third party: refused without the originator's written consent (R6.a)."""
-    return Queued(message_id=exchange.disclose(node, partners, actor, item_id, body.to))
+    return Queued(message_id=await node.write(exchange.disclose, node, partners, actor, item_id, body.to))
 
 
 @router.post("/v1/items/{item_id}/consent-requests", status_code=status.HTTP_202_ACCEPTED,
              response_model=ConsentOut, responses=responses(400, 404))
-def request_consent(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
-                    body: ConsentRequestIn) -> ConsentOut:
+async def request_consent(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
+                          body: ConsentRequestIn) -> ConsentOut:
     """Ask the originator for written consent to pass its item to a third party (R6.a)."""
-    consent_id = exchange.request_consent(node, partners, actor, item_id, body.to, body.purpose)
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
-        record = uow.exchange.consent(consent_id)
-    assert record is not None
-    return _consent(record)
+
+    def requested() -> ConsentOut:
+        consent_id = exchange.request_consent(node, partners, actor, item_id, body.to, body.purpose)
+        with node.ctx.store.unit_of_work(readonly=True) as uow:
+            record = uow.exchange.consent(consent_id)
+        assert record is not None
+        return _consent(record)
+
+    return await node.write(requested)
 
 
 @router.get("/v1/consents", response_model=list[ConsentOut])
@@ -211,39 +218,50 @@ def list_consents(node: NodeDep, actor: ActorDep,
 
 @router.post("/v1/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut,
              responses=responses(400, 403))
-def standing_consent(node: NodeDep, actor: ActorDep, body: StandingConsentIn) -> ConsentOut:
+async def standing_consent(node: NodeDep, actor: ActorDep, body: StandingConsentIn) -> ConsentOut:
     """A standing written approval for a scope of topics: e.g. the hub may pass our items to `to` (T5)."""
-    return _consent(exchange.grant_standing_consent(node, actor, body.to, body.topics, until=body.until,
-                                                    purpose=body.purpose))
+    return _consent(await node.write(exchange.grant_standing_consent, node, actor, body.to, body.topics,
+                                     until=body.until, purpose=body.purpose))
 
 
 @router.post("/v1/consents/{consent_id}/grant", response_model=ConsentOut, responses=responses(403, 404, 409))
-def grant(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str, body: ConsentAnswerIn) -> ConsentOut:
+async def grant(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str,
+                body: ConsentAnswerIn) -> ConsentOut:
     """The originator's security officer grants: a signed consent, scoped to the item and recipient (R6.a)."""
-    return _consent(exchange.answer_consent(node, partners, actor, consent_id, grant=True, until=body.until,
-                                            reason=body.reason))
+    return _consent(await node.write(exchange.answer_consent, node, partners, actor, consent_id, grant=True,
+                                     until=body.until, reason=body.reason))
 
 
 @router.post("/v1/consents/{consent_id}/refuse", response_model=ConsentOut, responses=responses(403, 404, 409))
-def refuse(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str, body: ConsentAnswerIn) -> ConsentOut:
+async def refuse(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str,
+                 body: ConsentAnswerIn) -> ConsentOut:
     """The originator's security officer refuses (R6.a)."""
-    return _consent(exchange.answer_consent(node, partners, actor, consent_id, grant=False, reason=body.reason))
+    return _consent(await node.write(exchange.answer_consent, node, partners, actor, consent_id, grant=False,
+                                     reason=body.reason))
 
 
 @router.post("/v1/items/{item_id}/compromise", status_code=status.HTTP_202_ACCEPTED, response_model=ReportOut,
              responses=responses(400, 404))
-def report_compromise(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
-                      body: ReportIn) -> ReportOut:
+async def report_compromise(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
+                            body: ReportIn) -> ReportOut:
     """Loss or compromise, actual or possible: the provider is informed immediately (R17.1)."""
-    report_id = exchange.report_compromise(node, partners, actor, item_id, body.description)
-    return _one_report(node, report_id)
+
+    def reported() -> ReportOut:
+        return _one_report(node, exchange.report_compromise(node, partners, actor, item_id, body.description))
+
+    return await node.write(reported)
 
 
 @router.post("/v1/reports/{report_id}/result", response_model=ReportOut, responses=responses(404))
-def report_result(node: NodeDep, partners: PartnersDep, actor: ActorDep, report_id: str, body: ResultIn) -> ReportOut:
+async def report_result(node: NodeDep, partners: PartnersDep, actor: ActorDep, report_id: str,
+                        body: ResultIn) -> ReportOut:
     """The investigation's result and measures against recurrence, to the provider (R17.1)."""
-    exchange.report_result(node, partners, actor, report_id, body.result)
-    return _one_report(node, report_id)
+
+    def reported() -> ReportOut:
+        exchange.report_result(node, partners, actor, report_id, body.result)
+        return _one_report(node, report_id)
+
+    return await node.write(reported)
 
 
 @router.get("/v1/reports", response_model=list[ReportOut])
@@ -263,9 +281,9 @@ def _one_report(node: Any, report_id: str) -> ReportOut:
 
 @router.post("/v1/items/{item_id}/recall", status_code=status.HTTP_202_ACCEPTED, response_model=list[str],
              responses=responses(400, 403, 404))
-def recall(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: RecallIn) -> list[str]:
+async def recall(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: RecallIn) -> list[str]:
     """Ask every holder, also those reached through a hub, to return or destroy the item (R6.h)."""
-    return exchange.recall(node, partners, actor, item_id, body.reason)
+    return await node.write(exchange.recall, node, partners, actor, item_id, body.reason)
 
 
 @router.get("/v1/outbox", response_model=list[OutboxOut])
@@ -279,6 +297,6 @@ def outbox(node: NodeDep, actor: ActorDep,
 
 
 @router.post("/v1/audit/checkpoints/exchange", status_code=status.HTTP_202_ACCEPTED, response_model=int)
-def exchange_checkpoint(node: NodeDep, partners: PartnersDep, actor: ActorDep) -> int:
+async def exchange_checkpoint(node: NodeDep, partners: PartnersDep, actor: ActorDep) -> int:
     """Sign our audit head and send it to every partner (mutual audit)."""
-    return exchange.exchange_checkpoint(node, partners, actor)
+    return await node.write(exchange.exchange_checkpoint, node, partners, actor)

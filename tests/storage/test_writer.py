@@ -1,0 +1,191 @@
+"""The node's writer (storage/writer.py): use cases waiting together share one transaction and one
+durable commit; one that fails leaves nothing while the others keep theirs; a failed commit fails them
+all; callers hear only once the commit is on stable storage; reads see only what is committed.
+
+The writer is held up by a first use case waiting on a gate, so that what is queued behind it is
+known to wait together: the batching is then exact, not a matter of timing. Both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Column, Engine, ForeignKey, Integer, MetaData, Table, event, func, select
+
+from gsomia.services import audit
+from gsomia.services.audit_log import EntryDraft, append
+from gsomia.services.context import Actor, NodeContext
+from gsomia.storage import Store, open_engine, open_store, upgrade_to_head
+from gsomia.storage.group_commit import WalFlusher
+from gsomia.storage.writer import WriterClosed
+
+T = TypeVar("T")
+
+
+def note(store: Store, subject: str) -> int:
+    """A use case: one audit entry; returns its seq."""
+    with store.unit_of_work() as uow:
+        return append(uow, datetime.now(timezone.utc), [EntryDraft("t", "test", "test.note", subject, None)]).last_seq
+
+
+def note_then_fail(store: Store, subject: str) -> int:
+    with store.unit_of_work() as uow:
+        append(uow, datetime.now(timezone.utc), [EntryDraft("t", "test", "test.note", subject, None)])
+        raise ValueError(f"{subject} failed after writing")
+
+
+def subjects(store: Store) -> list[str | None]:
+    with store.unit_of_work(readonly=True) as uow:
+        return [e.subject for e in uow.audit.tail(1000)]
+
+
+def commits_of(engine: Engine) -> list[int]:
+    counted = [0]
+    event.listen(engine, "commit", lambda _conn: counted.__setitem__(0, counted[0] + 1))
+    return counted
+
+
+async def behind_a_gate(store: Store, calls: list[Callable[[], Awaitable[T]]]) -> list[T | BaseException]:
+    """Hold the writer on a first use case until every call is queued, then let them run."""
+    gate = threading.Event()
+    held = asyncio.ensure_future(store.writer.run(gate.wait, 10))
+    await asyncio.sleep(0.05)  # the writer has taken the gate's job and waits in it
+    waiting = [asyncio.ensure_future(call()) for call in calls]
+    await asyncio.sleep(0.05)  # every call is queued
+    gate.set()
+    assert await held is True
+    return await asyncio.gather(*waiting, return_exceptions=True)
+
+
+def test_use_cases_waiting_together_share_one_commit(ctx: NodeContext, engine: Engine, officer: Actor) -> None:
+    store = ctx.store
+    commits = commits_of(engine)
+    results = asyncio.run(behind_a_gate(store, [lambda n=n: store.writer.run(note, store, f"n{n}")
+                                                for n in range(40)]))
+    first = results[0]
+    assert isinstance(first, int)
+    assert results == list(range(first, first + 40))  # in the order they were queued
+    assert commits[0] == 2  # the gate's batch, then all forty together
+    assert subjects(store)[-40:] == [f"n{n}" for n in range(40)]
+    assert audit.verify_store(ctx, officer, check_signature=None).ok
+
+
+def test_a_failing_use_case_leaves_nothing_and_the_others_keep_theirs(ctx: NodeContext, officer: Actor) -> None:
+    store = ctx.store
+    results = asyncio.run(behind_a_gate(store, [
+        lambda: store.writer.run(note, store, "before"),
+        lambda: store.writer.run(note_then_fail, store, "failing"),
+        lambda: store.writer.run(note, store, "after")]))
+    assert isinstance(results[1], ValueError)
+    assert results[2] == results[0] + 1  # type: ignore[operator]  # the failed entry's seq is not used up
+    assert subjects(store)[-2:] == ["before", "after"]
+    assert audit.verify_store(ctx, officer, check_signature=None).ok  # the chain runs on over the gap
+
+
+def test_a_failed_commit_fails_every_use_case_of_the_batch(database: tuple[str, str | None]) -> None:
+    url, schema = database
+    engine = open_engine(url, schema=schema)
+    tables = MetaData()
+    parent = Table("parent", tables, Column("id", Integer, primary_key=True))
+    child = Table("child", tables, Column("id", Integer, primary_key=True),
+                  Column("parent", Integer, ForeignKey("parent.id", deferrable=True, initially="DEFERRED")))
+    tables.create_all(engine)
+    store = Store(engine)
+
+    def insert(table: Table, **row: Any) -> int:
+        with store.unit_of_work() as uow:
+            uow.connection.execute(table.insert().values(**row))
+        return 1
+
+    results = asyncio.run(behind_a_gate(store, [
+        lambda: store.writer.run(insert, parent, id=1),
+        lambda: store.writer.run(insert, child, id=1, parent=99)]))  # checked only at COMMIT
+    assert all(isinstance(r, Exception) and "FOREIGN KEY" in str(r).upper() for r in results), results
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(parent)).scalar() == 0
+    assert asyncio.run(store.writer.run(insert, parent, id=2)) == 1  # the writer carries on
+    store.dispose()
+
+
+class OrderedFlusher(WalFlusher):
+    """Logs when commits are written and when fsyncs end."""
+
+    def __init__(self, database_path: str | Path, log: list[str]) -> None:
+        super().__init__(database_path)
+        self.log = log
+
+    def committed(self) -> int:
+        self.log.append("commit written")
+        return super().committed()
+
+    def _fsync_wal(self) -> None:
+        super()._fsync_wal()
+        self.log.append("fsync done")
+
+
+def test_callers_hear_only_once_the_commit_is_durable(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade_to_head(store.engine)
+    log: list[str] = []
+    store._flusher = OrderedFlusher(tmp_path / "node.db", log)  # noqa: SLF001 — observe the store's own flusher
+
+    async def noted(subject: str) -> None:
+        await store.writer.run(note, store, subject)
+        log.append(f"{subject} answered")
+
+    asyncio.run(behind_a_gate(store, [lambda: noted("a"), lambda: noted("b")]))
+    assert log == ["commit written", "fsync done",  # the gate's batch
+                   "commit written", "fsync done", "a answered", "b answered"]
+    store.dispose()
+
+
+def test_reads_see_only_committed_writes(ctx: NodeContext) -> None:
+    store = ctx.store
+
+    def count() -> int:
+        with store.unit_of_work(readonly=True) as uow:
+            return uow.audit.head()[0]
+
+    before = count()
+    results = asyncio.run(behind_a_gate(store, [lambda: store.writer.run(note, store, "x"),
+                                                lambda: store.writer.read(count)]))
+    assert results == [before + 1, before]  # queued together, the read did not see the uncommitted write
+    assert asyncio.run(store.writer.read(count)) == before + 1
+
+
+def test_a_caller_that_goes_away_leaves_its_work_done_and_the_writer_running(ctx: NodeContext) -> None:
+    store = ctx.store
+
+    async def scenario() -> None:
+        gate = threading.Event()
+        held = asyncio.ensure_future(store.writer.run(gate.wait, 10))
+        await asyncio.sleep(0.05)
+        impatient = asyncio.ensure_future(store.writer.run(note, store, "abandoned"))
+        await asyncio.sleep(0.05)
+        impatient.cancel()  # its client disconnected
+        gate.set()
+        await held
+        assert await store.writer.run(note, store, "next") > 0
+
+    asyncio.run(scenario())
+    assert subjects(store)[-2:] == ["abandoned", "next"]
+
+
+def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: NodeContext) -> None:
+    store = ctx.store
+
+    async def scenario() -> None:
+        queued = [asyncio.ensure_future(store.writer.run(note, store, f"q{n}")) for n in range(5)]
+        await asyncio.sleep(0)  # submitted
+        await asyncio.to_thread(store.writer.close)
+        assert len(await asyncio.gather(*queued)) == 5
+        with pytest.raises(WriterClosed):
+            await store.writer.run(note, store, "late")
+
+    asyncio.run(scenario())
+    assert subjects(store)[-5:] == [f"q{n}" for n in range(5)]
