@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Column, Engine, ForeignKey, Integer, MetaData, Table, event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from gsomia.services import audit
 from gsomia.services.audit_log import EntryDraft, append
@@ -87,7 +88,8 @@ def test_a_failing_use_case_leaves_nothing_and_the_others_keep_theirs(ctx: NodeC
     assert audit.verify_store(ctx, officer, check_signature=None).ok  # the chain runs on over the gap
 
 
-def test_a_failed_commit_fails_every_use_case_of_the_batch(database: tuple[str, str | None]) -> None:
+def family(database: tuple[str, str | None]) -> tuple[Store, Table, Table]:
+    """A store over two tables of our own: a child's parent is checked only at COMMIT."""
     url, schema = database
     engine = open_engine(url, schema=schema)
     tables = MetaData()
@@ -95,20 +97,38 @@ def test_a_failed_commit_fails_every_use_case_of_the_batch(database: tuple[str, 
     child = Table("child", tables, Column("id", Integer, primary_key=True),
                   Column("parent", Integer, ForeignKey("parent.id", deferrable=True, initially="DEFERRED")))
     tables.create_all(engine)
-    store = Store(engine)
+    return Store(engine), parent, child
 
-    def insert(table: Table, **row: Any) -> int:
-        with store.unit_of_work() as uow:
-            uow.connection.execute(table.insert().values(**row))
-        return 1
 
+def insert(store: Store, table: Table, **row: Any) -> int:
+    with store.unit_of_work() as uow:
+        uow.connection.execute(table.insert().values(**row))
+    return 1
+
+
+def test_a_database_error_in_one_use_case_leaves_the_batch_usable(database: tuple[str, str | None]) -> None:
+    store, parent, _ = family(database)
     results = asyncio.run(behind_a_gate(store, [
-        lambda: store.writer.run(insert, parent, id=1),
-        lambda: store.writer.run(insert, child, id=1, parent=99)]))  # checked only at COMMIT
+        lambda: store.writer.run(insert, store, parent, id=1),
+        lambda: store.writer.run(insert, store, parent, id=1),  # a duplicate key: the database refuses it
+        lambda: store.writer.run(insert, store, parent, id=2)]))
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], IntegrityError)
+    with store.engine.connect() as conn:
+        assert sorted(conn.execute(select(parent.c.id)).scalars()) == [1, 2]
+    store.dispose()
+
+
+def test_a_failed_commit_fails_every_use_case_of_the_batch(database: tuple[str, str | None]) -> None:
+    store, parent, child = family(database)
+    engine = store.engine
+    results = asyncio.run(behind_a_gate(store, [
+        lambda: store.writer.run(insert, store, parent, id=1),
+        lambda: store.writer.run(insert, store, child, id=1, parent=99)]))  # checked only at COMMIT
     assert all(isinstance(r, Exception) and "FOREIGN KEY" in str(r).upper() for r in results), results
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(parent)).scalar() == 0
-    assert asyncio.run(store.writer.run(insert, parent, id=2)) == 1  # the writer carries on
+    assert asyncio.run(store.writer.run(insert, store, parent, id=2)) == 1  # the writer carries on
     store.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Sequence
@@ -31,10 +32,13 @@ RESULT_WITHIN = timedelta(days=30)    # R17.1 investigation result (configurable
 
 def node_official(node: Node) -> Official:
     """The node's service identity: accredited to its scheme's highest level; holds custody, never reads."""
-    top = node.catalog.schemes.scheme(node.party).levels[0]
-    return Official(party=node.party, clearance=Classification(node.party, top.code), clearance_expires=None,
-                    need_to_know=frozenset(), roles=frozenset({Role.NODE}), id=f"node:{node.party}",
-                    name=f"{node.party} node")
+    return _node_official(node.party, node.catalog.schemes.scheme(node.party).levels[0].code)
+
+
+@functools.cache
+def _node_official(party: str, top_level: str) -> Official:  # asked for several times per message received
+    return Official(party=party, clearance=Classification(party, top_level), clearance_expires=None,
+                    need_to_know=frozenset(), roles=frozenset({Role.NODE}), id=f"node:{party}", name=f"{party} node")
 
 
 def node_actor(node: Node) -> Actor:

@@ -125,7 +125,7 @@ def _handled(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessa
                    f"no agreement with {message.sender} is in force")
         return ProtocolError(f"no agreement between {node.party} and {message.sender} is in force", 403)
     try:
-        with uow.connection.begin_nested():
+        with uow.savepoint():
             outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
     except Refusal as refusal:
         audit_note(uow, now, actor, f"peer.{message.kind}", None, refusal.rules, refusal.reason)

@@ -241,12 +241,20 @@ class AuditRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._locked_head: tuple[int, str] | None = None  # the head as this transaction holds it
 
     def lock_head(self) -> tuple[int, str]:
         # FOR UPDATE serialises appenders on PostgreSQL; SQLite already holds the write lock
-        # (BEGIN IMMEDIATE) and ignores the clause.
-        seq, entry_hash = self._conn.execute(_LOCK_HEAD).one()
-        return int(seq), str(entry_hash)
+        # (BEGIN IMMEDIATE) and ignores the clause. Once locked, nobody else moves the head before
+        # this transaction ends, so later appends in it (a writer batch) need not read it again.
+        if self._locked_head is None:
+            seq, entry_hash = self._conn.execute(_LOCK_HEAD).one()
+            self._locked_head = int(seq), str(entry_hash)
+        return self._locked_head
+
+    def forget_head(self) -> None:
+        """After a rollback to a savepoint: the head may be back where it was."""
+        self._locked_head = None
 
     def head(self) -> tuple[int, str]:
         seq, entry_hash = self._conn.execute(_READ_HEAD).one()
@@ -258,9 +266,10 @@ class AuditRepository:
             return
         if len(rows) == 1 and self._conn.dialect.name == "postgresql":
             self._conn.exec_driver_sql(_APPEND_ONE_PG, (*rows[0], rows[0][0], rows[0][10]))
-            return
-        self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows))
-        self._conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][10]})
+        else:
+            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows))
+            self._conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][10]})
+        self._locked_head = rows[-1][0], rows[-1][10]
 
     def tail(self, count: int) -> list[AuditEntry]:
         c = t.audit_entries.c
