@@ -209,3 +209,26 @@ def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: NodeCont
 
     asyncio.run(scenario())
     assert subjects(store)[-5:] == [f"q{n}" for n in range(5)]
+
+
+def test_listeners_hear_of_every_durable_write_and_cannot_undo_one(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade_to_head(store.engine)
+    log: list[str] = []
+    store._flusher = OrderedFlusher(tmp_path / "node.db", log)  # noqa: SLF001 — observe the store's own flusher
+    store.call_when_durable(lambda: log.append("told"))
+
+    def broken() -> None:
+        raise RuntimeError("the sender's loop is gone")
+
+    store.call_when_durable(broken)
+    note(store, "direct")  # a unit of work outside the writer
+    assert log == ["commit written", "fsync done", "told"]
+    log.clear()
+    asyncio.run(store.writer.run(note, store, "batched"))
+    assert log == ["commit written", "fsync done", "told"]
+    log.clear()
+    subjects(store)  # reading tells nobody
+    assert log == []
+    assert subjects(store)[-2:] == ["direct", "batched"]  # the broken listener undid nothing
+    store.dispose()

@@ -38,11 +38,6 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
             return JSONResponse({"error": "message too large"}, status_code=413)
         return tls_party, body
 
-    def outbox_may_have_grown() -> None:
-        notify = getattr(app.state, "outbox_changed", None)
-        if notify is not None:
-            notify()  # a relay, a forwarded notice: our sender has work
-
     @app.post("/peer/v1/messages")
     async def receive_message(request: Request) -> Response:
         """A signed message from a partner node; the answer is our signed receipt (or a refusal)."""
@@ -53,7 +48,6 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
         answer = (await node.write(handle_messages, node, partners, [body], tls_party))[0]
         if isinstance(answer, ProtocolError):
             return JSONResponse({"error": str(answer)}, status_code=answer.status)
-        outbox_may_have_grown()
         return Response(answer, media_type="application/cose; cose-type=cose-sign1")
 
     @app.post("/peer/v1/batch")
@@ -67,7 +61,6 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
         if isinstance(batch, str):
             return JSONResponse({"error": batch}, status_code=400)
         answers = await node.write(handle_messages, node, partners, batch, tls_party)
-        outbox_may_have_grown()
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")
 

@@ -96,8 +96,7 @@ class NodeServer:
         peer_app = create_peer_app(node, partners)
         self.servers = [uvicorn.Server(api.uvicorn_config(api_app)), uvicorn.Server(peer.uvicorn_config(peer_app))]
         self.sender = Sender(node, partners, client_tls)
-        api_app.state.outbox_changed = self.sender.notify
-        peer_app.state.outbox_changed = self.sender.notify
+        node.ctx.store.call_when_durable(self.sender.notify)  # whatever wrote to the outbox, in this process
         self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
                                    f"https://{settings.host}:{settings.peer_port}",
                                    f"wss://{settings.host}:{settings.feed_port}")

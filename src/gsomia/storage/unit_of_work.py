@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from gsomia.storage.exchange import ExchangeRepository
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
 from gsomia.storage.writer import Writer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,13 @@ class Store:
         self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._flusher = flusher
         self._open_batch = threading.local()  # .uow: the batch's unit of work on the thread running it
+        self._on_durable: list[Callable[[], None]] = []
         self.writer = Writer(self)
+
+    def call_when_durable(self, listener: Callable[[], None]) -> None:
+        """`listener()` after every writing transaction of this process is durable (from the thread that
+        committed it): e.g. the outbox sender, told at once that there may be something to send."""
+        self._on_durable.append(listener)
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -106,6 +115,11 @@ class Store:
             commit = self._flusher.committed() if self._flusher is not None else 0
         if self._flusher is not None:
             self._flusher.wait_durable(commit)
+        for listener in self._on_durable:
+            try:
+                listener()
+            except Exception:  # the write stands; a listener's trouble must not look like its failure
+                log.exception("a listener to durable writes failed")
 
     def _no_other_writer(self) -> AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()

@@ -9,7 +9,6 @@ its durable commit, and each is answered once that commit is on stable storage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -28,12 +27,9 @@ router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
 Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
 
 
-async def partners_of(request: Request) -> AsyncIterator[Partners]:
-    """The node's partners; after the call, the sender is told that the outbox may have grown."""
-    yield cast(Partners, request.app.state.partners)
-    notify = getattr(request.app.state, "outbox_changed", None)
-    if notify is not None:
-        notify()
+async def partners_of(request: Request) -> Partners:
+    """The node's partners (the sender learns of new outbox rows from the store, see NodeServer)."""
+    return cast(Partners, request.app.state.partners)
 
 
 PartnersDep = Annotated[Partners, Depends(partners_of)]

@@ -37,12 +37,13 @@ def _content(body: schemas.ItemIn) -> bytes:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.ItemOut,
              responses=responses(400, 403))
-def originate(node: NodeDep, actor: ActorDep, body: schemas.ItemIn) -> schemas.ItemOut:
+async def originate(node: NodeDep, actor: ActorDep, body: schemas.ItemIn) -> schemas.ItemOut:
     """Originate an item of this party, labelled (R6.b purpose) and sealed at rest; registered (R6.f)."""
     label = label_from_dict({"originator": node.party, "classification": body.classification,
                              "releasable_to": body.releasable_to, "topics": body.topics, "purpose": body.purpose,
                              "rights_note": body.rights_note}, node.ctx.schemes, node.ctx.clock())
-    return views.item(handling.originate(node, actor, label, _content(body), location=body.location))
+    return views.item(await node.write(handling.originate, node, actor, label, _content(body),
+                                       location=body.location))
 
 
 @router.get("", response_model=list[schemas.ItemOut], responses=responses(403))
@@ -64,35 +65,37 @@ def show_item(node: NodeDep, actor: ActorDep, item_id: str) -> schemas.ItemDetai
 
 
 @router.get("/{item_id}/content", response_model=schemas.ContentOut, responses=responses(403, 404, 409))
-def read(node: NodeDep, actor: ActorDep, item_id: str,
-         purpose: Annotated[str | None, Query(max_length=500)] = None) -> schemas.ContentOut:
+async def read(node: NodeDep, actor: ActorDep, item_id: str,
+               purpose: Annotated[str | None, Query(max_length=500)] = None) -> schemas.ContentOut:
     """Read the content if cleared with need-to-know (R7.2) for the purpose it was provided for (R6.b);
     every attempt, allowed or refused, is audited."""
-    _, plaintext = handling.read(node, actor, item_id, purpose=purpose)
+    _, plaintext = await node.write(handling.read, node, actor, item_id, purpose=purpose)
     return views.content(item_id, plaintext)
 
 
 @router.post("/{item_id}/copies", status_code=status.HTTP_201_CREATED, response_model=schemas.ItemOut,
              responses=responses(400, 403, 404, 409))
-def copy(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.CopyIn) -> schemas.ItemOut:
+async def copy(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.CopyIn) -> schemas.ItemOut:
     """A reproduction or translation carrying the same markings (R4.5, Art. 16), recorded against its original."""
-    return views.item(handling.copy(node, actor, item_id, translate=body.translate, reason=body.reason))
+    return views.item(await node.write(handling.copy, node, actor, item_id, translate=body.translate,
+                                       reason=body.reason))
 
 
 @router.post("/{item_id}/destroy", response_model=schemas.DestroyOut, responses=responses(400, 403, 404, 409))
 def destroy(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.DestroyIn) -> schemas.DestroyOut:
     """Destroy by a method that prevents reconstruction; returns the signed certificate (R6.h, Art. 13).
-    A partner's item's certificate also goes back to whoever provided it (queued for delivery)."""
+    A partner's item's certificate also goes back to whoever provided it (queued for delivery).
+
+    Not on the node's writer: the old page images are reclaimed after the commit, outside any batch."""
     certificate = handling.destroy(node, actor, item_id, method=body.method, reason=body.reason)
     return schemas.DestroyOut(item_id=item_id, certificate_base64=base64.b64encode(certificate).decode())
 
 
 @router.post("/{item_id}/reclassify", response_model=schemas.ItemOut, responses=responses(400, 403, 404, 409))
-def reclassify(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.ReclassifyIn) -> schemas.ItemOut:
+async def reclassify(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.ReclassifyIn) -> schemas.ItemOut:
     """Change the classification of an item of this party; every holder must be told in writing (R6.g)."""
     new = node.ctx.schemes.parse(body.classification)
-    updated = handling.reclassify(node, actor, item_id, new, reason=body.reason)
-    return views.item(updated)
+    return views.item(await node.write(handling.reclassify, node, actor, item_id, new, reason=body.reason))
 
 
 @router.get("/{item_id}/history", response_model=list[schemas.ItemEventOut], responses=responses(403, 404))
