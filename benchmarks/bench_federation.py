@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             database = _outbox_reader(databases.get("KOR"), kor.data)
             latencies = _release_latencies(client, database, items[:one_at_a_time])
             rest = items[one_at_a_time:]
+            before = [_cpu_seconds(p.pid) for p in processes[:2]]
             rate = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
                                  rest[:sustained])
+            cpu = [(_cpu_seconds(p.pid) - b) * 1000 / sustained for p, b in zip(processes[:2], before, strict=True)]
             batched = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
                                     rest[sustained:], per_request=BATCH)
             body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             baseline = _plain_posts(echo, jpn.root_certificate, body, sustained)
             baseline.update(p50=statistics.median(plain_latencies), p99=percentile(plain_latencies, 0.99))
             release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate,
-                       "batched": batched}
+                       "batched": batched, "kor_cpu_ms": cpu[0], "jpn_cpu_ms": cpu[1]}
         finally:
             for process in processes:
                 process.terminate()
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     figures = {
         "gsomia_p50_ms": release["p50"], "gsomia_p99_ms": release["p99"], "gsomia_rate": release["rate"],
         "plain_p50_ms": baseline["p50"], "plain_p99_ms": baseline["p99"], "plain_rate": baseline["rate"],
-        "gsomia_batched_rate": release["batched"],
+        "gsomia_batched_rate": release["batched"], "kor_cpu_ms": release["kor_cpu_ms"],
+        "jpn_cpu_ms": release["jpn_cpu_ms"],
     }
     print(f"federation ({'PostgreSQL' if args.postgres else 'SQLite'}): releases KOR → JPN of 1 KiB items; "
           f"latency one at a time ({one_at_a_time}), "
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
           f"{baseline['rate']:8.0f}/s   (baseline)")
     print(f"  gsomia release     p50 {release['p50']:7.2f} ms  p99 {release['p99']:7.2f} ms  "
           f"{release['rate']:8.0f}/s")
+    print(f"  CPU per release (sustained phase): KOR {release['kor_cpu_ms']:.2f} ms, JPN {release['jpn_cpu_ms']:.2f} ms"
+          "   (steadier than the rates on a noisy machine)")
     print(f"  gsomia, {BATCH} releases per request                            {release['batched']:8.0f}/s"
           f"   (POST /v1/releases; not the target's comparison)")
     print(f"  ratios: sustained {release['rate'] / baseline['rate']:.0%} of plain (target >= 40%); "
@@ -113,6 +118,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 CONCURRENCY = 8
 BATCH = 25
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _up(client: httpx.Client) -> bool:
