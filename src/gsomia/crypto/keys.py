@@ -82,9 +82,11 @@ class PublicKeys:
     kid: bytes = field(init=False)
     alg: int = field(init=False)
     agree_raw: bytes = field(init=False, repr=False)
+    verify_digest: bytes = field(init=False, repr=False)  # SHA-256 of the verify key's SubjectPublicKeyInfo
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kid", key_id(self.verify_key))
+        object.__setattr__(self, "verify_digest", hashlib.sha256(spki(self.verify_key)).digest())
+        object.__setattr__(self, "kid", self.verify_digest[:8])
         object.__setattr__(self, "alg", alg_for(self.verify_key))
         object.__setattr__(self, "agree_raw", self.agree_key.public_bytes_raw() if self.agree_key else b"")
 
