@@ -216,7 +216,7 @@ def test_listeners_hear_of_every_durable_write_and_cannot_undo_one(tmp_path: Pat
     upgrade_to_head(store.engine)
     log: list[str] = []
     store._flusher = OrderedFlusher(tmp_path / "node.db", log)  # noqa: SLF001 — observe the store's own flusher
-    store.call_when_durable(lambda: log.append("told"))
+    stop = store.call_when_durable(lambda: log.append("told"))
 
     def broken() -> None:
         raise RuntimeError("the sender's loop is gone")
@@ -231,4 +231,7 @@ def test_listeners_hear_of_every_durable_write_and_cannot_undo_one(tmp_path: Pat
     subjects(store)  # reading tells nobody
     assert log == []
     assert subjects(store)[-2:] == ["direct", "batched"]  # the broken listener undid nothing
+    stop()
+    note(store, "unheard")
+    assert "told" not in log
     store.dispose()

@@ -70,7 +70,8 @@ class Sender:
     def notify(self) -> None:
         """Something was written to the outbox (from any thread): deliver now rather than at the next poll."""
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.wake.set)
+            with contextlib.suppress(RuntimeError):  # its loop has closed: the node is stopping
+                self.loop.call_soon_threadsafe(self.wake.set)
 
     async def dispatch_due(self) -> int:
         """Start a batch for each partner with room for one; returns how many messages it sent on their way."""

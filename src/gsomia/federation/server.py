@@ -96,7 +96,8 @@ class NodeServer:
         peer_app = create_peer_app(node, partners)
         self.servers = [uvicorn.Server(api.uvicorn_config(api_app)), uvicorn.Server(peer.uvicorn_config(peer_app))]
         self.sender = Sender(node, partners, client_tls)
-        node.ctx.store.call_when_durable(self.sender.notify)  # whatever wrote to the outbox, in this process
+        # Whatever wrote to the outbox in this process wakes the sender, until the server stops.
+        self._stop_notifying = node.ctx.store.call_when_durable(self.sender.notify)
         self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
                                    f"https://{settings.host}:{settings.peer_port}",
                                    f"wss://{settings.host}:{settings.feed_port}")
@@ -115,6 +116,7 @@ class NodeServer:
                 server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            self._stop_notifying()
             if self.feed is not None:
                 await self.feed.close()
 

@@ -71,10 +71,12 @@ class Store:
         self._on_durable: list[Callable[[], None]] = []
         self.writer = Writer(self)
 
-    def call_when_durable(self, listener: Callable[[], None]) -> None:
+    def call_when_durable(self, listener: Callable[[], None]) -> Callable[[], None]:
         """`listener()` after every writing transaction of this process is durable (from the thread that
-        committed it): e.g. the outbox sender, told at once that there may be something to send."""
+        committed it): e.g. the outbox sender, told at once that there may be something to send.
+        Returns what stops the calls."""
         self._on_durable.append(listener)
+        return lambda: self._on_durable.remove(listener)
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
