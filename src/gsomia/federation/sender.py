@@ -52,7 +52,10 @@ class Sender:
         self.loop = asyncio.get_running_loop()
         while not stop.is_set():
             self.wake.clear()  # before looking: a wake-up that comes while we look is kept for the next round
-            await self.dispatch_due()
+            try:
+                await self.dispatch_due()
+            except Exception as bad:  # e.g. the database is unreachable for a while: look again at the next poll
+                log.error("cannot read the outbox: %s", bad)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait(stop), timeout=self.poll_seconds)
         if self.tasks:
