@@ -82,7 +82,7 @@ class Sender:
         if free <= 0:
             return 0
         due = await self.node.read(delivery.due_messages, self.node, BATCH_SIZE * free,
-                                                    besides=frozenset(self.in_flight))
+                                   besides=frozenset(self.in_flight))
         per_peer: dict[str, list[OutboxMessage]] = {}
         for message in due:
             per_peer.setdefault(message.peer, []).append(message)
