@@ -51,13 +51,32 @@ def commits_of(engine: Engine) -> list[int]:
     return counted
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):  # bounded: 10 s
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the writer did not get there")
+
+
+async def hold_the_writer(store: Store) -> tuple[threading.Event, asyncio.Future[bool]]:
+    """A use case that waits on a gate, once the writer is inside it (nothing else can join its batch)."""
+    entered, gate = threading.Event(), threading.Event()
+
+    def gatekeeper() -> bool:
+        entered.set()
+        return gate.wait(10)
+
+    held = asyncio.ensure_future(store.writer.run(gatekeeper))
+    await until(entered.is_set)
+    return gate, held
+
+
 async def behind_a_gate(store: Store, calls: list[Callable[[], Awaitable[T]]]) -> list[T | BaseException]:
     """Hold the writer on a first use case until every call is queued, then let them run."""
-    gate = threading.Event()
-    held = asyncio.ensure_future(store.writer.run(gate.wait, 10))
-    await asyncio.sleep(0.05)  # the writer has taken the gate's job and waits in it
+    gate, held = await hold_the_writer(store)
     waiting = [asyncio.ensure_future(call()) for call in calls]
-    await asyncio.sleep(0.05)  # every call is queued
+    await until(lambda: store.writer.waiting >= len(calls))
     gate.set()
     assert await held is True
     return await asyncio.gather(*waiting, return_exceptions=True)
@@ -182,11 +201,9 @@ def test_a_caller_that_goes_away_leaves_its_work_done_and_the_writer_running(ctx
     store = ctx.store
 
     async def scenario() -> None:
-        gate = threading.Event()
-        held = asyncio.ensure_future(store.writer.run(gate.wait, 10))
-        await asyncio.sleep(0.05)
+        gate, held = await hold_the_writer(store)
         impatient = asyncio.ensure_future(store.writer.run(note, store, "abandoned"))
-        await asyncio.sleep(0.05)
+        await until(lambda: store.writer.waiting >= 1)
         impatient.cancel()  # its client disconnected
         gate.set()
         await held
@@ -200,9 +217,13 @@ def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: NodeCont
     store = ctx.store
 
     async def scenario() -> None:
+        gate, held = await hold_the_writer(store)
         queued = [asyncio.ensure_future(store.writer.run(note, store, f"q{n}")) for n in range(5)]
-        await asyncio.sleep(0)  # submitted
-        await asyncio.to_thread(store.writer.close)
+        await until(lambda: store.writer.waiting >= 5)
+        closing = asyncio.ensure_future(asyncio.to_thread(store.writer.close))
+        gate.set()
+        await closing
+        assert await held is True
         assert len(await asyncio.gather(*queued)) == 5
         with pytest.raises(WriterClosed):
             await store.writer.run(note, store, "late")

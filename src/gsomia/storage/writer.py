@@ -56,6 +56,11 @@ class Writer:
         self._lock = threading.Lock()
         self._closed = False
 
+    @property
+    def waiting(self) -> int:
+        """How many use cases are queued and not yet taken (approximate while the writer runs)."""
+        return self._jobs.qsize()
+
     async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`function(*args, **kwargs)` in the next batch; its result once the batch is durable."""
         return await self._submit(function, args, kwargs, readonly=False)
