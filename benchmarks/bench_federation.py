@@ -9,7 +9,8 @@ gsomia: an official's release request to KOR → policy → seal → outbox → 
 decides, stores → signed receipt → recorded at KOR. Latency per release runs from the moment the
 official's request leaves to the receipt's recording time (delivered_at, read from KOR's database), so
 polling adds nothing to it. Baseline: the same envelope bytes POSTed over HTTPS (keep-alive, same TLS
-certificate and uvicorn) to a server that only reads them. A last line shows the rate when officials
+certificate and uvicorn) to a server that only reads them; for reference, also to one that inserts them
+durably into SQLite before answering (not the target's comparison). A last line shows the rate when officials
 release BATCH items per request (POST /v1/releases): capacity, not the target's comparison.
 """
 
@@ -58,11 +59,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                                   databases=databases)
         kor, jpn = nodes["KOR"], nodes["JPN"]
         keys = jpn.data / "keys"
-        echo_port = free_port()
+        echo_port, durable_port = free_port(), free_port()
         processes = [subprocess.Popen([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(n.data)], env=env)
                      for n in (kor, jpn)]
-        processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.echo_server", str(echo_port),
-                                           str(keys / "tls.crt.pem"), str(keys / "tls.key.pem"), PASSPHRASE]))
+        echo = [sys.executable, "-m", "benchmarks.echo_server"]
+        tls = [str(keys / "tls.crt.pem"), str(keys / "tls.key.pem"), PASSPHRASE]
+        processes.append(subprocess.Popen([*echo, str(echo_port), *tls]))
+        processes.append(subprocess.Popen([*echo, str(durable_port), *tls, str(Path(folder) / "durable.db")]))
         try:
             client = official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"])
             wait_for(lambda: _up(client), "KOR", 30)
@@ -81,11 +84,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             cpu = [(_cpu_seconds(p.pid) - b) * 1000 / sustained for p, b in zip(processes[:2], before, strict=True)]
             batched = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
                                     rest[sustained:], per_request=BATCH)
-            body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
-            echo = f"https://127.0.0.1:{echo_port}/"
-            plain_latencies = _plain_latencies(echo, jpn.root_certificate, body, one_at_a_time)
-            baseline = _plain_posts(echo, jpn.root_certificate, body, sustained)
-            baseline.update(p50=statistics.median(plain_latencies), p99=percentile(plain_latencies, 0.99))
+            baseline = _plain(f"https://127.0.0.1:{echo_port}/", jpn.root_certificate, one_at_a_time, sustained)
+            durable = _plain(f"https://127.0.0.1:{durable_port}/", jpn.root_certificate, one_at_a_time, sustained)
             release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate,
                        "batched": batched, "kor_cpu_ms": cpu[0], "jpn_cpu_ms": cpu[1]}
         finally:
@@ -97,15 +97,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gsomia_p50_ms": release["p50"], "gsomia_p99_ms": release["p99"], "gsomia_rate": release["rate"],
         "plain_p50_ms": baseline["p50"], "plain_p99_ms": baseline["p99"], "plain_rate": baseline["rate"],
         "gsomia_batched_rate": release["batched"], "kor_cpu_ms": release["kor_cpu_ms"],
-        "jpn_cpu_ms": release["jpn_cpu_ms"],
+        "jpn_cpu_ms": release["jpn_cpu_ms"], "durable_p99_ms": durable["p99"], "durable_rate": durable["rate"],
     }
     print(f"federation ({'PostgreSQL' if args.postgres else 'SQLite'}): releases KOR → JPN of 1 KiB items; "
           f"latency one at a time ({one_at_a_time}), "
           f"sustained rate with {CONCURRENCY} requests in flight ({sustained})")
-    print(f"  plain HTTPS POST   p50 {baseline['p50']:7.2f} ms  p99 {baseline['p99']:7.2f} ms  "
-          f"{baseline['rate']:8.0f}/s   (baseline)")
-    print(f"  gsomia release     p50 {release['p50']:7.2f} ms  p99 {release['p99']:7.2f} ms  "
-          f"{release['rate']:8.0f}/s")
+    rows = (("plain HTTPS POST", baseline, "(baseline)"),
+            ("plain POST + durable", durable, "(reference: the same POST committed to SQLite, FULL sync)"),
+            ("gsomia release", release, ""))
+    for name, row, note in rows:
+        print(f"  {name:21s} p50 {row['p50']:7.2f} ms  p99 {row['p99']:7.2f} ms  {row['rate']:8.0f}/s   {note}")
     print(f"  CPU per release (sustained phase): KOR {release['kor_cpu_ms']:.2f} ms, JPN {release['jpn_cpu_ms']:.2f} ms"
           "   (steadier than the rates on a noisy machine)")
     print(f"  gsomia, {BATCH} releases per request                            {release['batched']:8.0f}/s"
@@ -215,10 +216,19 @@ def _release_rate(api_url: str, root: Path, token: str, database: Reader, items:
     started = time.time()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         ids = [m for queued in pool.map(release, range(len(chunks))) for m in queued]
-    last = max(wait_for(lambda m=m: database(m), "every receipt", timeout=120) for m in ids)
+    last = max(_receipt_time(database, m, timeout=120) for m in ids)
     for c in clients:
         c.close()
     return len(items) / (last - started)
+
+
+def _plain(url: str, root: Path, one_at_a_time: int, sustained: int) -> dict[str, float]:
+    """The same bytes POSTed: latency one at a time, rate at CONCURRENCY in flight."""
+    body = b"x" * (1024 + 600)  # the size of a sealed 1 KiB item with its label
+    latencies = _plain_latencies(url, root, body, one_at_a_time)
+    figures = _plain_posts(url, root, body, sustained)
+    figures.update(p50=statistics.median(latencies), p99=percentile(latencies, 0.99))
+    return figures
 
 
 def _plain_latencies(url: str, root: Path, body: bytes, count: int) -> list[float]:
