@@ -125,6 +125,25 @@ def test_an_official_releases_several_items_at_once_each_decided_on_its_own(pair
     assert not [i for i in jpn.client("officer").get("/v1/items").json() if i.get("origin_ref") == not_for_jpn]
 
 
+def test_each_answer_of_a_batch_is_audited_and_noted_against_its_item(pair: dict[str, RunningNode]) -> None:
+    """The sender records a batch's answers together (one audit append, one insert of item events):
+    still one entry per answer, and each item's receipt event points at its own entry (R6.f)."""
+    kor = pair["KOR"]
+    refs = [originate(kor, f"batch answer {n}") for n in range(6)]
+    answer = kor.client("releaser").post("/v1/releases", json={"releases": [{"item_id": r, "to": "JPN"}
+                                                                             for r in refs]})
+    assert answer.status_code == 200 and answer.json()["queued"] == 6
+    for outcome in answer.json()["outcomes"]:
+        wait_for(lambda m=outcome["message_id"]: delivered(kor, m), "the receipts")
+    entries = {e["seq"]: e for e in _audit(kor)}
+    for ref in refs:
+        history = kor.client("releaser").get(f"/v1/items/{ref}/history").json()
+        receipts = [e for e in history if e["kind"] == "receipt"]
+        assert len(receipts) == 1, history
+        entry = entries[receipts[0]["audit_seq"]]
+        assert (entry["action"], entry["subject"]) == ("peer.item.accepted", ref)
+
+
 def test_a_batch_of_releases_is_bounded_and_validated(pair: dict[str, RunningNode]) -> None:
     releaser = pair["KOR"].client("releaser")
     assert releaser.post("/v1/releases", json={"releases": []}).status_code == 422

@@ -7,14 +7,17 @@ transaction; each message still has its own signature, its own answer and its ow
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gsomia.crypto import InvalidRecord, verify_record
-from gsomia.services.exchange_common import audit_note, enqueue, item_event, node_actor
+from gsomia.services.audit_log import append, draft
+from gsomia.services.exchange_common import enqueue, node_actor
 from gsomia.services.partners import Partners
 from gsomia.services.peer_messages import decode_payload, sign_message
 from gsomia.services.runtime import Node
 from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
+from gsomia.storage.records import ItemEvent
 from gsomia.storage.unit_of_work import UnitOfWork
 
 MAX_BACKOFF = timedelta(seconds=30)
@@ -40,17 +43,34 @@ def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[Out
     """Record what the partner answered to each message of a batch, in one transaction.
 
     Returns per message: accepted | refused (settled), or unverified | failed (to be retried later).
+    The settled answers are audited with one append and noted against their items with one insert.
     """
     now = node.ctx.clock()
     results = []
+    settled: list[_Settled] = []
     with node.ctx.store.unit_of_work() as uow:
         for message, outcome in outcomes:
             if isinstance(outcome, str):
                 _retry_later(node, uow, message, outcome)
                 results.append("failed")
                 continue
-            results.append(_record_answer(node, partners, uow, message, outcome, now))
+            answered = _settle(node, partners, uow, message, outcome, now)
+            results.append(answered if isinstance(answered, str) else answered.outcome)
+            if isinstance(answered, _Settled):
+                settled.append(answered)
+        if settled:
+            _record_settled(node, uow, settled, now)
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A verified answer, newly recorded on its outbox row: still to be audited and followed up."""
+    message: OutboxMessage
+    answer: bytes
+    outcome: str
+    rules: tuple[str, ...]
+    reasons: str
 
 
 def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str) -> datetime:
@@ -62,8 +82,10 @@ def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str
     return later
 
 
-def _record_answer(node: Node, partners: Partners, uow: UnitOfWork, message: OutboxMessage, answer: bytes,
-                   now: datetime) -> str:
+def _settle(node: Node, partners: Partners, uow: UnitOfWork, message: OutboxMessage, answer: bytes,
+            now: datetime) -> _Settled | str:
+    """The answer verified and recorded on the outbox row; or why not (retried later), or the outcome
+    recorded already by a concurrent sender (nothing to record twice)."""
     try:
         receipt = verify_record(answer, trusted=partners.directory, expected_type="receipt")
     except InvalidRecord as bad:
@@ -76,20 +98,32 @@ def _record_answer(node: Node, partners: Partners, uow: UnitOfWork, message: Out
     outcome = str(body.get("outcome"))
     if not uow.exchange.settle(message.message_id, state=DELIVERED if outcome == "accepted" else REFUSED,
                                at=now, response=answer):
-        return outcome  # settled already (a concurrent sender): record nothing twice
+        return outcome
+    return _Settled(message, answer, outcome, tuple(body.get("rules", [])),
+                    "; ".join(str(r) for r in body.get("reasons", [])))
+
+
+def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: datetime) -> None:
+    """Audit every settled answer, note it against its item (R6.f), and follow up what it calls for."""
     actor = node_actor(node)
-    reasons = "; ".join(str(r) for r in body.get("reasons", []))
-    seq = audit_note(uow, now, actor, f"peer.{message.kind}.{outcome}", message.item_id,
-                     tuple(body.get("rules", [])),
-                     f"{message.peer} answered {message.message_id}: {outcome}" + (f" ({reasons})" if reasons else ""))
-    if message.item_id and message.kind in ("item", "destruction-certificate", "recall"):
-        item_event(uow, now, actor, message.item_id, "receipt" if outcome == "accepted" else "refused-by",
-                   message.peer, f"{message.kind}: {outcome}" + (f" ({reasons})" if reasons else ""), seq, answer)
-    payload = decode_payload(message.payload)
-    if message.kind == "item" and outcome == "accepted" and payload.get("originator") != node.party:
-        # We relayed or disclosed a partner's item: its originator learns who now holds it (R6.f).
-        enqueue(uow, now, str(payload["originator"]), "receipt",
-                {"item_ref": payload["item_ref"], "receipt": answer}, message.item_id)
-    if message.kind == "compromise-report" and outcome == "accepted":
-        uow.exchange.update_report(str(payload["report_id"]), notified_at=now)
-    return outcome
+    drafts = [draft(actor, f"peer.{s.message.kind}.{s.outcome}", s.message.item_id, rules=s.rules,
+                    reasons=(f"{s.message.peer} answered {s.message.message_id}: {s.outcome}"
+                             + (f" ({s.reasons})" if s.reasons else ""),))
+              for s in settled]
+    first = append(uow, now, drafts).first_seq
+    events = [ItemEvent(s.message.item_id, now, actor.official.id,
+                        "receipt" if s.outcome == "accepted" else "refused-by", s.message.peer,
+                        f"{s.message.kind}: {s.outcome}" + (f" ({s.reasons})" if s.reasons else ""), s.answer, seq)
+              for seq, s in enumerate(settled, start=first)
+              if s.message.item_id and s.message.kind in ("item", "destruction-certificate", "recall")]
+    uow.items.add_events(events)
+    for s in settled:
+        if s.outcome != "accepted" or s.message.kind not in ("item", "compromise-report"):
+            continue
+        payload = decode_payload(s.message.payload)
+        if s.message.kind == "item" and payload.get("originator") != node.party:
+            # We relayed or disclosed a partner's item: its originator learns who now holds it (R6.f).
+            enqueue(uow, now, str(payload["originator"]), "receipt",
+                    {"item_ref": payload["item_ref"], "receipt": s.answer}, s.message.item_id)
+        if s.message.kind == "compromise-report":
+            uow.exchange.update_report(str(payload["report_id"]), notified_at=now)

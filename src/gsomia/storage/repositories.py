@@ -192,10 +192,15 @@ class ItemsRepository:
         return [_item_record(row) for row in self._conn.execute(query)]
 
     def add_event(self, event: ItemEvent) -> None:
-        self._conn.execute(_INSERT_EVENT, {
-            "item_id": event.item_id, "at": event.at, "actor_id": event.actor_id, "kind": event.kind,
-            "counterparty": event.counterparty, "detail": event.detail, "receipt": event.receipt,
-            "audit_seq": event.audit_seq})
+        self.add_events([event])
+
+    def add_events(self, events: Sequence[ItemEvent]) -> None:
+        """In one statement (executemany)."""
+        if events:
+            self._conn.execute(_INSERT_EVENT, [{
+                "item_id": e.item_id, "at": e.at, "actor_id": e.actor_id, "kind": e.kind,
+                "counterparty": e.counterparty, "detail": e.detail, "receipt": e.receipt, "audit_seq": e.audit_seq}
+                for e in events])
 
     def events(self, item_id: str) -> list[ItemEvent]:
         c = t.item_events.c
