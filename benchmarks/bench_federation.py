@@ -9,9 +9,10 @@ gsomia: an official's release request to KOR → policy → seal → outbox → 
 decides, stores → signed receipt → recorded at KOR. Latency per release runs from the moment the
 official's request leaves to the receipt's recording time (delivered_at, read from KOR's database), so
 polling adds nothing to it. Baseline: the same envelope bytes POSTed over HTTPS (keep-alive, same TLS
-certificate and uvicorn) to a server that only reads them; for reference, also to one that inserts them
-durably into SQLite before answering (not the target's comparison). A last line shows the rate when officials
-release BATCH items per request (POST /v1/releases): capacity, not the target's comparison.
+certificate and uvicorn) to a server that only reads them, measured before and after the releases (the
+nodes' work can linger after them) and the better run taken. For reference, also POSTed to a server that
+inserts them durably into SQLite before answering (not the target's comparison). A last line shows the
+rate when officials release BATCH items per request (POST /v1/releases): capacity, not the comparison.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "classification": "KOR:II", "releasable_to": ["USA", "JPN", "KOR"], "topics": ["dprk-missile"],
                 "purpose": "missile warning", "content_text": content}).json()["id"]
                 for _ in range(WARM_UP + one_at_a_time + 2 * sustained)]
+            before_releases = _plain(f"https://127.0.0.1:{echo_port}/", jpn.root_certificate, one_at_a_time,
+                                     sustained)
             database = _outbox_reader(databases.get("KOR"), kor.data)
             latencies = _release_latencies(client, database, items[:one_at_a_time + WARM_UP])
             rest = items[WARM_UP + one_at_a_time:]
@@ -84,7 +87,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             cpu = [(_cpu_seconds(p.pid) - b) * 1000 / sustained for p, b in zip(processes[:2], before, strict=True)]
             batched = _release_rate(kor.api_url, kor.root_certificate, kor.tokens["releaser"], database,
                                     rest[sustained:], per_request=BATCH)
-            baseline = _plain(f"https://127.0.0.1:{echo_port}/", jpn.root_certificate, one_at_a_time, sustained)
+            after_releases = _plain(f"https://127.0.0.1:{echo_port}/", jpn.root_certificate, one_at_a_time,
+                                    sustained)
+            # The better of the two runs (the nodes' work can linger after the releases): never flattering.
+            baseline = {key: (max if key == "rate" else min)(before_releases[key], after_releases[key])
+                        for key in before_releases}
             durable = _plain(f"https://127.0.0.1:{durable_port}/", jpn.root_certificate, one_at_a_time, sustained)
             release = {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99), "rate": rate,
                        "batched": batched, "kor_cpu_ms": cpu[0], "jpn_cpu_ms": cpu[1]}
@@ -98,11 +105,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "plain_p50_ms": baseline["p50"], "plain_p99_ms": baseline["p99"], "plain_rate": baseline["rate"],
         "gsomia_batched_rate": release["batched"], "kor_cpu_ms": release["kor_cpu_ms"],
         "jpn_cpu_ms": release["jpn_cpu_ms"], "durable_p99_ms": durable["p99"], "durable_rate": durable["rate"],
+        "plain_rate_before": before_releases["rate"], "plain_rate_after": after_releases["rate"],
     }
     print(f"federation ({'PostgreSQL' if args.postgres else 'SQLite'}): releases KOR → JPN of 1 KiB items; "
           f"latency one at a time ({one_at_a_time}), "
           f"sustained rate with {CONCURRENCY} requests in flight ({sustained})")
-    rows = (("plain HTTPS POST", baseline, "(baseline)"),
+    runs = f"{figures['plain_rate_before']:.0f}/s and {figures['plain_rate_after']:.0f}/s"
+    rows = (("plain HTTPS POST", baseline, f"(baseline: the better of the runs before and after the releases, {runs})"),
             ("plain POST + durable", durable, "(reference: the same POST committed to SQLite, FULL sync)"),
             ("gsomia release", release, ""))
     for name, row, note in rows:
