@@ -72,6 +72,10 @@ class _Settled:
     rules: tuple[str, ...]
     reasons: str
 
+    @property
+    def why(self) -> str:
+        return f" ({self.reasons})" if self.reasons else ""
+
 
 def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str) -> datetime:
     """Retry later, backing off exponentially (capped): the partner may be down for a while."""
@@ -107,13 +111,12 @@ def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: d
     """Audit every settled answer, note it against its item (R6.f), and follow up what it calls for."""
     actor = node_actor(node)
     drafts = [draft(actor, f"peer.{s.message.kind}.{s.outcome}", s.message.item_id, rules=s.rules,
-                    reasons=(f"{s.message.peer} answered {s.message.message_id}: {s.outcome}"
-                             + (f" ({s.reasons})" if s.reasons else ""),))
+                    reasons=(f"{s.message.peer} answered {s.message.message_id}: {s.outcome}{s.why}",))
               for s in settled]
     first = append(uow, now, drafts).first_seq
     events = [ItemEvent(s.message.item_id, now, actor.official.id,
                         "receipt" if s.outcome == "accepted" else "refused-by", s.message.peer,
-                        f"{s.message.kind}: {s.outcome}" + (f" ({s.reasons})" if s.reasons else ""), s.answer, seq)
+                        f"{s.message.kind}: {s.outcome}{s.why}", s.answer, seq)
               for seq, s in enumerate(settled, start=first)
               if s.message.item_id and s.message.kind in ("item", "destruction-certificate", "recall")]
     uow.items.add_events(events)
