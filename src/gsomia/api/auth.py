@@ -68,5 +68,4 @@ async def current_actor(request: Request, node: NodeDep,
     return Actor(official, VIA)
 
 
-
 ActorDep = Annotated[Actor, Depends(current_actor)]

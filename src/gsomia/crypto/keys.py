@@ -56,10 +56,6 @@ def spki(key: VerifyKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def key_id(key: VerifyKey) -> bytes:
-    return hashlib.sha256(spki(key)).digest()[:8]
-
-
 def alg_for(key: VerifyKey) -> int:
     if isinstance(key, Ed25519PublicKey):
         return _cose.EDDSA

@@ -28,53 +28,57 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
     app = FastAPI(title=f"gsomia peer endpoint ({node.party})", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)
 
-    async def caller_and_body(request: Request) -> tuple[str, bytes] | JSONResponse:
+    @app.exception_handler(_NotTaken)
+    async def not_taken(_request: Request, refused: _NotTaken) -> JSONResponse:
+        return JSONResponse({"error": refused.reason}, status_code=refused.status)
+
+    async def caller_and_body(request: Request) -> tuple[str, bytes]:
+        """The pinned partner the request came from and its body; _NotTaken otherwise."""
         der = getattr(request.state, PEER_CERTIFICATE, None)
         tls_party = partners.party_of_fingerprint(fingerprint(der)) if der else None
         if tls_party is None:
-            return JSONResponse({"error": "client certificate is not a pinned partner node"}, status_code=403)
+            raise _NotTaken(403, "client certificate is not a pinned partner node")
         body = await request.body()
         if len(body) > MAX_MESSAGE_BYTES:
-            return JSONResponse({"error": "message too large"}, status_code=413)
+            raise _NotTaken(413, "message too large")
         return tls_party, body
 
     @app.post("/peer/v1/messages")
     async def receive_message(request: Request) -> Response:
         """A signed message from a partner node; the answer is our signed receipt (or a refusal)."""
-        checked = await caller_and_body(request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        tls_party, body = checked
+        tls_party, body = await caller_and_body(request)
         answer = (await node.write(handle_messages, node, partners, [body], tls_party))[0]
         if isinstance(answer, ProtocolError):
-            return JSONResponse({"error": str(answer)}, status_code=answer.status)
+            raise _NotTaken(answer.status, str(answer))
         return Response(answer, media_type="application/cose; cose-type=cose-sign1")
 
     @app.post("/peer/v1/batch")
     async def receive_batch(request: Request) -> Response:
         """Signed messages from a partner node, answered one by one and recorded together."""
-        checked = await caller_and_body(request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        tls_party, body = checked
-        batch = _batch(body)
-        if isinstance(batch, str):
-            return JSONResponse({"error": batch}, status_code=400)
-        answers = await node.write(handle_messages, node, partners, batch, tls_party)
+        tls_party, body = await caller_and_body(request)
+        answers = await node.write(handle_messages, node, partners, _batch(body), tls_party)
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")
 
     return app
 
 
-def _batch(body: bytes) -> list[bytes] | str:
-    """The messages of a batch body, or what is wrong with it."""
+class _NotTaken(Exception):
+    """A request the peer endpoint does not take at all: answered with its status and `{"error": …}`."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _batch(body: bytes) -> list[bytes]:
+    """The messages of a batch body; _NotTaken (400) saying what is wrong with it."""
     try:
         batch = cbor2.loads(body)
     except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as bad:
-        return f"batch is not CBOR: {bad}"
+        raise _NotTaken(400, f"batch is not CBOR: {bad}") from None
     if not isinstance(batch, list) or not all(isinstance(m, bytes) for m in batch):
-        return "batch must be a CBOR array of byte strings (signed messages)"
+        raise _NotTaken(400, "batch must be a CBOR array of byte strings (signed messages)")
     if not 1 <= len(batch) <= MAX_BATCH_MESSAGES:
-        return f"batch must hold 1 to {MAX_BATCH_MESSAGES} messages"
+        raise _NotTaken(400, f"batch must hold 1 to {MAX_BATCH_MESSAGES} messages")
     return batch

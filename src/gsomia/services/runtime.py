@@ -13,7 +13,7 @@ real time, so that the 2016 episode can be replayed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -61,17 +61,11 @@ class Node:
     async def write(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`use_case(*args, **kwargs)` on the store's writer (storage/writer.py), for callers on an event
         loop: run in one transaction with the writes waiting beside it, answered once that is durable."""
-        try:
-            return await self.ctx.store.writer.run(use_case, *args, **kwargs)
-        except WriterClosed:
-            raise StoreUnavailable("the node is shutting down: try again shortly") from None
+        return await _on_writer(self.ctx.store.writer.run(use_case, *args, **kwargs))
 
     async def read(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`use_case(*args, **kwargs)` on the writer between its batches: it sees only durable writes."""
-        try:
-            return await self.ctx.store.writer.read(use_case, *args, **kwargs)
-        except WriterClosed:
-            raise StoreUnavailable("the node is shutting down: try again shortly") from None
+        return await _on_writer(self.ctx.store.writer.read(use_case, *args, **kwargs))
 
     def close(self) -> None:
         node_setup.close(self.ctx)
@@ -82,6 +76,13 @@ class Node:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
+
+
+async def _on_writer(submitted: Awaitable[T]) -> T:
+    try:
+        return await submitted
+    except WriterClosed:
+        raise StoreUnavailable("the node is shutting down: try again shortly") from None
 
 
 def open_node(data_dir: Path, *, passphrase: bytes | None = None,
