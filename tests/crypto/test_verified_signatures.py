@@ -1,4 +1,4 @@
-"""The memo of envelope signatures made or checked here (crypto/envelope.py, _VerifiedSignatures): an
+"""The memo of envelope signatures made or checked here (crypto/verified.py): an
 envelope opened again is not verified again, yet no byte can change without a real verification."""
 
 from __future__ import annotations
@@ -7,25 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gsomia.crypto import InvalidEnvelope, KeyDirectory, NodeKeys, _cose, open, seal
-from gsomia.crypto import envelope as envelope_module
+from gsomia.crypto import InvalidEnvelope, KeyDirectory, NodeKeys, open, seal
+from gsomia.crypto import verified as verified_module
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 LABEL = b'{"classification":"KOR:II","format":"gsomia-label/1","releasable_to":["JPN","KOR"]}'
-
-
-@pytest.fixture
-def verifications(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every real signature verification, counted."""
-    made: list[bytes] = []
-    real = _cose.verify_signature
-
-    def counting(alg: object, key: object, signature: bytes, data: bytes) -> None:
-        made.append(signature)
-        real(alg, key, signature, data)
-
-    monkeypatch.setattr(_cose, "verify_signature", counting)
-    return made
 
 
 def test_an_envelope_sealed_here_opens_without_verifying_again(verifications: list[bytes]) -> None:
@@ -38,7 +24,7 @@ def test_an_envelope_sealed_here_opens_without_verifying_again(verifications: li
 def test_a_partners_envelope_is_verified_once(verifications: list[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     kor, jpn = NodeKeys.generate("KOR", "kor-1", at=AT), NodeKeys.generate("JPN", "jpn-1", at=AT)
     sealed = seal(b"content", label=LABEL, sender=jpn, recipients=[kor.public], at=AT)
-    monkeypatch.setattr(envelope_module, "_VERIFIED", envelope_module._VerifiedSignatures())  # sealed elsewhere
+    monkeypatch.setattr(verified_module, "VERIFIED", verified_module.VerifiedSignatures())  # sealed elsewhere
     for _ in range(3):
         open(sealed, recipient=kor, senders=KeyDirectory([jpn.public]))
     assert len(verifications) == 1
@@ -60,7 +46,7 @@ def test_no_changed_byte_passes_as_verified(verifications: list[bytes]) -> None:
 
 
 def test_the_memo_is_bounded() -> None:
-    memo = envelope_module._VerifiedSignatures(limit=8)
+    memo = verified_module.VerifiedSignatures(limit=8)
     kor = NodeKeys.generate("KOR", "kor-1", at=AT)
     for n in range(20):
         memo.add(kor.public, b"signed %d" % n, b"signature")

@@ -30,7 +30,7 @@ from gsomia.crypto.pki import (
     party_of,
     server_ssl_context,
 )
-from gsomia.crypto.records import VerifiedRecord, destruction_certificate, sign_record, verify_record
+from gsomia.crypto.records import VerifiedRecord, destruction_certificate, sign_record, sign_records, verify_record
 from gsomia.crypto.trust import load_trust
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "public_history",
     "load_trust", "passphrase_from_env",
     # signed records
-    "sign_record", "verify_record", "VerifiedRecord", "destruction_certificate",
+    "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
     # PKI
     "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint", "check_pin",
     "party_of",

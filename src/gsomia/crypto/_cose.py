@@ -37,6 +37,10 @@ SALT, PARTY_U_IDENTITY, PARTY_U_NONCE, PARTY_U_OTHER = -20, -21, -22, -23
 PARTY_V_IDENTITY, PARTY_V_NONCE, PARTY_V_OTHER = -24, -25, -26
 # draft-ietf-cose-hash-envelope: the payload is a hash of content carried elsewhere.
 PAYLOAD_HASH_ALG = 258
+# RFC 9942 (COSE Receipts): the verifiable data structure (protected) and its proofs (unprotected).
+VDS, VDP = 395, 396
+RFC9162_SHA256 = 1  # VDS value: RFC 9162's Merkle tree, SHA-256
+INCLUSION_PROOFS = -1  # VDP key: [+ bstr .cbor [tree-size, leaf-index, [+ sibling hash]]]
 
 # Algorithms.
 EDDSA, ES256 = -8, -7

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -63,7 +62,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from gsomia.crypto import _cose
+from gsomia.crypto import _cose, verified
 from gsomia.crypto._cose import CoseError
 from gsomia.crypto.errors import CryptoError, InvalidEnvelope
 from gsomia.crypto.keyring import KeyRing
@@ -161,7 +160,7 @@ def seal_with(plaintext: bytes, *, label: bytes, sender: KeyRing | NodeKeys,
     ))
     to_be_signed = _cose.sig_structure1(sign_protected, EXTERNAL_AAD, digest.digest())
     signature = keys.signer.sign(to_be_signed)
-    _VERIFIED.add(keys.public, to_be_signed, signature)
+    verified.VERIFIED.add(keys.public, to_be_signed, signature)
     return b"".join((
         _OUTER_HEAD, _cose.head(2, sum(map(len, parts))), *parts,
         _SIGN1_HEAD, _cose.bstr_item(sign_protected), b"\xa0\xf6", _cose.bstr_item(signature),
@@ -274,42 +273,8 @@ def _verify(sign1: Any, body: bytes | memoryview, senders: TrustedKeys) -> tuple
     digest = hashlib.sha256(body).digest()
     signature = _cose.bstr(signature, "signature")
     to_be_signed = _cose.sig_structure1(sign_protected, EXTERNAL_AAD, digest)
-    if not _VERIFIED.holds(signer, to_be_signed, signature):
-        _cose.verify_signature(signer.alg, signer.verify_key, signature, to_be_signed)
-        _VERIFIED.add(signer, to_be_signed, signature)
+    verified.VERIFIED.verify(signer, to_be_signed, signature)
     return signer, datetime.fromtimestamp(iat, timezone.utc)
-
-
-class _VerifiedSignatures:
-    """Envelope signatures this process made or checked, by SHA-256 of (signer's key, signed bytes,
-    signature): opening an envelope again — the item this node sealed at rest, released or read later —
-    skips a second verification of the very same bytes (about 0.15 ms of Ed25519 here). Only a signature
-    made here or one that verified goes in, and any changed byte changes the digest, so nothing counts
-    as verified that was not. Bounded: the oldest half is dropped when full."""
-
-    def __init__(self, limit: int = 16384) -> None:
-        self._limit = limit
-        self._digests: dict[bytes, None] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _digest(signer: PublicKeys, to_be_signed: bytes, signature: bytes) -> bytes:
-        return hashlib.sha256(b"".join((signer.verify_digest, _cose.head(2, len(to_be_signed)), to_be_signed,
-                                        signature))).digest()
-
-    def holds(self, signer: PublicKeys, to_be_signed: bytes, signature: bytes) -> bool:
-        return self._digest(signer, to_be_signed, signature) in self._digests
-
-    def add(self, signer: PublicKeys, to_be_signed: bytes, signature: bytes) -> None:
-        digest = self._digest(signer, to_be_signed, signature)
-        with self._lock:
-            if len(self._digests) >= self._limit:
-                for old in list(self._digests)[:self._limit // 2]:
-                    del self._digests[old]
-            self._digests[digest] = None
-
-
-_VERIFIED = _VerifiedSignatures()
 
 
 def _unwrap_for(layers: Sequence[Any], recipient: KeyRing | NodeKeys, signer: PublicKeys) -> bytes:
