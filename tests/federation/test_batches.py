@@ -12,13 +12,14 @@ import httpx
 import pytest
 from tests.federation.harness import PASSPHRASE, RunningNode, delivered, originate, start, stop_all, wait_for
 
+from gsomia.crypto import verify_record
 from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.federation.peer_app import MAX_BATCH_MESSAGES
 from gsomia.federation.sender import BATCH_CONTENT_TYPE, BATCH_PATH
 from gsomia.federation.server import client_context
 from gsomia.services import inbound
 from gsomia.services.partners import load_partners
-from gsomia.services.peer_messages import ProtocolError, encode_payload, sign_message
+from gsomia.services.peer_messages import ProtocolError, encode_payload, sign_message, sign_messages
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,22 @@ def test_a_batch_is_answered_message_by_message(pair: dict[str, RunningNode]) ->
     assert second["status"] == 401 and "signature" in second["error"]
     refusals = [e for e in _audit(jpn) if e.get("action") == "peer.message" and "signature" in str(e.get("reasons"))]
     assert refusals, "the forged message's refusal is audited on the side that refused"
+
+
+def test_messages_signed_together_are_answered_by_receipts_signed_together(pair: dict[str, RunningNode]) -> None:
+    """One signature per batch each way (a Merkle root, RFC 9942 style); every message and every receipt
+    still verifies alone, so a receipt kept as evidence or passed on by a hub stands by itself."""
+    kor, jpn = pair["KOR"], pair["JPN"]
+    junk = encode_payload({"record": b"junk"})
+    messages = sign_messages(kor.node.keys, [(f"msg-together-{n}", "audit-checkpoint", "JPN", junk) for n in range(5)],
+                             kor.node.ctx.clock())
+    assert len({cbor2.loads(m).value[3] for m in messages}) == 1
+    receipts = cbor2.loads(_post_batch(kor, jpn, cbor2.dumps(messages)).content)
+    assert len({cbor2.loads(r).value[3] for r in receipts}) == 1
+    directory = load_partners(kor.spec.data).directory
+    for n, receipt in enumerate(receipts):
+        record = verify_record(receipt, trusted=directory, expected_type="receipt")
+        assert record.signer.party == "JPN" and record.body["message_id"] == f"msg-together-{n}"
 
 
 @pytest.mark.parametrize("body", [b"\xff\x00 not cbor", cbor2.dumps({"a": 1}), cbor2.dumps([1, 2]), cbor2.dumps([]),

@@ -5,9 +5,10 @@ partners' roots) and match the fingerprint pinned in peers.toml; the answer coun
 travels is sealed to the recipient's keys, so even a rogue server holding a partner-issued certificate
 learns nothing before the pin check refuses its answer.
 
-Messages travel in batches: whatever is due for a partner goes in one POST (up to BATCH_SIZE, each
-message signed on its own), the partner handles and records them in one transaction and answers each,
-and the answers are recorded here in one transaction. A few batches per partner are in flight at once;
+Messages travel in batches: whatever is due for a partner goes in one POST (up to BATCH_SIZE, signed
+together: one signature over a Merkle root, each message still verifiable alone); the partner handles
+and records them in one transaction and answers each (its receipts signed together likewise), and the
+answers are recorded here in one transaction. A few batches per partner are in flight at once;
 a message is never in two of them, and of an item's notices to a partner only the oldest unsettled one
 is due (storage `due`), so they arrive in the order they were written.
 """
@@ -122,7 +123,7 @@ class Sender:
         if peer is None:
             return [f"{peer_party} is not a partner"] * len(batch)
         try:
-            signed = [delivery.signed_for_sending(self.node, m) for m in batch]
+            signed = delivery.signed_for_sending(self.node, batch)
             response = await self.client.post(peer.url + BATCH_PATH, content=cbor2.dumps(signed),
                                               headers={"content-type": BATCH_CONTENT_TYPE})
             served_by = _peer_certificate(response)

@@ -14,7 +14,7 @@ from gsomia.crypto import InvalidRecord, verify_record
 from gsomia.services.audit_log import append, draft
 from gsomia.services.exchange_common import enqueue, node_actor
 from gsomia.services.partners import Partners
-from gsomia.services.peer_messages import decode_payload, sign_message
+from gsomia.services.peer_messages import decode_payload, sign_messages
 from gsomia.services.runtime import Node
 from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
 from gsomia.storage.records import ItemEvent
@@ -34,9 +34,10 @@ def due_messages(node: Node, limit: int = 50, *, besides: Collection[str] = ()) 
         return uow.exchange.due(now, limit, besides=besides)
 
 
-def signed_for_sending(node: Node, message: OutboxMessage) -> bytes:
-    """Signed afresh for each attempt, at the moment it leaves: a new sent_at, the same message id."""
-    return sign_message(node.keys, message.message_id, message.kind, message.peer, message.payload, node.ctx.clock())
+def signed_for_sending(node: Node, batch: Sequence[OutboxMessage]) -> list[bytes]:
+    """Signed afresh for each attempt, at the moment they leave: a new sent_at, the same message ids;
+    one signature for the batch, each message verifiable alone."""
+    return sign_messages(node.keys, [(m.message_id, m.kind, m.peer, m.payload) for m in batch], node.ctx.clock())
 
 
 def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> list[str]:

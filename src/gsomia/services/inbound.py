@@ -1,5 +1,6 @@
 """Messages from partner nodes: verified, answered once (idempotent by message id), a batch handled in one
-transaction (a savepoint per message) with each message's audit entry and its signed answer.
+transaction (a savepoint per message) with each message's audit entry and its signed answer; the
+batch's answers are signed together (one signature over their Merkle root, each verifiable alone).
 
     handle_messages(node, partners, batch, tls_party) -> per message its signed answer (a "receipt"
                                                           record) or the ProtocolError that refused it
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from gsomia.crypto import InvalidEnvelope, InvalidRecord, VerifiedRecord, open, sign_record, verify_record
+from gsomia.crypto import InvalidEnvelope, InvalidRecord, VerifiedRecord, open, sign_records, verify_record
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.policy import decide
@@ -78,7 +79,8 @@ def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_part
     actor = node_actor(node)
     opened: list[PeerMessage | ProtocolError] = [_opened(node, partners, data, tls_party, now) for data in batch]
     ids = [m.id for m in opened if isinstance(m, PeerMessage)]
-    answers: list[bytes | ProtocolError] = []
+    answers: list[bytes | ProtocolError | _Receipt] = []  # a _Receipt: signed with the others below
+    receipts: dict[str, _Receipt] = {}
     try:
         with node.ctx.store.unit_of_work() as uow:
             seen = uow.exchange.seen_many(ids)  # inside the writing transaction: no copy can slip in between
@@ -88,17 +90,20 @@ def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_part
                     answers.append(message)
                 elif message.id in seen:
                     answers.append(seen[message.id])
+                elif message.id in receipts:  # the same id twice in one batch: one answer
+                    answers.append(receipts[message.id])
                 else:
-                    answer = _handled(node, partners, uow, message, now)
-                    if isinstance(answer, bytes):
-                        seen[message.id] = answer  # the same id twice in one batch: one answer
-                    answers.append(answer)
+                    handled = _handled(node, partners, uow, message, now)
+                    if isinstance(handled, _Receipt):
+                        receipts[message.id] = handled
+                    answers.append(handled)
+            signed = _signed_receipts(node, uow, list(receipts.values()), now)
     except IntegrityError:
         # The same message delivered at once over another connection, recorded first: its answers stand.
         if len(batch) == 1:
             return [_again(node, opened[0])]
         return [handle_messages(node, partners, [data], tls_party)[0] for data in batch]
-    return answers
+    return [signed[a.message.id] if isinstance(a, _Receipt) else a for a in answers]
 
 
 def _opened(node: Node, partners: Partners, data: bytes, tls_party: str | None, now: datetime,
@@ -112,8 +117,16 @@ def _opened(node: Node, partners: Partners, data: bytes, tls_party: str | None, 
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class _Receipt:
+    """A message handled: what its signed answer says, signed with the batch's other answers."""
+    message: PeerMessage
+    outcome: str
+    body: dict[str, Any]
+
+
 def _handled(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime,
-             ) -> bytes | ProtocolError:
+             ) -> _Receipt | ProtocolError:
     actor = node_actor(node)
     if stale(message, now):
         audit_note(uow, now, actor, f"peer.{message.kind}", None, ("G3",),
@@ -133,10 +146,18 @@ def _handled(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessa
     except Exception:  # a fault here, not a refusal: rolled back, unanswered, so the sender retries it
         log.exception("%s message %s from %s could not be handled", message.kind, message.id, message.sender)
         return ProtocolError(f"message {message.id} could not be handled here; it will be taken again", 500)
-    response = sign_record("receipt", {"message_id": message.id, "kind": message.kind, "outcome": outcome,
-                                       "from": node.party, **body}, signer=node.keys, at=now)
-    uow.exchange.remember(InboxEntry(message.id, message.sender, message.kind, now, outcome, response))
-    return response
+    return _Receipt(message, outcome, {"message_id": message.id, "kind": message.kind, "outcome": outcome,
+                                       "from": node.party, **body})
+
+
+def _signed_receipts(node: Node, uow: UnitOfWork, receipts: list[_Receipt], now: datetime) -> dict[str, bytes]:
+    """The batch's answers, signed together (one signature over their Merkle root, each verifiable alone)
+    and remembered, so that a copy of a message gets the same answer again."""
+    signed = sign_records("receipt", [r.body for r in receipts], signer=node.keys, at=now)
+    for receipt, response in zip(receipts, signed, strict=True):
+        m = receipt.message
+        uow.exchange.remember(InboxEntry(m.id, m.sender, m.kind, now, receipt.outcome, response))
+    return {r.message.id: response for r, response in zip(receipts, signed, strict=True)}
 
 
 def _again(node: Node, message: PeerMessage | ProtocolError) -> bytes | ProtocolError:

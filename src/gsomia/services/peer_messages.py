@@ -9,13 +9,14 @@ payload is deterministic CBOR; sealed envelopes and other signed records ride in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import cbor2
 
-from gsomia.crypto import InvalidRecord, KeyDirectory, KeyRing, sign_record, verify_record
+from gsomia.crypto import InvalidRecord, KeyDirectory, KeyRing, sign_records, verify_record
 
 RECORD_TYPE = "peer-message"
 REPLAY_WINDOW = timedelta(minutes=5)
@@ -57,9 +58,15 @@ def decode_payload(data: bytes) -> dict[str, Any]:
 
 
 def sign_message(keys: KeyRing, message_id: str, kind: str, to: str, payload: bytes, at: datetime) -> bytes:
-    body = {"id": message_id, "kind": kind, "from": keys.party, "to": to, "sent_at": at.isoformat(),
-            "payload": payload}
-    return sign_record(RECORD_TYPE, body, signer=keys, at=at)
+    return sign_messages(keys, [(message_id, kind, to, payload)], at)[0]
+
+
+def sign_messages(keys: KeyRing, messages: Sequence[tuple[str, str, str, bytes]], at: datetime) -> list[bytes]:
+    """(id, kind, to, payload) each, signed together: one signature for the batch, each message still
+    verifiable alone (crypto.sign_records)."""
+    bodies = [{"id": message_id, "kind": kind, "from": keys.party, "to": to, "sent_at": at.isoformat(),
+               "payload": payload} for message_id, kind, to, payload in messages]
+    return sign_records(RECORD_TYPE, bodies, signer=keys, at=at)
 
 
 def open_message(data: bytes, *, trusted: KeyDirectory, own_party: str, now: datetime) -> PeerMessage:
