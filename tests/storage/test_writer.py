@@ -22,6 +22,7 @@ from gsomia.services import audit
 from gsomia.services.audit_log import EntryDraft, append
 from gsomia.services.context import Actor, NodeContext
 from gsomia.storage import Store, open_engine, open_store, upgrade_to_head
+from gsomia.storage.exchange import PENDING, OutboxMessage
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.writer import WriterClosed
 
@@ -232,27 +233,36 @@ def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: NodeCont
     assert subjects(store)[-5:] == [f"q{n}" for n in range(5)]
 
 
-def test_listeners_hear_of_every_durable_write_and_cannot_undo_one(tmp_path: Path) -> None:
+def enqueue_note(store: Store, subject: str) -> None:
+    """A use case that writes to the outbox: one audit entry and one message."""
+    now = datetime.now(timezone.utc)
+    with store.unit_of_work() as uow:
+        append(uow, now, [EntryDraft("t", "test", "test.note", subject, None)])
+        uow.exchange.enqueue(OutboxMessage(f"msg-{subject}", "JPN", "item", None, b"\xa0", PENDING, 0, now, now))
+
+
+def test_listeners_hear_of_every_durable_outbox_write_and_cannot_undo_one(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'node.db'}")
     upgrade_to_head(store.engine)
     log: list[str] = []
     store._flusher = OrderedFlusher(tmp_path / "node.db", log)  # noqa: SLF001 — observe the store's own flusher
-    stop = store.call_when_durable(lambda: log.append("told"))
+    stop = store.call_when_enqueued(lambda: log.append("told"))
 
     def broken() -> None:
         raise RuntimeError("the sender's loop is gone")
 
-    store.call_when_durable(broken)
-    note(store, "direct")  # a unit of work outside the writer
+    store.call_when_enqueued(broken)
+    enqueue_note(store, "direct")  # a unit of work outside the writer
     assert log == ["commit written", "fsync done", "told"]
     log.clear()
-    asyncio.run(store.writer.run(note, store, "batched"))
+    asyncio.run(store.writer.run(enqueue_note, store, "batched"))
     assert log == ["commit written", "fsync done", "told"]
     log.clear()
-    subjects(store)  # reading tells nobody
-    assert log == []
-    assert subjects(store)[-2:] == ["direct", "batched"]  # the broken listener undid nothing
+    note(store, "no message")  # a write that leaves nothing to send tells nobody
+    subjects(store)  # nor does reading
+    assert log == ["commit written", "fsync done"]
+    assert subjects(store)[-3:] == ["direct", "batched", "no message"]  # the broken listener undid nothing
     stop()
-    note(store, "unheard")
+    enqueue_note(store, "unheard")
     assert "told" not in log
     store.dispose()

@@ -96,8 +96,8 @@ class NodeServer:
         peer_app = create_peer_app(node, partners)
         self.servers = [uvicorn.Server(api.uvicorn_config(api_app)), uvicorn.Server(peer.uvicorn_config(peer_app))]
         self.sender = Sender(node, partners, client_tls)
-        # Whatever wrote to the outbox in this process wakes the sender, until the server stops.
-        self._stop_notifying = node.ctx.store.call_when_durable(self.sender.notify)
+        # Whatever writes to the outbox in this process wakes the sender, until the server stops.
+        self._stop_notifying = node.ctx.store.call_when_enqueued(self.sender.notify)
         self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
                                    f"https://{settings.host}:{settings.peer_port}",
                                    f"wss://{settings.host}:{settings.feed_port}")

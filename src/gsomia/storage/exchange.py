@@ -127,10 +127,12 @@ def _consents_query(by_state: bool, by_party: bool) -> Select[Any]:
 class ExchangeRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.enqueued = False  # whether this transaction wrote to the outbox (the sender is told after it)
 
     # outbox -----------------------------------------------------------------------------------------
     def enqueue(self, message: OutboxMessage) -> None:
         self._conn.execute(_INSERT_OUTBOX, _values(message))
+        self.enqueued = True
 
     def due(self, now: datetime, limit: int = 50, *, besides: Collection[str] = ()) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first, but for those in `besides` (on their way

@@ -68,15 +68,15 @@ class Store:
         self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._flusher = flusher
         self._open_batch = threading.local()  # .uow: the batch's unit of work on the thread running it
-        self._on_durable: list[Callable[[], None]] = []
+        self._on_enqueued: list[Callable[[], None]] = []
         self.writer = Writer(self)
 
-    def call_when_durable(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """`listener()` after every writing transaction of this process is durable (from the thread that
-        committed it): e.g. the outbox sender, told at once that there may be something to send.
+    def call_when_enqueued(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """`listener()` once a transaction of this process that wrote to the outbox is durable (from the
+        thread that committed it): the outbox sender, told at once that there is something to send.
         Returns what stops the calls."""
-        self._on_durable.append(listener)
-        return lambda: self._on_durable.remove(listener)
+        self._on_enqueued.append(listener)
+        return lambda: self._on_enqueued.remove(listener)
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -117,11 +117,13 @@ class Store:
             commit = self._flusher.committed() if self._flusher is not None else 0
         if self._flusher is not None:
             self._flusher.wait_durable(commit)
-        for listener in self._on_durable:
+        if not uow.exchange.enqueued:
+            return
+        for listener in self._on_enqueued:
             try:
                 listener()
             except Exception:  # the write stands; a listener's trouble must not look like its failure
-                log.exception("a listener to durable writes failed")
+                log.exception("a listener to outbox writes failed")
 
     def _no_other_writer(self) -> AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()
