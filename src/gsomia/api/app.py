@@ -38,6 +38,9 @@ def create_app(node: Node, *, extra_routers: Sequence[APIRouter] = ()) -> FastAP
     app.state.node = node
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
     install_error_handlers(app)
-    for router in (*ROUTERS, *extra_routers):
+    # Starlette tries the routes in order, about 4 µs each here: the exchange routes (releases, the
+    # heaviest traffic) go first rather than behind thirty others. No two paths overlap, so order
+    # changes nothing else.
+    for router in (*extra_routers, *ROUTERS):
         app.include_router(router)
     return app
