@@ -288,7 +288,8 @@ class NodeFeed:
 
     def _table_records(self) -> list[bytes]:
         with self.node.ctx.store.unit_of_work(readonly=True) as uow:
-            return [r for party in sorted(self.node.catalog.schemes.parties) for r in granted_consents(uow, party)[1]]
+            parties = sorted(self.node.catalog.schemes.parties)
+            return [r for party in parties for r in granted_consents(uow, party).records]
 
     async def refresh_consents(self) -> None:
         await self._merge(await asyncio.to_thread(self._table_records))

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from gsomia.crypto import seal, sign_record
-from gsomia.domain.consents import Consent
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.services import audit
@@ -25,6 +24,7 @@ from gsomia.services.exchange_common import (
     GRANTED,
     NOTICE_WITHIN,
     RESULT_WITHIN,
+    GrantedConsents,
     audit_decision,
     audit_note,
     enqueue,
@@ -73,24 +73,25 @@ def release_many(node: Node, partners: Partners, actor: Actor, releases: Sequenc
     at = node.ctx.clock()
     outcomes: list[str | ServiceError] = []
     with node.ctx.store.unit_of_work() as uow:
-        consents, records = granted_consents(uow, node.party)
+        granted = granted_consents(uow, node.party)
         for one in releases:
             try:
-                outcomes.append(_release_one(node, partners, actor, uow, one, at, consents, records))
+                outcomes.append(_release_one(node, partners, actor, uow, one, at, granted))
             except ServiceError as stopped:
                 outcomes.append(stopped)
     return outcomes
 
 
 def _release_one(node: Node, partners: Partners, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
-                 consents: tuple[Consent, ...], carried_consents: list[bytes]) -> str:
+                 granted: GrantedConsents) -> str:
     for party in (one.to, one.via) if one.via else (one.to,):
         require_partner(partners, party)
     item = require_item(uow, one.item_id)
     if item.state == "destroyed":
         raise Conflict(f"item {one.item_id} was destroyed")
-    request = Request(Action.RELEASE, at, actor.official, label_of(node, item), recipient=one.to, via=one.via,
-                      consents=consents, item_id=item.id)
+    label = label_of(node, item)
+    request = Request(Action.RELEASE, at, actor.official, label, recipient=one.to, via=one.via,
+                      consents=granted.consents, item_id=item.id)
     decision = decide(request, node.catalog)
     seq = audit_decision(uow, at, actor, "item.release", item.id, decision)
     if not decision.allowed:
@@ -99,7 +100,7 @@ def _release_one(node: Node, partners: Partners, actor: Actor, uow: UnitOfWork, 
     hops = [one.to] + ([one.via] if one.via else [])
     envelope = _sealed_for(node, partners, item.label_bytes, plaintext, hops, at)
     payload: dict[str, Any] = {"item_ref": item.id, "originator": node.party, "envelope": envelope,
-                               "final": one.to, "via": one.via, "consents": carried_consents,
+                               "final": one.to, "via": one.via, "consents": granted.covering(label, item.id, at),
                                "provenance": [node.party]}
     message_id = enqueue(uow, at, one.via or one.to, "item", payload, item.id)
     uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
@@ -115,8 +116,8 @@ def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str
     with node.ctx.store.unit_of_work() as uow:
         item = require_item(uow, item_id)
         label = label_of(node, item)
-        consents, records = granted_consents(uow, label.originator)
-        request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to, consents=consents,
+        granted = granted_consents(uow, label.originator)
+        request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to, consents=granted.consents,
                           item_id=item_ref(item))
         decision = decide(request, node.catalog)
         seq = audit_decision(uow, at, actor, "item.disclose", item_id, decision)
@@ -127,7 +128,8 @@ def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str
             envelope = _sealed_for(node, partners, original_bytes, plaintext, [to], at)
             payload = {"item_ref": item_ref(item), "originator": label.originator, "envelope": envelope,
                        "final": to, "via": None, "disclosed_by": node.party,
-                       "consents": records, "provenance": [label.originator, node.party]}
+                       "consents": granted.covering(label, item_ref(item), at),
+                       "provenance": [label.originator, node.party]}
             message_id = enqueue(uow, at, to, "item", payload, item.id)
             item_event(uow, at, actor, item.id, "disclosed", to, f"with {label.originator}'s written consent;"
                        f" message {message_id}", seq)

@@ -6,6 +6,7 @@ import functools
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,11 +79,27 @@ def consent_of(record: ConsentRecord) -> Consent:
                    until=record.until, granted_at=record.granted_at, id=record.id)
 
 
-def granted_consents(uow: UnitOfWork, by_party: str) -> tuple[tuple[Consent, ...], list[bytes]]:
-    """`by_party`'s written consents held here: as the policy weighs them, and as the signed records
-    that travel with an item (one query for both)."""
+@dataclass(frozen=True, slots=True)
+class GrantedConsents:
+    """A party's written consents held here: as the policy weighs them, and as the signed records that
+    can travel with an item (one query for both)."""
+    consents: tuple[Consent, ...]
+    signed: tuple[tuple[Consent, bytes], ...]
+
+    @property
+    def records(self) -> list[bytes]:
+        return [record for _, record in self.signed]
+
+    def covering(self, label: Label, item_ref: str, at: datetime) -> list[bytes]:
+        """The signed consents that travel with this item: those that cover it, to whichever third party;
+        none about other items or topics, which the recipient has no need to know of."""
+        return [record for consent, record in self.signed if consent.covers(label, item_ref, consent.to, at)]
+
+
+def granted_consents(uow: UnitOfWork, by_party: str) -> GrantedConsents:
     granted = uow.exchange.consents(state=GRANTED, by_party=by_party)
-    return tuple(consent_of(c) for c in granted), [c.record for c in granted if c.record]
+    return GrantedConsents(tuple(consent_of(c) for c in granted),
+                           tuple((consent_of(c), c.record) for c in granted if c.record))
 
 
 def consents_from_records(records: Sequence[bytes], trusted: KeyDirectory) -> tuple[Consent, ...]:
