@@ -154,9 +154,8 @@ def _signed_receipts(node: Node, uow: UnitOfWork, receipts: list[_Receipt], now:
     """The batch's answers, signed together (one signature over their Merkle root, each verifiable alone)
     and remembered, so that a copy of a message gets the same answer again."""
     signed = sign_records("receipt", [r.body for r in receipts], signer=node.keys, at=now)
-    for receipt, response in zip(receipts, signed, strict=True):
-        m = receipt.message
-        uow.exchange.remember(InboxEntry(m.id, m.sender, m.kind, now, receipt.outcome, response))
+    uow.exchange.remember([InboxEntry(r.message.id, r.message.sender, r.message.kind, now, r.outcome, response)
+                           for r, response in zip(receipts, signed, strict=True)])
     return {r.message.id: response for r, response in zip(receipts, signed, strict=True)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -180,8 +180,10 @@ class ExchangeRepository:
             return {}
         return {str(row[0]): bytes(row[1]) for row in self._conn.execute(_SEEN, {"ids": message_ids})}
 
-    def remember(self, entry: InboxEntry) -> None:
-        self._conn.execute(_INSERT_INBOX, _values(entry))
+    def remember(self, entries: Sequence[InboxEntry]) -> None:
+        """The answers given, so that a copy of a message gets the same one again (one statement)."""
+        if entries:
+            self._conn.execute(_INSERT_INBOX, [_values(e) for e in entries])
 
     # consents ---------------------------------------------------------------------------------------
     def add_consent(self, consent: ConsentRecord) -> None:
