@@ -53,3 +53,4 @@ def test_R6_a_only_the_consents_that_cover_an_item_travel_with_it() -> None:
     assert granted.covering(label, "KOR-1", AT) == [b"record-0", b"record-1"]
     assert granted.covering(label, "KOR-9", AT) == [b"record-1"]
     assert len(granted.records) == 5
+    assert granted.standing == [b"record-1", b"record-3"]  # the feed's: by topic, never for one item

@@ -269,12 +269,15 @@ class NodeFeed:
         return found[0] if found else None
 
     async def _merge(self, records: list[bytes]) -> list[bytes]:
+        """Standing consents, verified, added and passed on to the links. A consent for one item is no
+        business of the feed (tracks are not items) and is never passed on: it would tell every partner
+        on the feed of an item and a third party it has no need to know of."""
         new = []
         for record in records:
             if record in self._consents:
                 continue
             consent = self._verified(record)
-            if consent is not None:
+            if consent is not None and consent.item_id is None:
                 self._consents[record] = consent
                 new.append(record)
         if new:
@@ -289,7 +292,7 @@ class NodeFeed:
     def _table_records(self) -> list[bytes]:
         with self.node.ctx.store.unit_of_work(readonly=True) as uow:
             parties = sorted(self.node.catalog.schemes.parties)
-            return [r for party in parties for r in granted_consents(uow, party).records]
+            return [r for party in parties for r in granted_consents(uow, party).standing]
 
     async def refresh_consents(self) -> None:
         await self._merge(await asyncio.to_thread(self._table_records))

@@ -90,6 +90,11 @@ class GrantedConsents:
     def records(self) -> list[bytes]:
         return [record for _, record in self.signed]
 
+    @property
+    def standing(self) -> list[bytes]:
+        """The standing consents (by topic, not for one item): the only ones the missile-warning feed uses."""
+        return [record for consent, record in self.signed if consent.item_id is None]
+
     def covering(self, label: Label, item_ref: str, at: datetime) -> list[bytes]:
         """The signed consents that travel with this item: those that cover it, to whichever third party;
         none about other items or topics, which the recipient has no need to know of."""
