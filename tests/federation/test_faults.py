@@ -4,8 +4,10 @@ every refusal audited on the side that refused."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,11 +27,12 @@ from tests.federation.harness import (
 
 from gsomia.crypto import build_loopback_pki
 from gsomia.demo.loopback import LoopbackNode, create_federation
-from gsomia.federation.sender import CONTENT_TYPE, PEER_PATH
+from gsomia.federation.sender import CONTENT_TYPE, PEER_PATH, Sender
 from gsomia.federation.server import client_context
 from gsomia.services.exchange_common import enqueue
-from gsomia.services.partners import load_partners
+from gsomia.services.partners import Partners, load_partners
 from gsomia.services.peer_messages import decode_payload, encode_payload, sign_message
+from gsomia.storage.exchange import PENDING, OutboxMessage
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +108,30 @@ def test_unknown_and_wrong_party_certificates_are_refused(pair: tuple[dict, dict
     wrong = _post(usa, jpn, signed)
     assert wrong.status_code == 403
     assert any("arrived over USA" in str(e.get("reasons")) for e in _audit_actions(jpn))
+
+
+def test_a_server_whose_certificate_is_not_the_pinned_one_is_sent_nothing(pair: tuple[dict, dict]) -> None:
+    """JPN's address leads to USA's node: its certificate chains to a partner's root, so TLS alone would
+    accept it, but it is not JPN's pinned one; the sender refuses it as it connects, before sending."""
+    _, nodes = pair
+    kor, usa = nodes["KOR"], nodes["USA"]
+    partners = load_partners(kor.spec.data)
+    misdirected = Partners({**partners.by_party, "JPN": replace(partners.by_party["JPN"], url=usa.spec.peer_url)})
+    sender = Sender(kor.node, misdirected, client_context(kor.node, partners, PASSPHRASE))
+    now = kor.node.ctx.clock()
+    message = OutboxMessage("msg-misdirected-0001", "JPN", "audit-checkpoint", None, encode_payload({"record": b""}),
+                            PENDING, 0, now, now)
+    heard_before = len(_audit_actions(usa))
+
+    async def post() -> list[str | bytes]:
+        try:
+            return await sender._post("JPN", [message])  # noqa: SLF001 — the sender's one POST
+        finally:
+            await sender.close()
+            await asyncio.sleep(0.25)  # the refused connection's TLS shutdown ends on this loop (aiohttp's advice)
+
+    assert asyncio.run(post()) == ["JPN's TLS certificate is not the pinned one"]
+    assert len(_audit_actions(usa)) == heard_before  # USA's node received nothing to refuse
 
 
 def test_a_tampered_envelope_is_refused_and_audited(pair: tuple[dict, dict]) -> None:

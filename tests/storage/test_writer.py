@@ -22,7 +22,7 @@ from gsomia.services import audit
 from gsomia.services.audit_log import EntryDraft, append
 from gsomia.services.context import Actor, NodeContext
 from gsomia.storage import Store, open_engine, open_store, upgrade_to_head
-from gsomia.storage.exchange import PENDING, OutboxMessage
+from gsomia.storage.exchange import PENDING, Enqueued, OutboxMessage
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.writer import WriterClosed
 
@@ -233,12 +233,14 @@ def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: NodeCont
     assert subjects(store)[-5:] == [f"q{n}" for n in range(5)]
 
 
-def enqueue_note(store: Store, subject: str) -> None:
-    """A use case that writes to the outbox: one audit entry and one message."""
+def enqueue_note(store: Store, subject: str, item_id: str | None = None, fail: bool = False) -> None:
+    """A use case that writes to the outbox: one audit entry and one message (then fails, if asked)."""
     now = datetime.now(timezone.utc)
     with store.unit_of_work() as uow:
         append(uow, now, [EntryDraft("t", "test", "test.note", subject, None)])
-        uow.exchange.enqueue(OutboxMessage(f"msg-{subject}", "JPN", "item", None, b"\xa0", PENDING, 0, now, now))
+        uow.exchange.enqueue(OutboxMessage(f"msg-{subject}", "JPN", "item", item_id, b"\xa0", PENDING, 0, now, now))
+        if fail:
+            raise ValueError(f"{subject} failed after writing")
 
 
 def test_listeners_hear_of_every_durable_outbox_write_and_cannot_undo_one(tmp_path: Path) -> None:
@@ -246,17 +248,17 @@ def test_listeners_hear_of_every_durable_outbox_write_and_cannot_undo_one(tmp_pa
     upgrade_to_head(store.engine)
     log: list[str] = []
     store._flusher = OrderedFlusher(tmp_path / "node.db", log)  # noqa: SLF001 — observe the store's own flusher
-    stop = store.call_when_enqueued(lambda: log.append("told"))
+    stop = store.call_when_enqueued(lambda enqueued: log.extend(f"told {e.message.message_id}" for e in enqueued))
 
-    def broken() -> None:
+    def broken(_enqueued: list[Enqueued]) -> None:
         raise RuntimeError("the sender's loop is gone")
 
     store.call_when_enqueued(broken)
     enqueue_note(store, "direct")  # a unit of work outside the writer
-    assert log == ["commit written", "fsync done", "told"]
+    assert log == ["commit written", "fsync done", "told msg-direct"]
     log.clear()
     asyncio.run(store.writer.run(enqueue_note, store, "batched"))
-    assert log == ["commit written", "fsync done", "told"]
+    assert log == ["commit written", "fsync done", "told msg-batched"]
     log.clear()
     note(store, "no message")  # a write that leaves nothing to send tells nobody
     subjects(store)  # nor does reading
@@ -264,5 +266,23 @@ def test_listeners_hear_of_every_durable_outbox_write_and_cannot_undo_one(tmp_pa
     assert subjects(store)[-3:] == ["direct", "batched", "no message"]  # the broken listener undid nothing
     stop()
     enqueue_note(store, "unheard")
-    assert "told" not in log
+    assert not [line for line in log if line.startswith("told")]
     store.dispose()
+
+
+def test_the_sender_hears_which_messages_may_leave_at_once(ctx: NodeContext) -> None:
+    """Only those first in line for their partner and item; never one whose use case was rolled back."""
+    store, heard = ctx.store, list[list[Enqueued]]()
+    store.call_when_enqueued(heard.append)
+
+    async def batch() -> None:
+        await asyncio.gather(store.writer.run(enqueue_note, store, "first", "item-1"),
+                             store.writer.run(enqueue_note, store, "second", "item-1"),
+                             store.writer.run(enqueue_note, store, "other", "item-2"),
+                             store.writer.run(enqueue_note, store, "itemless"),
+                             store.writer.run(enqueue_note, store, "undone", "item-3", True),
+                             return_exceptions=True)
+
+    asyncio.run(batch())
+    told = {e.message.message_id: e.first_in_line for enqueued in heard for e in enqueued}
+    assert told == {"msg-first": True, "msg-second": False, "msg-other": True, "msg-itemless": True}

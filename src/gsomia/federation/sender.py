@@ -1,9 +1,8 @@
 """Delivers the outbox to partner nodes over mutual TLS, retrying with backoff until each answers.
 
 The partner's TLS certificate must chain to its national root (the client context trusts only the
-partners' roots) and match the fingerprint pinned in peers.toml; the answer counts only then. What
-travels is sealed to the recipient's keys, so even a rogue server holding a partner-issued certificate
-learns nothing before the pin check refuses its answer.
+partners' roots) and match the fingerprint pinned in peers.toml, checked as the connection is made:
+a server holding any other certificate, even one its partner's root issued, is sent nothing.
 
 Messages travel in batches: whatever is due for a partner goes in one POST (up to BATCH_SIZE, signed
 together: one signature over a Merkle root, each message still verifiable alone); the partner handles
@@ -11,6 +10,11 @@ and records them in one transaction and answers each (its receipts signed togeth
 answers are recorded here in one transaction. A few batches per partner are in flight at once;
 a message is never in two of them, and of an item's notices to a partner only the oldest unsettled one
 is due (storage `due`), so they arrive in the order they were written.
+
+The store hands over what each transaction wrote to the outbox once it is durable (`notify`): a message
+first in line for its partner and item (no older one about it pending when it was written) leaves at
+once, without another read of the outbox. The outbox is read when something is known to wait (for
+room, behind an older message, or after answers to an item that has more notices), and at every poll.
 """
 
 from __future__ import annotations
@@ -20,14 +24,13 @@ import contextlib
 import logging
 import ssl
 
+import aiohttp
 import cbor2
-import httpx
 
-from gsomia.crypto import fingerprint
 from gsomia.services import delivery
-from gsomia.services.partners import Partners
+from gsomia.services.partners import Partners, Peer
 from gsomia.services.runtime import Node
-from gsomia.storage.exchange import OutboxMessage
+from gsomia.storage.exchange import Enqueued, OutboxMessage
 
 log = logging.getLogger(__name__)
 PEER_PATH = "/peer/v1/messages"  # one message (the batch route's single-message form)
@@ -36,18 +39,21 @@ CONTENT_TYPE = "application/cose; cose-type=cose-sign1"
 BATCH_CONTENT_TYPE = "application/cbor"
 BATCH_SIZE = 64
 BATCHES_IN_FLIGHT_PER_PEER = 2
+IDLE_CONNECTION_SECONDS = 4  # closed before uvicorn's keep-alive (5 s) can close it under a request
 
 
 class Sender:
     def __init__(self, node: Node, partners: Partners, ssl_context: ssl.SSLContext, *, poll_seconds: float = 0.2,
                  timeout_seconds: float = 10.0) -> None:
         self.node, self.partners, self.poll_seconds = node, partners, poll_seconds
-        self.client = httpx.AsyncClient(verify=ssl_context, timeout=timeout_seconds)
+        self._ssl_context, self._timeout = ssl_context, aiohttp.ClientTimeout(total=timeout_seconds)
+        self._sessions: dict[str, aiohttp.ClientSession] = {}  # per partner, made on the running loop
         self.wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None  # set when `run` starts
         self.in_flight: set[str] = set()  # message ids in a batch on its way
         self.batches: dict[str, int] = {}  # batches in flight, per partner
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[bool]] = set()
+        self.backlog = True  # the outbox may hold due messages not yet on their way (until a look says not)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
@@ -61,7 +67,13 @@ class Sender:
                 await asyncio.wait_for(self._wait(stop), timeout=self.poll_seconds)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=self.poll_seconds * 5)
-        await self.client.aclose()
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the HTTPS clients (`run` does, once stopped)."""
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
 
     async def _wait(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -71,29 +83,46 @@ class Sender:
             for waiter in waiters:
                 waiter.cancel()
 
-    def notify(self) -> None:
-        """Something was written to the outbox (from any thread): deliver now rather than at the next poll."""
+    def notify(self, enqueued: list[Enqueued]) -> None:
+        """Messages written to the outbox are durable (called from the thread that wrote them): those first
+        in line leave at once, without reading the outbox again; the others when their turn comes."""
         if self.loop is not None:
             with contextlib.suppress(RuntimeError):  # its loop has closed: the node is stopping
-                self.loop.call_soon_threadsafe(self.wake.set)
+                self.loop.call_soon_threadsafe(self._offer, enqueued)
 
-    async def dispatch_due(self) -> int:
-        """Start a batch for each partner with room for one; returns how many messages it sent on their way."""
+    def _offer(self, enqueued: list[Enqueued]) -> None:
+        now = self.node.ctx.clock()
+        # To an idle partner only: while a batch is on its way, the next ones gather in the outbox and go
+        # together when it is answered (bigger batches, fewer signatures and commits per message).
+        ready = [e.message for e in enqueued if e.first_in_line and e.message.next_attempt_at <= now
+                 and not self.batches.get(e.message.peer)]
+        if self._start_batches(ready) or len(ready) < len(enqueued):
+            self.backlog = True  # some wait behind an older message, or for room: the next look finds them
+            self.wake.set()
+
+    async def dispatch_due(self) -> None:
+        """Start a batch for each partner with room for one, from what the outbox holds that is due."""
         free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.partners.by_party)
         if free <= 0:
-            return 0
-        due = await self.node.read(delivery.due_messages, self.node, BATCH_SIZE * free,
-                                   besides=frozenset(self.in_flight))
+            return
+        limit = BATCH_SIZE * free
+        due = await self.node.read(delivery.due_messages, self.node, limit, besides=frozenset(self.in_flight))
+        self.backlog = self._start_batches(due) > 0 or len(due) >= limit
+
+    def _start_batches(self, messages: list[OutboxMessage]) -> int:
+        """Batches of `messages` for each partner with room, but for those already on their way (offered
+        while the outbox was being read); returns how many are left for lack of room."""
         per_peer: dict[str, list[OutboxMessage]] = {}
-        for message in due:
-            per_peer.setdefault(message.peer, []).append(message)
-        started = 0
-        for peer, messages in per_peer.items():
-            while messages and self.batches.get(peer, 0) < BATCHES_IN_FLIGHT_PER_PEER:
-                batch, messages = messages[:BATCH_SIZE], messages[BATCH_SIZE:]
+        for message in messages:
+            if message.message_id not in self.in_flight:
+                per_peer.setdefault(message.peer, []).append(message)
+        left = 0
+        for peer, waiting in per_peer.items():
+            while waiting and self.batches.get(peer, 0) < BATCHES_IN_FLIGHT_PER_PEER:
+                batch, waiting = waiting[:BATCH_SIZE], waiting[BATCH_SIZE:]
                 self._start(peer, batch)
-                started += len(batch)
-        return started
+            left += len(waiting)
+        return left
 
     def _start(self, peer: str, batch: list[OutboxMessage]) -> None:
         self.in_flight.update(m.message_id for m in batch)
@@ -101,21 +130,40 @@ class Sender:
         task = asyncio.ensure_future(self._deliver_batch(peer, batch))
         self.tasks.add(task)
 
-        def done(finished: asyncio.Task[None]) -> None:
-            if not finished.cancelled() and finished.exception() is not None:
+        def done(finished: asyncio.Task[bool]) -> None:
+            failed = not finished.cancelled() and finished.exception() is not None
+            if failed:
                 # e.g. the database was unavailable while recording: the batch stays pending, retried later
                 log.error("delivery of a batch to %s failed: %s", peer, finished.exception())
             self.tasks.discard(finished)
             self.in_flight.difference_update(m.message_id for m in batch)
             self.batches[peer] -= 1
-            self.wake.set()  # room for another batch; answers may have made an item's next notice due
+            # Look at the outbox again if something waits for room, or for these answers (an item's next
+            # notice); otherwise the next write or poll will.
+            if self.backlog or failed or finished.cancelled() or finished.result():
+                self.wake.set()
 
         task.add_done_callback(done)
 
-    async def _deliver_batch(self, peer_party: str, batch: list[OutboxMessage]) -> None:
+    async def _deliver_batch(self, peer_party: str, batch: list[OutboxMessage]) -> bool:
+        """Whether, once the answers are recorded, other messages about these items wait to go to the partner."""
         outcomes = await self._post(peer_party, batch)
         answered = list(zip(batch, outcomes, strict=True))
-        await self.node.write(delivery.record_outcomes, self.node, self.partners, answered)
+        recorded = await self.node.write(delivery.record_outcomes, self.node, self.partners, answered)
+        return recorded.more_about_these_items
+
+    def _http(self, peer: Peer) -> aiohttp.ClientSession:
+        """The HTTPS client for one partner. TLS is verified with the client context (the partners' national
+        roots, our client certificate) and the server's certificate must be the one pinned for the partner:
+        aiohttp checks the connector's fingerprint as it connects, before anything is sent. aiohttp rather
+        than httpx: a sixth of the CPU per request here (0.26 vs 1.5 ms), which a node that sends one
+        message at a time pays per message."""
+        session = self._sessions.get(peer.party)
+        if session is None:
+            connector = aiohttp.TCPConnector(ssl=aiohttp.Fingerprint(bytes.fromhex(peer.tls_fingerprint)),
+                                             keepalive_timeout=IDLE_CONNECTION_SECONDS)
+            session = self._sessions[peer.party] = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return session
 
     async def _post(self, peer_party: str, batch: list[OutboxMessage]) -> list[delivery.Outcome]:
         """The partner's answer to each message (signed bytes), or why there is none (str)."""
@@ -124,16 +172,16 @@ class Sender:
             return [f"{peer_party} is not a partner"] * len(batch)
         try:
             signed = delivery.signed_for_sending(self.node, batch)
-            response = await self.client.post(peer.url + BATCH_PATH, content=cbor2.dumps(signed),
-                                              headers={"content-type": BATCH_CONTENT_TYPE})
-            served_by = _peer_certificate(response)
-            if served_by is None or fingerprint(served_by) != peer.tls_fingerprint:
-                raise ConnectionError(f"{peer_party}'s TLS certificate is not the pinned one")
-        except (httpx.HTTPError, ConnectionError, ssl.SSLError, OSError) as bad:
+            async with self._http(peer).post(peer.url + BATCH_PATH, data=cbor2.dumps(signed), ssl=self._ssl_context,
+                                             headers={"content-type": BATCH_CONTENT_TYPE}) as response:
+                status, content = response.status, await response.read()
+        except aiohttp.ServerFingerprintMismatch:
+            return [f"{peer_party}'s TLS certificate is not the pinned one"] * len(batch)
+        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as bad:
             return [f"{type(bad).__name__}: {bad}"] * len(batch)
-        if response.status_code != 200:
-            return [f"HTTP {response.status_code}: {response.text[:300]}"] * len(batch)
-        return _answers(response.content, len(batch))
+        if status != 200:
+            return [f"HTTP {status}: {content[:300].decode('utf-8', 'replace')}"] * len(batch)
+        return _answers(content, len(batch))
 
 
 def _answers(content: bytes, count: int) -> list[delivery.Outcome]:
@@ -146,9 +194,3 @@ def _answers(content: bytes, count: int) -> list[delivery.Outcome]:
         return ["the partner's answer does not hold one entry per message"] * count
     return [a if isinstance(a, bytes) else f"HTTP {a.get('status')}: {str(a.get('error'))[:300]}"
             if isinstance(a, dict) else "malformed answer entry" for a in answers]
-
-
-def _peer_certificate(response: httpx.Response) -> bytes | None:
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None

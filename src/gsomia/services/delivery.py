@@ -40,11 +40,17 @@ def signed_for_sending(node: Node, batch: Sequence[OutboxMessage]) -> list[bytes
     return sign_messages(node.keys, [(m.message_id, m.kind, m.peer, m.payload) for m in batch], node.ctx.clock())
 
 
-def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcomes: list[str]  # per message: accepted | refused (settled), or unverified | failed (retried later)
+    more_about_these_items: bool  # other messages to the partner about the same items are pending
+
+
+def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> Recorded:
     """Record what the partner answered to each message of a batch, in one transaction.
 
-    Returns per message: accepted | refused (settled), or unverified | failed (to be retried later).
-    The settled answers are audited with one append and noted against their items with one insert.
+    The settled answers are audited with one append and noted against their items with one insert. Says
+    whether other messages about the same items wait for the partner: an item's notices leave one by one.
     """
     now = node.ctx.clock()
     results = []
@@ -61,7 +67,9 @@ def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[Out
                 settled.append(answered)
         if settled:
             _record_settled(node, uow, settled, now)
-    return results
+        more = any(uow.exchange.pending_about(peer, {m.item_id for m, _ in outcomes if m.peer == peer and m.item_id})
+                   for peer in {m.peer for m, _ in outcomes})
+    return Recorded(results, more)
 
 
 @dataclass(frozen=True, slots=True)

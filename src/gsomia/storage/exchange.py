@@ -97,6 +97,10 @@ def _consent(row: Row[Any]) -> ConsentRecord:
 
 # The delivery path's statements, built once (see repositories.py).
 _INSERT_OUTBOX = insert(t.outbox)
+_PENDING_ABOUT = select(t.outbox.c.id).where(t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id == bindparam(
+    "item_id"), t.outbox.c.state == PENDING).limit(1)
+_PENDING_ABOUT_ANY = select(t.outbox.c.id).where(t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id.in_(
+    bindparam("item_ids", expanding=True)), t.outbox.c.state == PENDING).limit(1)
 _SETTLE = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.state == PENDING).values(
     state=bindparam("new_state"), delivered_at=bindparam("at"), response=bindparam("answer"))
 _RETRY_LATER = update(t.outbox).where(t.outbox.c.message_id == bindparam("message")).values(
@@ -124,15 +128,30 @@ def _consents_query(by_state: bool, by_party: bool) -> Select[Any]:
     return query
 
 
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """A message written to the outbox in this transaction; `first_in_line` when no older message to the
+    same partner about the same item was pending then, so that it may leave as soon as it is durable."""
+    message: OutboxMessage
+    first_in_line: bool
+
+
 class ExchangeRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self.enqueued = False  # whether this transaction wrote to the outbox (the sender is told after it)
+        self.enqueued: list[Enqueued] = []  # handed to the sender once the transaction is durable
 
     # outbox -----------------------------------------------------------------------------------------
     def enqueue(self, message: OutboxMessage) -> None:
+        first_in_line = message.item_id is None or self._conn.execute(
+            _PENDING_ABOUT, {"peer": message.peer, "item_id": message.item_id}).first() is None
         self._conn.execute(_INSERT_OUTBOX, _values(message))
-        self.enqueued = True
+        self.enqueued.append(Enqueued(message, first_in_line))
+
+    def pending_about(self, peer: str, item_ids: Collection[str]) -> bool:
+        """Whether a message to `peer` about one of these items is pending (sent or not yet)."""
+        return bool(item_ids) and self._conn.execute(
+            _PENDING_ABOUT_ANY, {"peer": peer, "item_ids": sorted(item_ids)}).first() is not None
 
     def due(self, now: datetime, limit: int = 50, *, besides: Collection[str] = ()) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first, but for those in `besides` (on their way

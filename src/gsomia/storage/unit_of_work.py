@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
-from gsomia.storage.exchange import ExchangeRepository
+from gsomia.storage.exchange import Enqueued, ExchangeRepository
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
 from gsomia.storage.writer import Writer
@@ -34,12 +34,14 @@ class UnitOfWork:
         error. Plain SQL, because SQLAlchemy's begin_nested() compiles its statements anew every time
         (four times the cost here). Nested ones may share the name: both backends take the newest."""
         self.connection.exec_driver_sql(_SAVEPOINT)
+        enqueued = len(self.exchange.enqueued)
         try:
             yield
         except BaseException:
             self.connection.exec_driver_sql(_ROLLBACK_TO)
             self.connection.exec_driver_sql(_RELEASE)
             self.audit.forget_head()
+            del self.exchange.enqueued[enqueued:]  # those messages are gone with it: never to be sent
             raise
         self.connection.exec_driver_sql(_RELEASE)
 
@@ -68,13 +70,13 @@ class Store:
         self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._flusher = flusher
         self._open_batch = threading.local()  # .uow: the batch's unit of work on the thread running it
-        self._on_enqueued: list[Callable[[], None]] = []
+        self._on_enqueued: list[Callable[[list[Enqueued]], None]] = []
         self.writer = Writer(self)
 
-    def call_when_enqueued(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """`listener()` once a transaction of this process that wrote to the outbox is durable (from the
-        thread that committed it): the outbox sender, told at once that there is something to send.
-        Returns what stops the calls."""
+    def call_when_enqueued(self, listener: Callable[[list[Enqueued]], None]) -> Callable[[], None]:
+        """`listener(enqueued)` once a transaction of this process that wrote to the outbox is durable
+        (from the thread that committed it), with the messages it wrote: the outbox sender, which sends
+        those first in line at once. Returns what stops the calls."""
         self._on_enqueued.append(listener)
         return lambda: self._on_enqueued.remove(listener)
 
@@ -121,7 +123,7 @@ class Store:
             return
         for listener in self._on_enqueued:
             try:
-                listener()
+                listener(list(uow.exchange.enqueued))
             except Exception:  # the write stands; a listener's trouble must not look like its failure
                 log.exception("a listener to outbox writes failed")
 
