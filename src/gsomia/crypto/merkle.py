@@ -63,8 +63,10 @@ def root_from_inclusion(entry: bytes, index: int, size: int, path: Sequence[byte
         raise InvalidInclusion("entry index outside the tree")
     fn, sn, node = index, size - 1, leaf_hash(entry)
     for sibling in path:
-        if sn == 0 or len(sibling) != 32:
+        if sn == 0:
             raise InvalidInclusion("inclusion path longer than the tree is deep")
+        if len(sibling) != 32:
+            raise InvalidInclusion("inclusion path holds something that is not a SHA-256 hash")
         if fn & 1 or fn == sn:
             node = _node(sibling, node)
             while not fn & 1 and fn != 0:

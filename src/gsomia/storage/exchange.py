@@ -97,10 +97,13 @@ def _consent(row: Row[Any]) -> ConsentRecord:
 
 # The delivery path's statements, built once (see repositories.py).
 _INSERT_OUTBOX = insert(t.outbox)
-_PENDING_ABOUT = select(t.outbox.c.id).where(t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id == bindparam(
-    "item_id"), t.outbox.c.state == PENDING).limit(1)
-_PENDING_ABOUT_ANY = select(t.outbox.c.id).where(t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id.in_(
-    bindparam("item_ids", expanding=True)), t.outbox.c.state == PENDING).limit(1)
+_PENDING_ABOUT = select(t.outbox.c.id).where(
+    t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id == bindparam("item_id"), t.outbox.c.state == PENDING,
+).limit(1)
+_PENDING_ABOUT_ANY = select(t.outbox.c.id).where(
+    t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id.in_(bindparam("item_ids", expanding=True)),
+    t.outbox.c.state == PENDING,
+).limit(1)
 _SETTLE = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.state == PENDING).values(
     state=bindparam("new_state"), delivered_at=bindparam("at"), response=bindparam("answer"))
 _RETRY_LATER = update(t.outbox).where(t.outbox.c.message_id == bindparam("message")).values(
