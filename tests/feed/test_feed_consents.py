@@ -1,5 +1,6 @@
-"""The feed passes on standing consents only (T5): a consent for one item never travels on the feed,
-which would tell every partner on it of that item and of the third party it may go to (need to know)."""
+"""The feed passes on standing consents only (T5), and each to the partners that need it: the third party
+it names and the hub that relays to that party. A consent for one item never travels on the feed, and no
+other partner learns of a consent (need to know)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from gsomia.services.runtime import Node, open_node
 PASSPHRASE = b"feed consents"
 
 
-def _consent(node: Node, consent_id: str, item_ref: str | None, topics: list[str] | None) -> bytes:
+def _consent(node: Node, consent_id: str, item_ref: str | None, topics: list[str] | None, to: str = "JPN") -> bytes:
     at = node.ctx.clock()
-    return sign_record("consent", {"id": consent_id, "by": "KOR", "to": "JPN", "item_ref": item_ref,
+    return sign_record("consent", {"id": consent_id, "by": "KOR", "to": to, "item_ref": item_ref,
                                    "topics": json.dumps(topics) if topics else None, "until": None,
                                    "granted_at": at.isoformat(), "purpose": "p"}, signer=node.keys, at=at)
 
@@ -33,5 +34,20 @@ def test_T5_only_standing_consents_travel_on_the_feed(tmp_path: Path) -> None:
             passed_on = asyncio.run(feed._merge([for_one_item, standing]))  # noqa: SLF001 — what a link would send
             assert passed_on == [standing]
             assert [c.id for c in feed.consents()] == ["c-standing"]
+        finally:
+            feed.store.close()
+
+
+def test_T5_each_partner_hears_of_the_consents_it_needs_only(tmp_path: Path) -> None:
+    spec = create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN", "USA"))["KOR"]
+    with open_node(spec.data, passphrase=PASSPHRASE) as kor:
+        feed = NodeFeed(kor, load_partners(spec.data), server_context=None, client_context=None)
+        try:
+            to_jpn = _consent(kor, "c-to-jpn", None, ["dprk-missile"])  # relayed to JPN by the US hub (TISA)
+            to_usa = _consent(kor, "c-to-usa", None, ["dprk-missile"], to="USA")
+            asyncio.run(feed._merge([to_jpn, to_usa]))  # noqa: SLF001
+            sent = {party: json.loads(feed._greeting(party)[0])["consents"]  # noqa: SLF001 — what a link says
+                    for party in ("JPN", "USA")}
+            assert sent == {"JPN": [to_jpn.hex()], "USA": [to_jpn.hex(), to_usa.hex()]}
         finally:
             feed.store.close()

@@ -11,9 +11,11 @@ consents and officials.
   through the same ReaderFilter as before; pushes to partners go where peers.toml has a `feed_url`.
 - Each hop asks the policy: release (by the official who started the stream), relay (the node, under
   the originator's written consent, T5), receipt and re-marking (R4.4), read (R7.2).
-- Consents are the signed records of the node's consents table plus those partners sent on feed links;
-  every record is verified against the signer's published key and must be signed by the party that
-  consents. They are re-read from the table every `CONSENT_POLL_S` and before a new stream starts.
+- Consents are the standing (topic) consents among the signed records of the node's consents table,
+  plus those partners sent on feed links; every record is verified against the signer's published key
+  and must be signed by the party that consents. They are re-read from the table every
+  `CONSENT_POLL_S` and before a new stream starts, and a partner's link gets only those it needs: the
+  ones naming it, and those it must relay on as a hub.
 - The replay buffer, each stream's next number and who started it live in DATA/feed-replay.db, written
   behind the feed in batches and pruned to the buffer's bounds (age, per stream, total): a restarted
   node replays what a partner or subscriber missed and continues every stream's numbers.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 from collections.abc import Sequence
@@ -43,7 +46,7 @@ from gsomia.domain.requests import Action, Request
 from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter, policy_decider
 from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
-from gsomia.feed.node import CertificatePin, FeedNode, Peer, consents_message
+from gsomia.feed.node import CertificatePin, FeedNode, Peer, PeerLink, consents_message
 from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
 from gsomia.feed.served_audit import HopAuditWriter
 from gsomia.feed.tracks import (
@@ -182,6 +185,7 @@ class NodeFeed:
         self.streams: dict[str, Origination] = {}
         self._trusted = KeyDirectory([*partners.directory, *(k.public for k in node.keys)])
         self._consents: dict[bytes, Consent] = {}
+        self._links: dict[str, PeerLink] = {}  # per partner party
         peers: dict[str, Peer] = {}
         for partner in partners.by_party.values():
             key = partner.keys.verify_key
@@ -221,14 +225,22 @@ class NodeFeed:
                 continue
             gate = StreamReleaseFilter(self.decider, self.feed.clock, self.node.party, partner.party, self.official,
                                        self)
-            self.feed.link_to_peer(partner.feed_url, partner.party, self.official, ssl_context=self._client_context,
-                                   gate=gate, pin=pinned_to(partner.tls_fingerprint), greeting=self._greeting)
+            self._links[partner.party] = self.feed.link_to_peer(
+                partner.feed_url, partner.party, self.official, ssl_context=self._client_context, gate=gate,
+                pin=pinned_to(partner.tls_fingerprint), greeting=functools.partial(self._greeting, partner.party))
         self._poll = asyncio.ensure_future(self._poll_consents())
         self.audit.start()
         return self.port
 
-    def _greeting(self) -> list[str]:
-        return [consents_message(list(self._consents))]
+    def _greeting(self, party: str) -> list[str]:
+        return [consents_message([r for r, consent in self._consents.items() if self._needs(party, consent)])]
+
+    def _needs(self, party: str, consent: Consent) -> bool:
+        """Whether `party`'s feed node needs this consent: it is the third party the consent names, or a
+        hub through which the consenting party's tracks must pass to that party (T4, T5). No other
+        partner learns of it (need to know)."""
+        return party == consent.to or any(r.origin == consent.by and r.to == consent.to and r.via == party
+                                          for agreement in self.node.catalog.agreements for r in agreement.relays)
 
     async def close(self) -> None:
         if self._poll is not None:
@@ -269,9 +281,9 @@ class NodeFeed:
         return found[0] if found else None
 
     async def _merge(self, records: list[bytes]) -> list[bytes]:
-        """Standing consents, verified, added and passed on to the links. A consent for one item is no
-        business of the feed (tracks are not items) and is never passed on: it would tell every partner
-        on the feed of an item and a third party it has no need to know of."""
+        """Standing consents, verified, added and passed on to the links of the partners that need them
+        (`_needs`). A consent for one item is no business of the feed (tracks are not items) and is never
+        passed on: it would tell partners of an item and a third party they have no need to know of."""
         new = []
         for record in records:
             if record in self._consents:
@@ -282,8 +294,10 @@ class NodeFeed:
                 new.append(record)
         if new:
             self.feed.invalidate()
-            for link in self.feed.links:  # before any batch that relies on them
-                await link.send_control(consents_message(new))
+            for party, link in self._links.items():  # before any batch that relies on them
+                needed = [r for r in new if self._needs(party, self._consents[r])]
+                if needed:
+                    await link.send_control(consents_message(needed))
         return new
 
     async def _received(self, party: str, records: list[bytes]) -> None:
