@@ -7,7 +7,8 @@ load batches grow and the per-message cost falls.
 
 Merkle rather than a hash of the concatenation: a single frame can later be shown to belong to a
 signed batch (`inclusion_proof`) without the rest, e.g. when one message is disputed or audited.
-Leaves and inner nodes are domain-separated (RFC 6962's 0x00 / 0x01) so a leaf cannot pose as a node.
+The tree is RFC 9162's (crypto/merkle.py, shared with signed records): leaves and inner nodes are
+domain-separated (0x00 / 0x01) so a leaf cannot pose as a node.
 
 Keys arrive as `cryptography` key objects, or (in a running node) the crypto layer's signer for the
 node's current key, so the private key never leaves the crypto layer; the crypto layer owns key files.
@@ -15,7 +16,6 @@ node's current key, so the private key never leaves the crypto layer; the crypto
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +24,7 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gsomia.crypto import merkle
 from gsomia.feed.errors import InvalidBatch
 
 
@@ -37,49 +38,30 @@ BATCH_VERSION = 1
 _CONTEXT = b"gsomia-feed-batch/1\x00"
 
 
-def _leaf(frame: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + frame).digest()
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
 def merkle_root(frames: Sequence[bytes]) -> bytes:
+    """The RFC 9162 tree's root (crypto/merkle.py, which signed records share)."""
     if not frames:
         raise InvalidBatch("a batch holds at least one frame")
-    sha256 = hashlib.sha256  # `_leaf` and `_node` inlined: two hashes per frame per hop, the hot path
-    level = [sha256(b"\x00" + f).digest() for f in frames]
-    while len(level) > 1:
-        # An odd node is promoted unchanged rather than paired with itself (no duplicate leaves).
-        nxt = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
+    return merkle.tree_root(frames)
 
 
 def inclusion_proof(frames: Sequence[bytes], index: int) -> list[tuple[bool, bytes]]:
     """Sibling hashes from leaf to root; the flag says the sibling sits on the left."""
     if not 0 <= index < len(frames):
         raise IndexError(index)
-    level = [_leaf(f) for f in frames]
-    proof: list[tuple[bool, bytes]] = []
-    while len(level) > 1:
-        sibling = index ^ 1
-        if sibling < len(level):
-            proof.append((sibling < index, level[sibling]))
-        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level, index = nxt, index // 2
-    return proof
+    _, paths = merkle.inclusion_paths(frames)
+    sides, at, width = [], index, len(frames)
+    while width > 1:  # a level where the node has a sibling adds one to the path; an odd last node none
+        if at ^ 1 < width:
+            sides.append(bool(at & 1))
+        at, width = at // 2, (width + 1) // 2
+    return list(zip(sides, paths[index], strict=True))
 
 
 def verify_inclusion(frame: bytes, proof: Sequence[tuple[bool, bytes]], root: bytes) -> None:
-    h = _leaf(frame)
+    h = merkle.leaf_hash(frame)
     for on_left, sibling in proof:
-        h = _node(sibling, h) if on_left else _node(h, sibling)
+        h = merkle.node_hash(sibling, h) if on_left else merkle.node_hash(h, sibling)
     if h != root:
         raise InvalidBatch("frame is not in the signed batch")
 

@@ -87,10 +87,6 @@ class GrantedConsents:
     signed: tuple[tuple[Consent, bytes], ...]
 
     @property
-    def records(self) -> list[bytes]:
-        return [record for _, record in self.signed]
-
-    @property
     def standing(self) -> list[bytes]:
         """The standing consents (by topic, not for one item): the only ones the missile-warning feed uses."""
         return [record for consent, record in self.signed if consent.item_id is None]
