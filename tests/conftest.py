@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
 
+from gsomia.config import Settings
 from gsomia.services import officials
-from gsomia.services.context import Actor, NodeContext, load_schemes
+from gsomia.services.context import Actor, Node
 from gsomia.storage import Store, open_engine, upgrade_to_head
 from gsomia.storage.tables import metadata
 
@@ -86,12 +87,14 @@ class Clock:
 
 
 @pytest.fixture
-def ctx(engine: Engine) -> NodeContext:
-    return NodeContext(Store(engine), "KOR", load_schemes(), Clock())
+def ctx(engine: Engine, tmp_path: Path) -> Node:
+    """A KOR node over `engine`, without keys: what the records-keeping use cases need."""
+    settings = Settings(party="KOR", name="MND Seoul (test)", node_id="KOR-test", data_dir=tmp_path)
+    return Node(settings, Store(engine), clock=Clock())
 
 
 @pytest.fixture
-def officer(ctx: NodeContext) -> Actor:
+def officer(ctx: Node) -> Actor:
     """The bootstrap security officer of a KOR node."""
     record, _ = officials.bootstrap(ctx, name="Kim Security", clearance=None, expires=None)
     return Actor(record.official, "test")

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from tests.api.helpers import Team, make_node
 
 from gsomia.api import create_app
-from gsomia.services.runtime import Node
+from gsomia.services.context import Node
 
 
 @pytest.fixture(scope="module")

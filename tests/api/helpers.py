@@ -8,10 +8,9 @@ from pathlib import Path
 
 from gsomia.config import Settings, write_settings
 from gsomia.crypto import init_keystore
-from gsomia.services import node as node_setup
-from gsomia.services import officials
-from gsomia.services.context import Actor
-from gsomia.services.runtime import Node, open_node
+from gsomia.services import officials, runtime
+from gsomia.services.context import Actor, Node
+from gsomia.services.runtime import open_node
 
 PASSPHRASE = b"api tests only"
 TOPIC = "dprk-missile"
@@ -33,13 +32,10 @@ class Team:
 
 def make_node(data: Path) -> tuple[Node, Team]:
     settings = Settings(party="KOR", name="MND Seoul (test)", node_id="KOR-test", data_dir=data)
-    ctx = node_setup.open_context(settings)
-    try:
-        data.mkdir(mode=0o700, parents=True, exist_ok=True)
-        node_setup.create_database(ctx)
-        record, issued = officials.bootstrap(ctx, name="Kim Security", clearance=None, expires=None)
-    finally:
-        node_setup.close(ctx)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with runtime.unchecked_node(settings) as fresh:
+        runtime.create_database(fresh)
+        record, issued = officials.bootstrap(fresh, name="Kim Security", clearance=None, expires=None)
     write_settings(settings.model_copy(update={"local_admin": record.official.id}))
     init_keystore(data, "KOR", "kor-node", passphrase=PASSPHRASE)
     node = open_node(data, passphrase=PASSPHRASE)
@@ -47,9 +43,9 @@ def make_node(data: Path) -> tuple[Node, Team]:
     granted = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
     def appoint(name: str, role: str, topics: list[str]) -> tuple[str, str]:
-        official = officials.appoint(node.ctx, boss, name=name, clearance="KOR:II", granted=granted, expires=None,
+        official = officials.appoint(node, boss, name=name, clearance="KOR:II", granted=granted, expires=None,
                                      need_to_know=topics, roles=[role], reason="api tests").official
-        return officials.issue_token(node.ctx, boss, official.id, reason="api tests").token, official.id
+        return officials.issue_token(node, boss, official.id, reason="api tests").token, official.id
 
     releaser, reader, outsider = (appoint("Park Release", "releasing_official", [TOPIC]),
                                   appoint("Lee Reader", "reader", [TOPIC]),

@@ -13,11 +13,8 @@ from httpx2 import Response
 from tests.api.helpers import Team, bearer, make_node
 
 from gsomia.api import create_app, current_actor
-from gsomia.api.routes import exchange as exchange_routes
 from gsomia.services import audit, officials
-from gsomia.services.context import Actor
-from gsomia.services.partners import Partners
-from gsomia.services.runtime import Node
+from gsomia.services.context import Actor, Node
 from gsomia.services.throttle import MAX_FAILURES, FailedAuthentications, TooManyFailures
 
 ERROR_KEYS = {"code", "message", "rules", "reasons"}
@@ -54,15 +51,15 @@ def test_every_other_route_needs_a_token(client: TestClient) -> None:
 
 
 def test_a_bad_token_is_401_and_audited(client: TestClient, node: Node, team: Team) -> None:
-    before = audit.entry_count(node.ctx)
+    before = audit.entry_count(node)
     for headers in (bearer("gsomia_not-a-token"), {"Authorization": "Basic a2ltOnB3"}, bearer(" ")):
         response = client.get("/v1/whoami", headers=headers)
         _error(response, 401, "unauthenticated")
         assert response.headers["WWW-Authenticate"].startswith('Bearer realm="gsomia"')
     assert client.get("/v1/whoami", headers=bearer("gsomia_x")).headers["WWW-Authenticate"] == (
         'Bearer realm="gsomia", error="invalid_token"')
-    officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
-    failures = [e for e in audit.tail(node.ctx, officer, 10) if e.action == "authenticate" and e.seq > before]
+    officer = Actor(officials.authenticate(node, team.officer), "test")
+    failures = [e for e in audit.tail(node, officer, 10) if e.action == "authenticate" and e.seq > before]
     assert failures and failures[0].via == "api" and failures[0].rules == ("R7.2",)
 
 
@@ -70,15 +67,15 @@ def test_R7_2_a_caller_failing_too_often_is_turned_away_without_growing_the_audi
         node: Node, team: Team) -> None:
     client = TestClient(create_app(node))  # its own app: its own failure counts
     assert client.get("/v1/whoami", headers=bearer(team.officer)).status_code == 200  # checked, so cached
-    before = audit.entry_count(node.ctx)
+    before = audit.entry_count(node)
     for n in range(MAX_FAILURES):
         _error(client.get("/v1/whoami", headers=bearer(f"gsomia_guess-{n}")), 401, "unauthenticated")
     for n in range(50):
         turned_away = client.get("/v1/whoami", headers=bearer(f"gsomia_more-{n}"))
         _error(turned_away, 429, "too_many_attempts")
     assert 1 <= int(turned_away.headers["Retry-After"]) <= 61
-    officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
-    written = [e for e in audit.tail(node.ctx, officer, 200) if e.seq > before]
+    officer = Actor(officials.authenticate(node, team.officer), "test")
+    written = [e for e in audit.tail(node, officer, 200) if e.seq > before]
     assert [e.action for e in written].count("authenticate") == MAX_FAILURES  # the 50 refused cost nothing
     assert [e.action for e in written].count("authenticate.throttled") == 1
     assert client.get("/v1/whoami", headers=bearer(team.officer)).status_code == 200  # a token checked a moment ago
@@ -121,14 +118,16 @@ def test_a_role_refusal_is_403(client: TestClient, team: Team) -> None:
     assert "security_officer" in str(refused["message"])
 
 
-def test_extra_routers_reuse_current_actor_and_a_crash_is_a_bare_500(node: Node, team: Team) -> None:
+def test_a_router_reuses_current_actor_and_a_crash_is_a_bare_500(node: Node, team: Team) -> None:
     extra = APIRouter()
 
     @extra.get("/v1/crash")
     def crash(actor: Annotated[Actor, Depends(current_actor)]) -> None:
         raise RuntimeError(f"secret detail for {actor.official.id}")
 
-    with TestClient(create_app(node, extra_routers=[extra]), raise_server_exceptions=False) as client:
+    app = create_app(node)
+    app.include_router(extra)
+    with TestClient(app, raise_server_exceptions=False) as client:
         _error(client.get("/v1/crash"), 401, "unauthenticated")
         crashed = client.get("/v1/crash", headers=bearer(team.officer))
         error = _error(crashed, 500, "internal")
@@ -137,9 +136,8 @@ def test_extra_routers_reuse_current_actor_and_a_crash_is_a_bare_500(node: Node,
 
 def test_a_write_arriving_while_the_node_shuts_down_is_a_503_to_retry(tmp_path: Path) -> None:
     stopping, team = make_node(tmp_path / "stopping")
-    app = create_app(stopping, extra_routers=[exchange_routes.router])
-    app.state.partners = Partners({})
-    stopping.ctx.store.writer.close()  # what closing the node does first
+    app = create_app(stopping)
+    stopping.store.writer.close()  # what closing the node does first
     with TestClient(app) as client:
         refused = client.post("/v1/items/any/release", json={"to": "JPN"}, headers=bearer(team.releaser))
         _error(refused, 503, "store_unavailable")

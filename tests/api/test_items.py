@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 from tests.api.helpers import TOPIC, Team, bearer
 
 from gsomia.services import audit, officials
-from gsomia.services.context import Actor
-from gsomia.services.runtime import Node
+from gsomia.services.context import Actor, Node
 
 
 def _originate(client: TestClient, token: str, **changes: Any) -> dict[str, Any]:
@@ -60,8 +59,8 @@ def test_a_refused_read_is_403_with_rules_and_reasons_and_audited(client: TestCl
     assert error["code"] == "refused" and "R7.2" in error["rules"]
     assert any("no need-to-know for dprk-missile" in reason for reason in error["reasons"])
     assert "launch" not in refused.text
-    officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
-    entry = next(e for e in reversed(audit.tail(node.ctx, officer, 20))
+    officer = Actor(officials.authenticate(node, team.officer), "test")
+    entry = next(e for e in reversed(audit.tail(node, officer, 20))
                  if e.action == "item.read" and e.subject == item["id"])
     assert (entry.actor, entry.via, entry.decision, entry.rules) == (team.outsider_id, "api", "deny",
                                                                      tuple(error["rules"]))
@@ -87,8 +86,8 @@ def test_listing_shows_only_what_the_policy_would_let_one_read(client: TestClien
     for path in (f"/v1/items/{mine['id']}", f"/v1/items/{mine['id']}/history"):
         hidden = client.get(path, headers=bearer(team.outsider))
         assert hidden.status_code == 403 and "R7.2" in hidden.json()["error"]["rules"], hidden.text
-    officer = Actor(officials.authenticate(node.ctx, team.officer), "test")
-    refusals = [(e.action, e.decision) for e in audit.tail(node.ctx, officer, 2)]
+    officer = Actor(officials.authenticate(node, team.officer), "test")
+    refusals = [(e.action, e.decision) for e in audit.tail(node, officer, 2)]
     assert refusals == [("item.show", "deny"), ("item.history", "deny")]
     assert client.get(f"/v1/items/{mine['id']}", headers=bearer(team.releaser)).status_code == 200
 

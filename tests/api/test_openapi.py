@@ -27,23 +27,18 @@ from tests.api.helpers import Team, bearer
 
 from gsomia.api import create_app
 from gsomia.api.app import ROUTERS
-from gsomia.api.routes import exchange as exchange_routes
-from gsomia.api.routes import feed as feed_routes
-from gsomia.services.partners import Partners
-from gsomia.services.runtime import Node
+from gsomia.services.context import Node
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 25  # per operation and mode: the whole module stays well under a minute on two cores
-SERVED = (*ROUTERS, exchange_routes.router, feed_routes.router)  # as `gsomia serve` mounts them
+SERVED = ROUTERS  # as `gsomia serve` mounts them
 OPERATIONS = sorted((method, route.path) for router in SERVED for route in router.routes
                     if isinstance(route, APIRoute) for method in route.methods or ())
 
 
 def served_app(node: Node) -> FastAPI:
     """The officials' API with the federation routes, as NodeServer builds it (no partner configured)."""
-    app = create_app(node, extra_routers=(exchange_routes.router, feed_routes.router))
-    app.state.partners = Partners({})  # no feed on app.state: the feed routes answer 400 "serves no feed"
-    return app
+    return create_app(node)  # no feed: the feed routes answer 400 "serves no feed"
 
 
 def test_the_spec_is_published_with_a_title_and_versioned_paths(node: Node) -> None:

@@ -22,7 +22,7 @@ def test_curated_public_api() -> None:
         "passphrase_from_env",
         "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
         "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint",
-        "check_pin", "party_of",
+        "check_pin", "party_of", "server_context", "client_context",
     }
     for name in gsomia.crypto.__all__:
         assert hasattr(gsomia.crypto, name), name

@@ -12,7 +12,7 @@ import httpx
 from gsomia.demo.client import official_client
 from gsomia.demo.client import wait_for as wait_for  # re-exported for the tests
 from gsomia.demo.loopback import LoopbackNode
-from gsomia.federation.server import NodeServer
+from gsomia.node import NodeServer
 from gsomia.services.partners import load_partners
 from gsomia.services.runtime import Node, open_node
 
@@ -60,7 +60,7 @@ def start(spec: LoopbackNode) -> RunningNode:
     def run() -> None:
         loop = asyncio.new_event_loop()
         holder["loop"] = loop
-        server = NodeServer(node, load_partners(spec.data), passphrase=PASSPHRASE)
+        server = NodeServer(node, passphrase=PASSPHRASE)
         holder["server"] = server
 
         async def main() -> None:
@@ -112,15 +112,14 @@ def forged_release(sender: RunningNode, item_id: str, to: str) -> bytes:
     """What a release message would carry, signed by the sender's node but never decided by its policy:
     to prove that the receiving side decides for itself."""
     from gsomia.crypto import seal
-    from gsomia.services.partners import load_partners
     from gsomia.services.peer_messages import encode_payload, sign_message
 
-    with sender.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with sender.node.store.unit_of_work(readonly=True) as uow:
         item = uow.items.get(item_id)
     assert item is not None
     plaintext = sender.node.sealer.open(item.label_bytes, item.sealed_content)
     partners = load_partners(sender.spec.data)
-    now = sender.node.ctx.clock()
+    now = sender.node.clock()
     envelope = seal(plaintext, label=item.label_bytes, sender=sender.node.keys, recipients=[partners.by_party[to].keys],
                     at=now)
     payload = encode_payload({"item_ref": item_id, "originator": sender.spec.party, "envelope": envelope,

@@ -16,7 +16,7 @@ from gsomia.crypto import verify_record
 from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.federation.peer_app import MAX_BATCH_MESSAGES
 from gsomia.federation.sender import BATCH_CONTENT_TYPE, BATCH_PATH
-from gsomia.federation.server import client_context
+from gsomia.node import NodeTLS
 from gsomia.services import inbound
 from gsomia.services.partners import load_partners
 from gsomia.services.peer_messages import ProtocolError, encode_payload, sign_message, sign_messages
@@ -32,7 +32,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Running
 
 
 def _post_batch(sender: RunningNode, to: RunningNode, body: bytes) -> httpx.Response:
-    context = client_context(sender.node, load_partners(sender.spec.data), PASSPHRASE)
+    context = NodeTLS.of(sender.node, PASSPHRASE).client
     with httpx.Client(verify=context, timeout=10) as client:
         return client.post(to.spec.peer_url + BATCH_PATH, content=body, headers={"content-type": BATCH_CONTENT_TYPE})
 
@@ -40,7 +40,7 @@ def _post_batch(sender: RunningNode, to: RunningNode, body: bytes) -> httpx.Resp
 def _checkpoint_message(kor: RunningNode, message_id: str) -> bytes:
     """A message whose handler refuses it (the record inside does not verify): a signed refusal."""
     return sign_message(kor.node.keys, message_id, "audit-checkpoint", "JPN", encode_payload({"record": b"junk"}),
-                        kor.node.ctx.clock())
+                        kor.node.clock())
 
 
 def _audit(node: RunningNode) -> list[dict[str, object]]:
@@ -68,7 +68,7 @@ def test_messages_signed_together_are_answered_by_receipts_signed_together(pair:
     kor, jpn = pair["KOR"], pair["JPN"]
     junk = encode_payload({"record": b"junk"})
     messages = sign_messages(kor.node.keys, [(f"msg-together-{n}", "audit-checkpoint", "JPN", junk) for n in range(5)],
-                             kor.node.ctx.clock())
+                             kor.node.clock())
     assert len({cbor2.loads(m).value[3] for m in messages}) == 1
     receipts = cbor2.loads(_post_batch(kor, jpn, cbor2.dumps(messages)).content)
     assert len({cbor2.loads(r).value[3] for r in receipts}) == 1
@@ -94,13 +94,13 @@ def test_a_fault_in_one_message_leaves_the_others_recorded(pair: dict[str, Runni
         raise RuntimeError("a bug in a handler")
 
     faulty = sign_message(kor.node.keys, "msg-fault-0001", "reclassification", "JPN",
-                          encode_payload({"item_ref": "nothing"}), kor.node.ctx.clock())
+                          encode_payload({"item_ref": "nothing"}), kor.node.clock())
     fine = _checkpoint_message(kor, "msg-fault-0002")
     monkeypatch.setitem(inbound.HANDLERS, "reclassification", broken)
-    answers = inbound.handle_messages(jpn.node, load_partners(jpn.spec.data), [faulty, fine], "KOR")
+    answers = inbound.handle_messages(jpn.node, [faulty, fine], "KOR")
     assert isinstance(answers[0], ProtocolError) and answers[0].status == 500
     assert isinstance(answers[1], bytes)
-    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with jpn.node.store.unit_of_work(readonly=True) as uow:
         assert uow.exchange.seen("msg-fault-0001") is None  # not remembered: the retry is handled afresh
         assert uow.exchange.seen("msg-fault-0002") is not None
 

@@ -101,7 +101,7 @@ def test_mutual_audit_checkpoints_and_every_chain_verifies(nodes: dict[str, Runn
                                      .json()], "every message delivered")
         report = node.client("officer").get("/v1/audit/verify")
         assert report.status_code == 200 and report.json()["ok"] is True, report.text
-    with nodes["KOR"].node.ctx.store.unit_of_work(readonly=True) as uow:
+    with nodes["KOR"].node.store.unit_of_work(readonly=True) as uow:
         assert {p for p, *_ in uow.exchange.peer_checkpoints()} == {"JPN", "USA"}
 
 
@@ -128,7 +128,7 @@ def test_R6_h_a_destruction_and_its_certificate_to_the_provider_are_one_transact
     kor, jpn = nodes["KOR"], nodes["JPN"]
     item_id = _release(kor, "destroyed at JPN")
     held = _received(jpn, item_id)
-    officer = Actor(officials.authenticate(jpn.node.ctx, jpn.spec.tokens["officer"]), "test")
+    officer = Actor(officials.authenticate(jpn.node, jpn.spec.tokens["officer"]), "test")
 
     def outbox_down(*_args: object, **_kwargs: object) -> str:
         raise RuntimeError("the outbox cannot be written")
@@ -136,12 +136,12 @@ def test_R6_h_a_destruction_and_its_certificate_to_the_provider_are_one_transact
     monkeypatch.setattr("gsomia.services.exchange_common.enqueue", outbox_down)
     with pytest.raises(RuntimeError):
         handling.destroy(jpn.node, officer, held["id"], method="shredding", reason="no longer needed")
-    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with jpn.node.store.unit_of_work(readonly=True) as uow:
         item = uow.items.get(held["id"])
         assert item is not None and item.state != "destroyed" and item.sealed_content  # nothing half done
     monkeypatch.undo()
     handling.destroy(jpn.node, officer, held["id"], method="shredding", reason="no longer needed")
-    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with jpn.node.store.unit_of_work(readonly=True) as uow:
         sent = [m for m in uow.exchange.outbox(limit=1000) if m.item_id == held["id"]]
     assert [m.kind for m in sent] == ["destruction-certificate"] and sent[0].peer == "KOR"
 
@@ -151,8 +151,8 @@ def test_R6_g_a_change_of_classification_and_its_notices_are_one_transaction(
     kor, jpn = nodes["KOR"], nodes["JPN"]
     item_id = _release(kor, "to be downgraded from the CLI's code path")
     _received(jpn, item_id)
-    officer = Actor(officials.authenticate(kor.node.ctx, kor.spec.tokens["officer"]), "test")
-    lower = kor.node.ctx.schemes.parse("KOR:III")
+    officer = Actor(officials.authenticate(kor.node, kor.spec.tokens["officer"]), "test")
+    lower = kor.node.schemes.parse("KOR:III")
 
     def outbox_down(*_args: object, **_kwargs: object) -> str:
         raise RuntimeError("the outbox cannot be written")
@@ -160,7 +160,7 @@ def test_R6_g_a_change_of_classification_and_its_notices_are_one_transaction(
     monkeypatch.setattr("gsomia.services.exchange_common.enqueue", outbox_down)
     with pytest.raises(RuntimeError):
         handling.reclassify(kor.node, officer, item_id, lower, reason="sources declassified")
-    with kor.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with kor.node.store.unit_of_work(readonly=True) as uow:
         item = uow.items.get(item_id)
         assert item is not None and item.classification == "KOR:II"  # nothing half done
     monkeypatch.undo()

@@ -28,7 +28,7 @@ from tests.federation.harness import (
 from gsomia.crypto import build_loopback_pki
 from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.federation.sender import CONTENT_TYPE, PEER_PATH, Sender
-from gsomia.federation.server import client_context
+from gsomia.node import NodeTLS
 from gsomia.services.exchange_common import enqueue
 from gsomia.services.partners import Partners, load_partners
 from gsomia.services.peer_messages import decode_payload, encode_payload, sign_message
@@ -45,8 +45,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, L
 
 
 def _post(sender: RunningNode, to: RunningNode, data: bytes, context: ssl.SSLContext | None = None) -> httpx.Response:
-    partners = load_partners(sender.spec.data)
-    context = context or client_context(sender.node, partners, PASSPHRASE)
+    context = context or NodeTLS.of(sender.node, PASSPHRASE).client
     with httpx.Client(verify=context, timeout=10) as client:
         return client.post(to.spec.peer_url + PEER_PATH, content=data, headers={"content-type": CONTENT_TYPE})
 
@@ -77,8 +76,8 @@ def test_partner_down_then_back_nothing_lost_nothing_duplicated(pair: tuple[dict
 def test_a_duplicate_gets_the_same_answer_and_a_stale_message_is_refused(pair: tuple[dict, dict]) -> None:
     _, nodes = pair
     kor, jpn = nodes["KOR"], nodes["JPN"]
-    now = kor.node.ctx.clock()
-    with kor.node.ctx.store.unit_of_work() as uow:
+    now = kor.node.clock()
+    with kor.node.store.unit_of_work() as uow:
         message_id = enqueue(uow, now, "JPN", "audit-checkpoint", {"record": b"not a record"})
         message = uow.exchange.outbox_message(message_id)
     assert message is not None
@@ -101,7 +100,7 @@ def test_unknown_and_wrong_party_certificates_are_refused(pair: tuple[dict, dict
     context.load_cert_chain(files.certificate, files.key, password=b"stranger")
     context.load_verify_locations(cadata=load_partners(kor.spec.data).roots_bundle().decode())
     signed = sign_message(kor.node.keys, "msg-stranger-0001", "audit-checkpoint", "JPN",
-                          encode_payload({"record": b""}), kor.node.ctx.clock())
+                          encode_payload({"record": b""}), kor.node.clock())
     with pytest.raises((httpx.HTTPError, ssl.SSLError, OSError)):
         _post(kor, jpn, signed, context)  # a certificate from no partner's root: the handshake fails
     # USA's genuine certificate carrying a message KOR signed: the TLS peer is not the signer.
@@ -117,8 +116,8 @@ def test_a_server_whose_certificate_is_not_the_pinned_one_is_sent_nothing(pair: 
     kor, usa = nodes["KOR"], nodes["USA"]
     partners = load_partners(kor.spec.data)
     misdirected = Partners({**partners.by_party, "JPN": replace(partners.by_party["JPN"], url=usa.spec.peer_url)})
-    sender = Sender(kor.node, misdirected, client_context(kor.node, partners, PASSPHRASE))
-    now = kor.node.ctx.clock()
+    sender = Sender(kor.node.with_partners(misdirected), NodeTLS.of(kor.node, PASSPHRASE).client)
+    now = kor.node.clock()
     message = OutboxMessage("msg-misdirected-0001", "JPN", "audit-checkpoint", None, encode_payload({"record": b""}),
                             PENDING, 0, now, now)
     heard_before = len(_audit_actions(usa))
@@ -141,14 +140,14 @@ def test_a_tampered_envelope_is_refused_and_audited(pair: tuple[dict, dict]) -> 
     released = kor.client("releaser").post(f"/v1/items/{item_id}/release", json={"to": "JPN"})
     message_id = released.json()["message_id"]
     wait_for(lambda: delivered(kor, message_id), "the genuine delivery")
-    with kor.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with kor.node.store.unit_of_work(readonly=True) as uow:
         original = uow.exchange.outbox_message(message_id)
     assert original is not None
     payload = decode_payload(original.payload)
     envelope = bytearray(payload["envelope"])
     envelope[len(envelope) // 2] ^= 0x01
     tampered = encode_payload({**payload, "envelope": bytes(envelope)})
-    signed = sign_message(kor.node.keys, "msg-tampered-0001", "item", "JPN", tampered, kor.node.ctx.clock())
+    signed = sign_message(kor.node.keys, "msg-tampered-0001", "item", "JPN", tampered, kor.node.clock())
     answer = _post(kor, jpn, signed)
     assert answer.status_code == 200  # answered with a signed refusal, not stored
     assert len([i for i in items_of(jpn) if i.get("origin_ref") == item_id]) == 1
@@ -182,17 +181,17 @@ def test_R6_a_a_third_party_refuses_a_disclosure_without_the_originators_consent
     released = kor.client("releaser").post(f"/v1/items/{item_id}/release", json={"to": "JPN"})
     wait_for(lambda: delivered(kor, released.json()["message_id"]), "the release")
     held = wait_for(lambda: [i for i in items_of(jpn) if i.get("origin_ref") == item_id], "JPN's copy")[0]
-    with jpn.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with jpn.node.store.unit_of_work(readonly=True) as uow:
         record = uow.items.get(held["id"])
     assert record is not None
     label = Label.from_canonical(record.label_bytes, jpn.node.catalog.schemes)
     original = replace_label(label, provider=None, national_marking=None).canonical_bytes()
     plaintext = jpn.node.sealer.open(record.label_bytes, record.sealed_content)
     envelope = seal(plaintext, label=original, sender=jpn.node.keys,
-                    recipients=[load_partners(jpn.spec.data).by_party["USA"].keys], at=jpn.node.ctx.clock())
+                    recipients=[load_partners(jpn.spec.data).by_party["USA"].keys], at=jpn.node.clock())
     payload = encode_payload({"item_ref": item_id, "originator": "KOR", "envelope": envelope, "final": "USA",
                               "via": None, "disclosed_by": "JPN", "consents": [], "provenance": ["KOR", "JPN"]})
-    signed = sign_message(jpn.node.keys, "msg-undisclosable-0001", "item", "USA", payload, jpn.node.ctx.clock())
+    signed = sign_message(jpn.node.keys, "msg-undisclosable-0001", "item", "USA", payload, jpn.node.clock())
     assert _post(jpn, usa, signed).status_code == 200  # answered with a signed refusal
     assert not [i for i in items_of(usa) if i.get("origin_ref") == item_id]
     refusals = [e for e in _audit_actions(usa) if e.get("action") == "item.receive" and "R6.a" in str(e.get("rules"))]

@@ -42,7 +42,7 @@ def pg_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Runn
 
 def test_postgresql_nodes_release_receive_and_verify(pg_pair: dict[str, RunningNode]) -> None:
     kor, jpn = pg_pair["KOR"], pg_pair["JPN"]
-    assert kor.node.ctx.store.engine.dialect.name == "postgresql"
+    assert kor.node.store.engine.dialect.name == "postgresql"
     items = [originate(kor, f"on PostgreSQL {n}") for n in range(10)]
     answers = kor.client("releaser").post("/v1/releases", json={
         "releases": [{"item_id": item, "to": "JPN"} for item in items]}).json()
@@ -53,5 +53,5 @@ def test_postgresql_nodes_release_receive_and_verify(pg_pair: dict[str, RunningN
     for node in (kor, jpn):
         report = node.client("officer").get("/v1/audit/verify").json()
         assert report["ok"] is True, report
-    with kor.node.ctx.store.engine.connect() as conn:  # the records are in PostgreSQL, in KOR's own schema
+    with kor.node.store.engine.connect() as conn:  # the records are in PostgreSQL, in KOR's own schema
         assert conn.execute(text("SELECT count(*) FROM outbox WHERE state = 'delivered'")).scalar() == len(items)

@@ -74,12 +74,11 @@ def test_R21_1_the_receiver_refuses_a_direct_item_before_the_gsomia(nodes_2016: 
     import httpx
 
     from gsomia.federation.sender import CONTENT_TYPE, PEER_PATH
-    from gsomia.federation.server import client_context
-    from gsomia.services.partners import load_partners
+    from gsomia.node import NodeTLS
 
     kor, jpn = nodes_2016["KOR"], nodes_2016["JPN"]
     item_id = originate(kor, "pushed directly")
-    context = client_context(kor.node, load_partners(kor.spec.data), PASSPHRASE)
+    context = NodeTLS.of(kor.node, PASSPHRASE).client
     with httpx.Client(verify=context, timeout=10) as client:
         answer = client.post(jpn.spec.peer_url + PEER_PATH, content=forged_release(kor, item_id, "JPN"),
                              headers={"content-type": CONTENT_TYPE})

@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 from typing import Any, cast
 
 from gsomia.federation.sender import BATCHES_IN_FLIGHT_PER_PEER, Sender
+from gsomia.services.context import Node
 from gsomia.services.partners import Partners
-from gsomia.services.runtime import Node
 from gsomia.storage.exchange import PENDING, Enqueued, OutboxMessage
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -26,7 +25,9 @@ class Outbox:
     """A node whose outbox holds `due`; counts the reads."""
 
     def __init__(self, due: list[OutboxMessage]) -> None:
-        self.ctx, self.due, self.reads = SimpleNamespace(clock=lambda: NOW), due, 0
+        self.due, self.reads = due, 0
+        self.clock = lambda: NOW
+        self.partners = Partners({"JPN": cast(Any, object()), "USA": cast(Any, object())})
 
     async def read(self, _use_case: Any, *_args: Any, **_kwargs: Any) -> list[OutboxMessage]:
         self.reads += 1
@@ -35,8 +36,7 @@ class Outbox:
 
 def _sender(node: Outbox, more_about_these_items: bool = False,
             ) -> tuple[Sender, list[tuple[str, list[str]]], asyncio.Event]:
-    sender = Sender(cast(Node, node), Partners({"JPN": cast(Any, object()), "USA": cast(Any, object())}),
-                    ssl.create_default_context())
+    sender = Sender(cast(Node, node), ssl.create_default_context())
     started: list[tuple[str, list[str]]] = []
     answered = asyncio.Event()
 

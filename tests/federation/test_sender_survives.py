@@ -8,8 +8,8 @@ import ssl
 from typing import Any, cast
 
 from gsomia.federation.sender import Sender
+from gsomia.services.context import Node
 from gsomia.services.partners import Partners
-from gsomia.services.runtime import Node
 
 
 class FlakyStore:
@@ -17,6 +17,7 @@ class FlakyStore:
 
     def __init__(self) -> None:
         self.reads = 0
+        self.partners = Partners({"JPN": cast(Any, object())})
 
     async def read(self, _use_case: Any, *_args: Any, **_kwargs: Any) -> list[Any]:
         self.reads += 1
@@ -27,8 +28,7 @@ class FlakyStore:
 
 def test_the_sender_keeps_looking_after_the_outbox_could_not_be_read() -> None:
     node = FlakyStore()
-    partners = Partners({"JPN": cast(Any, object())})
-    sender = Sender(cast(Node, node), partners, ssl.create_default_context(), poll_seconds=0.01)
+    sender = Sender(cast(Node, node), ssl.create_default_context(), poll_seconds=0.01)
 
     async def scenario() -> None:
         stop = asyncio.Event()

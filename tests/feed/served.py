@@ -59,9 +59,9 @@ def subscriber(spec: LoopbackNode, who: str, seen: list[Update]) -> FeedSubscrib
 
 
 def audit_entries(node: RunningNode, prefix: str = "feed.") -> list[AuditEntry]:
-    with node.node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.node.store.unit_of_work(readonly=True) as uow:
         return [e for e in uow.audit.tail(100_000) if e.action.startswith(prefix)]
 
 
 def officer(node: RunningNode) -> Actor:
-    return Actor(authenticate(node.node.ctx, node.spec.tokens["officer"], via="cli-token"), "cli-token")
+    return Actor(authenticate(node.node, node.spec.tokens["officer"], via="cli-token"), "cli-token")

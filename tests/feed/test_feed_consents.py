@@ -11,14 +11,13 @@ from pathlib import Path
 from gsomia.crypto import sign_record
 from gsomia.demo.loopback import create_federation
 from gsomia.feed.served import NodeFeed
-from gsomia.services.partners import load_partners
 from gsomia.services.runtime import Node, open_node
 
 PASSPHRASE = b"feed consents"
 
 
 def _consent(node: Node, consent_id: str, item_ref: str | None, topics: list[str] | None, to: str = "JPN") -> bytes:
-    at = node.ctx.clock()
+    at = node.clock()
     return sign_record("consent", {"id": consent_id, "by": "KOR", "to": to, "item_ref": item_ref,
                                    "topics": json.dumps(topics) if topics else None, "until": None,
                                    "granted_at": at.isoformat(), "purpose": "p"}, signer=node.keys, at=at)
@@ -27,7 +26,7 @@ def _consent(node: Node, consent_id: str, item_ref: str | None, topics: list[str
 def test_T5_only_standing_consents_travel_on_the_feed(tmp_path: Path) -> None:
     spec = create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN"))["KOR"]
     with open_node(spec.data, passphrase=PASSPHRASE) as kor:
-        feed = NodeFeed(kor, load_partners(spec.data), server_context=None, client_context=None)
+        feed = NodeFeed(kor, server_context=None, client_context=None)
         try:
             standing = _consent(kor, "c-standing", None, ["dprk-missile"])
             for_one_item = _consent(kor, "c-item", "KOR-0123", None)
@@ -41,7 +40,7 @@ def test_T5_only_standing_consents_travel_on_the_feed(tmp_path: Path) -> None:
 def test_T5_each_partner_hears_of_the_consents_it_needs_only(tmp_path: Path) -> None:
     spec = create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN", "USA"))["KOR"]
     with open_node(spec.data, passphrase=PASSPHRASE) as kor:
-        feed = NodeFeed(kor, load_partners(spec.data), server_context=None, client_context=None)
+        feed = NodeFeed(kor, server_context=None, client_context=None)
         try:
             to_jpn = _consent(kor, "c-to-jpn", None, ["dprk-missile"])  # relayed to JPN by the US hub (TISA)
             to_usa = _consent(kor, "c-to-usa", None, ["dprk-missile"], to="USA")

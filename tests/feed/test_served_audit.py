@@ -89,7 +89,7 @@ def test_allowed_and_refused_hops_are_audited_and_the_chains_verify(nodes: dict[
     assert counted(decided(usa, "feed.receive", NOT_JPN, "allow")) == 5  # the hub itself may hold it
     # A reader without need-to-know is refused, audited against the official who asked.
     reads = wait_for(lambda: decided(jpn, "feed.read", ALLOWED, "deny"), "the refused reader")
-    chief_id = authenticate(jpn.node.ctx, jpn.spec.tokens["chief"]).id
+    chief_id = authenticate(jpn.node, jpn.spec.tokens["chief"]).id
     assert all(e.actor == chief_id and e.reasons[-1].startswith(f"reader {chief_id}; ") for e in reads)
     assert "R7.2" in reads[0].rules
     # No content in the trail: streams, numbers, rules and reasons only.
@@ -97,7 +97,7 @@ def test_allowed_and_refused_hops_are_audited_and_the_chains_verify(nodes: dict[
     for node in (kor, usa, jpn):
         key = signing.node_public_key(node.node.settings.effective_keys_dir)
         assert key is not None
-        report = audit.verify_store(node.node.ctx, officer(node), check_signature=signing.signature_check(key))
+        report = audit.verify_store(node.node, officer(node), check_signature=signing.signature_check(key))
         assert report.ok, (node.spec.party, report.problem)
 
 
@@ -107,7 +107,7 @@ def test_R6_e_a_subscriber_suspended_while_connected_stops_reading_at_the_next_r
     stream = "KOR-S1-SUSPENDED-READER"
     seen: list[Update] = []
     watch = subscriber(jpn.spec, "analyst", seen)
-    analyst_id = authenticate(jpn.node.ctx, jpn.spec.tokens["analyst"]).id
+    analyst_id = authenticate(jpn.node, jpn.spec.tokens["analyst"]).id
     feed = jpn.server.feed
     assert feed is not None
 
@@ -123,7 +123,7 @@ def test_R6_e_a_subscriber_suspended_while_connected_stops_reading_at_the_next_r
             async with asyncio.timeout(30):
                 while len([u for u in seen if u.msg.stream == stream]) < 5:
                     await asyncio.sleep(0.02)
-            await asyncio.to_thread(officials.suspend, jpn.node.ctx, officer(jpn), analyst_id, reason="inquiry")
+            await asyncio.to_thread(officials.suspend, jpn.node, officer(jpn), analyst_id, reason="inquiry")
             await asyncio.to_thread(wait_for, suspended_in_feed, "the register poll", 10)
             assert (await asyncio.to_thread(post, kor, "releaser", updates(stream, 5, 6))).status_code == 200
             await asyncio.to_thread(wait_for, lambda: decided(jpn, "feed.read", stream, "deny"), "the refusal", 20)

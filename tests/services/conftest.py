@@ -23,7 +23,7 @@ def node(database: tuple[str, str | None], tmp_path: Path) -> Iterator[Node]:
 
 @pytest.fixture
 def cast(node: Node) -> Cast:
-    ctx = node.ctx
+    ctx = node
     record, _ = officials.bootstrap(ctx, name="Kim Security", clearance=None, expires=None)
     officer = Actor(record.official, "test")
 

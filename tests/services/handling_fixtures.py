@@ -13,9 +13,8 @@ from gsomia.config import Settings, write_settings
 from gsomia.crypto import init_keystore
 from gsomia.domain.labels import Label
 from gsomia.domain.schemes import Classification
-from gsomia.services import node as node_setup
-from gsomia.services.context import Actor
-from gsomia.services.runtime import Node
+from gsomia.services import runtime
+from gsomia.services.context import Actor, Node
 from gsomia.storage.tables import metadata
 
 PASSPHRASE = b"correct horse battery staple"
@@ -23,7 +22,7 @@ TOPIC = "dprk-missile"
 
 
 def label(node: Node, classification: str = "KOR:II", topics: frozenset[str] = frozenset({TOPIC})) -> Label:
-    return Label(originator="KOR", policy="KOR", classification=node.ctx.schemes.parse(classification),
+    return Label(originator="KOR", policy="KOR", classification=node.schemes.parse(classification),
                  releasable_to=frozenset({"KOR", "JPN", "USA"}), topics=topics, purpose="missile warning",
                  created_at=datetime(2026, 11, 22, tzinfo=timezone.utc))
 
@@ -46,11 +45,8 @@ def make_node_dir(data: Path, database: tuple[str, str | None]) -> Settings:
     data.mkdir(parents=True, exist_ok=True)
     write_settings(settings)
     init_keystore(data, "KOR", "KOR-test", passphrase=PASSPHRASE)
-    ctx = node_setup.open_context(settings)
-    try:
-        node_setup.create_database(ctx)
-    finally:
-        node_setup.close(ctx)
+    with runtime.unchecked_node(settings) as fresh:
+        runtime.create_database(fresh)
     return settings
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from gsomia.services import audit
 from gsomia.services.audit_chain import VerifyReport
 from gsomia.services.audit_log import EntryDraft, append
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput
 
 KEY = Ed25519PrivateKey.generate()
@@ -32,24 +32,24 @@ def check(data: bytes, signature: bytes) -> None:
     KEY.public_key().verify(signature, data)
 
 
-def fill(ctx: NodeContext, count: int) -> None:
+def fill(ctx: Node, count: int) -> None:
     with ctx.store.unit_of_work() as uow:
         append(uow, ctx.clock(), [EntryDraft("OFF-x", "test", "test.fill", f"S-{n}", "allow", ("R6.f",), ("r",))
                                   for n in range(count)])
 
 
-def verify(ctx: NodeContext, officer: Actor) -> VerifyReport:
+def verify(ctx: Node, officer: Actor) -> VerifyReport:
     return audit.verify_store(ctx, officer, check_signature=check)
 
 
 @pytest.mark.parametrize("sql", ["UPDATE audit_entries SET actor = 'x' WHERE seq = 1",
                                  "DELETE FROM audit_entries WHERE seq = 1"], ids=["update", "delete"])
-def test_the_database_refuses_changes_to_entries(ctx: NodeContext, officer: Actor, engine: Engine, sql: str) -> None:
+def test_the_database_refuses_changes_to_entries(ctx: Node, officer: Actor, engine: Engine, sql: str) -> None:
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(sql))
 
 
-def test_a_clean_store_verifies_with_checkpoints(ctx: NodeContext, officer: Actor) -> None:
+def test_a_clean_store_verifies_with_checkpoints(ctx: Node, officer: Actor) -> None:
     fill(ctx, 30)
     made = audit.checkpoint(ctx, officer, TestSigner())
     assert made.count == 31  # the bootstrap entry plus 30
@@ -63,7 +63,7 @@ def test_a_clean_store_verifies_with_checkpoints(ctx: NodeContext, officer: Acto
     ("DELETE FROM audit_entries WHERE seq = 12", 12, "missing"),
     ("DELETE FROM audit_entries WHERE seq > 18", 19, "missing"),  # the newest, covered by the checkpoint
 ], ids=["edit", "reorder", "delete-middle", "delete-newest"])
-def test_tampering_with_stored_entries_is_found(ctx: NodeContext, officer: Actor, engine: Engine, sql: str,
+def test_tampering_with_stored_entries_is_found(ctx: Node, officer: Actor, engine: Engine, sql: str,
                                                 seq: int, words: str, unguarded: Guard) -> None:
     fill(ctx, 20)
     audit.checkpoint(ctx, officer, TestSigner())
@@ -75,7 +75,7 @@ def test_tampering_with_stored_entries_is_found(ctx: NodeContext, officer: Actor
 
 
 def test_deleting_the_newest_entries_and_moving_the_head_is_found_by_the_checkpoint(
-        ctx: NodeContext, officer: Actor, engine: Engine, unguarded: Guard) -> None:
+        ctx: Node, officer: Actor, engine: Engine, unguarded: Guard) -> None:
     fill(ctx, 10)
     audit.checkpoint(ctx, officer, TestSigner())
     unguarded(engine)
@@ -88,7 +88,7 @@ def test_deleting_the_newest_entries_and_moving_the_head_is_found_by_the_checkpo
 
 
 def test_deleting_after_the_last_checkpoint_is_found_by_the_head_row(
-        ctx: NodeContext, officer: Actor, engine: Engine, unguarded: Guard) -> None:
+        ctx: Node, officer: Actor, engine: Engine, unguarded: Guard) -> None:
     fill(ctx, 10)
     unguarded(engine)
     with engine.begin() as conn:
@@ -97,7 +97,7 @@ def test_deleting_after_the_last_checkpoint_is_found_by_the_head_row(
     assert report.problem is not None and report.problem.seq == 11 and "head row" in report.problem.what
 
 
-def test_an_export_verifies_with_the_public_key_and_tampering_shows(ctx: NodeContext, officer: Actor) -> None:
+def test_an_export_verifies_with_the_public_key_and_tampering_shows(ctx: Node, officer: Actor) -> None:
     fill(ctx, 10)
     audit.checkpoint(ctx, officer, TestSigner())
     fill(ctx, 5)
@@ -115,7 +115,7 @@ def test_an_export_verifies_with_the_public_key_and_tampering_shows(ctx: NodeCon
     assert report.problem is not None and report.problem.seq == 13
 
 
-def test_an_export_since_a_time_is_anchored(ctx: NodeContext, officer: Actor) -> None:
+def test_an_export_since_a_time_is_anchored(ctx: Node, officer: Actor) -> None:
     fill(ctx, 5)
     audit.checkpoint(ctx, officer, TestSigner())
     since = ctx.clock()

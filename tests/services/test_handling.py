@@ -36,7 +36,7 @@ LARGE = SECRET + os.urandom(12_000) + b"END-OF-TRACK-FILE"  # spills into overfl
 
 
 def engine(node: Node) -> Engine:
-    return node.ctx.store.engine
+    return node.store.engine
 
 
 def unchanged_but_audit(node: Node, act: Callable[[], object], error: type[Exception]) -> Exception:
@@ -97,13 +97,13 @@ def test_originate_stores_only_sealed_content_and_a_cleared_reader_reads_it(node
         "held", "KOR:II", cast.reader.official.id, "vault 1")
     assert SECRET not in item.sealed_content and item.label_bytes == label(node).canonical_bytes()
     assert where_found(node, tmp_path, {"plaintext": SECRET, "plaintext-head": SECRET[:16]}) == []
-    first = audit.tail(node.ctx, cast.officer, 1)[0]
+    first = audit.tail(node, cast.officer, 1)[0]
     assert (first.action, first.subject, first.decision) == ("item.originate", item.id, "allow")
-    assert [e.kind for e in items.item_history(node.ctx, cast.officer, item.id)] == ["originated"]
+    assert [e.kind for e in items.item_history(node, cast.officer, item.id)] == ["originated"]
 
     got, plaintext = handling.read(node, cast.reader, item.id, purpose="missile warning")
     assert plaintext == SECRET and got.id == item.id
-    entry = audit.tail(node.ctx, cast.officer, 1)[0]
+    entry = audit.tail(node, cast.officer, 1)[0]
     assert (entry.action, entry.subject, entry.decision, entry.actor) == (
         "item.read", item.id, "allow", cast.reader.official.id)
     assert "R7.2" in entry.rules and SECRET.decode() not in " ".join(entry.reasons)
@@ -116,7 +116,7 @@ def test_a_refused_read_is_audited_and_returns_nothing(node: Node, cast: Cast, w
     refused = unchanged_but_audit(node, lambda: handling.read(node, actor, item.id), PermissionDenied)
     assert isinstance(refused, PermissionDenied) and rule in refused.rules and refused.reasons
     assert SECRET.decode() not in str(refused)
-    entry = audit.tail(node.ctx, cast.officer, 1)[0]
+    entry = audit.tail(node, cast.officer, 1)[0]
     assert (entry.action, entry.decision, entry.subject, entry.rules) == ("item.read", "deny", item.id, refused.rules)
 
 
@@ -138,9 +138,9 @@ def test_a_refused_originate_is_audited_and_stores_nothing(node: Node, cast: Cas
     refused = unchanged_but_audit(node, lambda: handling.originate(node, cast.low, label(node), SECRET),
                                   PermissionDenied)
     assert "R7.2" in getattr(refused, "rules", ())
-    entry = audit.tail(node.ctx, cast.officer, 1)[0]
+    entry = audit.tail(node, cast.officer, 1)[0]
     assert (entry.action, entry.decision, entry.subject) == ("item.originate", "deny", None)
-    assert items.list_items(node.ctx, cast.officer) == []
+    assert items.list_items(node, cast.officer) == []
 
 
 @pytest.mark.parametrize("change,error", [
@@ -181,7 +181,7 @@ def test_destruction_leaves_nothing_that_can_decrypt(node: Node, cast: Cast, tmp
     if engine(node).dialect.name == "sqlite":
         wal = tmp_path / "gsomia.db-wal"
         assert not wal.exists() or wal.stat().st_size == 0
-    assert items.get_item(node.ctx, cast.officer, item.id).sealed_content == b""
+    assert items.get_item(node, cast.officer, item.id).sealed_content == b""
     assert handling.read(node, cast.reader, keep.id)[1] == b"another item that stays"
     with pytest.raises(Conflict, match="destroyed"):
         handling.read(node, cast.reader, item.id)
@@ -198,14 +198,14 @@ def test_the_destruction_certificate_is_signed_recorded_and_audited(node: Node, 
     assert record.body["officer"] == cast.officer.official.id and record.body["originator"] == "KOR"
     assert record.body["label_digest"].startswith("sha256:")
     assert record.signed_at == parse_instant(record.body["destroyed_at"])
-    destroyed = items.item_history(node.ctx, cast.officer, item.id)[-1]
+    destroyed = items.item_history(node, cast.officer, item.id)[-1]
     assert (destroyed.kind, destroyed.receipt) == ("destroyed", certificate)
-    entry = audit.tail(node.ctx, cast.officer, 1)[0]
+    entry = audit.tail(node, cast.officer, 1)[0]
     assert (entry.action, entry.decision, entry.seq) == ("item.destroy", "allow", destroyed.audit_seq)
     assert f"certificate: {handling.certificate_digest(certificate)}" in entry.reasons
     assert {"Art.13", "R6.h"} <= set(entry.rules)
-    made = audit.checkpoint(node.ctx, cast.officer, node.checkpoint_signer)  # signed with the node's key
-    report = audit.verify_store(node.ctx, cast.officer, check_signature=signature_check(node.keys.current.public))
+    made = audit.checkpoint(node, cast.officer, node.checkpoint_signer)  # signed with the node's key
+    report = audit.verify_store(node, cast.officer, check_signature=signature_check(node.keys.current.public))
     assert report.ok and report.signatures_checked and made.count == entry.seq
 
 
@@ -235,7 +235,7 @@ def test_a_copy_carries_the_markings_and_its_own_seal(node: Node, cast: Cast, tm
     handling.destroy(node, cast.officer, item.id, method="crypto-erase", reason="copy kept instead")
     assert where_found(node, tmp_path, {"cek": original_key, "ciphertext": original_ciphertext[:16]}) == []
     assert handling.read(node, cast.reader, made.id)[1] == SECRET
-    assert [e.kind for e in items.item_history(node.ctx, cast.officer, made.id)] == ["copy-of"]
+    assert [e.kind for e in items.item_history(node, cast.officer, made.id)] == ["copy-of"]
     unchanged_but_audit(node, lambda: handling.copy(node, cast.low, made.id, reason="x"), PermissionDenied)
 
 
@@ -249,7 +249,7 @@ def test_reclassify_reseals_under_the_new_label_and_copies_follow(node: Node, ca
     for item_id in (item.id, made.id):
         got, plaintext = handling.read(node, cast.low, item_id)  # KOR:III now suffices
         assert (got.classification, plaintext) == ("KOR:III", SECRET)
-    entry = [e for e in audit.tail(node.ctx, cast.officer, 10) if e.action == "item.reclassify"][-1]
+    entry = [e for e in audit.tail(node, cast.officer, 10) if e.action == "item.reclassify"][-1]
     assert (entry.decision, entry.subject) == ("allow", item.id) and "reason: downgraded" in entry.reasons
     with pytest.raises(Conflict):
         handling.reclassify(node, cast.keeper, item.id, classification("KOR:III"))
@@ -278,7 +278,7 @@ def test_open_node_wires_the_keys_and_the_demo_clock(tmp_path: Path, database: t
     write_settings(settings.model_copy(update={"clock_start": parse_instant("2016-11-23T10:00:00+09:00")}))
     assert load_settings(tmp_path).clock_start == parse_instant("2016-11-23T01:00:00Z")
     with open_node(tmp_path, passphrase=PASSPHRASE) as opened:
-        now = opened.ctx.clock()
+        now = opened.clock()
         assert parse_instant("2016-11-23T01:00:00Z") <= now < parse_instant("2016-11-23T01:05:00Z")
         assert opened.party == "KOR" and opened.keys.party == "KOR"
         assert opened.checkpoint_signer.key_id.endswith(opened.keys.current.kid.hex())

@@ -14,7 +14,7 @@ from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.domain.schemes import Classification
 from gsomia.services import audit, items, officials
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 State = Callable[[], dict[str, list[str]]]
@@ -44,7 +44,7 @@ LABEL = Label(originator="KOR", policy="KOR", classification=Classification("KOR
 SEALER = MarkedNotSealed()
 
 
-def test_originate_release_receipt_copy_custody_destroy(ctx: NodeContext, officer: Actor) -> None:
+def test_originate_release_receipt_copy_custody_destroy(ctx: Node, officer: Actor) -> None:
     item = items.register_originated(ctx, officer, LABEL, b"launch at 0412", SEALER, location="vault 1")
     assert (item.state, item.originator, item.classification, item.custodian) == (
         "held", "KOR", "KOR:II", officer.official.id)
@@ -75,7 +75,7 @@ def test_originate_release_receipt_copy_custody_destroy(ctx: NodeContext, office
     assert {i.id for i in items.list_items(ctx, officer)} == {item.id, copy.id}
 
 
-def test_a_refused_release_is_audited_and_changes_nothing_else(ctx: NodeContext, officer: Actor) -> None:
+def test_a_refused_release_is_audited_and_changes_nothing_else(ctx: Node, officer: Actor) -> None:
     item = items.register_originated(ctx, officer, LABEL, b"x", SEALER, location="vault 1")
     with pytest.raises(PermissionDenied, match="no written consent"):
         items.record_release(ctx, officer, item.id, "USA", FakeDecision(False, ("R6.a",), ("no written consent",)))
@@ -88,7 +88,7 @@ def test_a_refused_release_is_audited_and_changes_nothing_else(ctx: NodeContext,
     assert audit.tail(ctx, officer, 1)[0].decision == "deny"
 
 
-def test_received_items_must_be_dual_marked(ctx: NodeContext, officer: Actor, db_state: State) -> None:
+def test_received_items_must_be_dual_marked(ctx: Node, officer: Actor, db_state: State) -> None:
     jpn = replace(LABEL, originator="JPN", policy="JPN", classification=Classification("JPN", "GOKUHI"))
     before = db_state()
     with pytest.raises(InvalidInput, match="R4.4"):
@@ -113,7 +113,7 @@ def test_received_items_must_be_dual_marked(ctx: NodeContext, officer: Actor, db
     (lambda ctx, a: items.item_history(ctx, a, "KOR-missing"), NotFound),
 ], ids=["foreign-originator", "no-purpose", "release-unknown", "unknown-party", "destroy-unknown",
         "no-method", "history-unknown"])
-def test_bad_item_input_writes_nothing(ctx: NodeContext, officer: Actor, db_state: State, call: object,
+def test_bad_item_input_writes_nothing(ctx: Node, officer: Actor, db_state: State, call: object,
                                        error: type[Exception]) -> None:
     before = db_state()
     with pytest.raises(error):
@@ -121,7 +121,7 @@ def test_bad_item_input_writes_nothing(ctx: NodeContext, officer: Actor, db_stat
     assert db_state() == before
 
 
-def test_the_policy_decision_is_what_the_audit_keeps(ctx: NodeContext, officer: Actor) -> None:
+def test_the_policy_decision_is_what_the_audit_keeps(ctx: Node, officer: Actor) -> None:
     releaser = officials.appoint(ctx, officer, name="Releasing Officer", clearance="KOR:II", granted=ctx.clock(),
                                  expires=None, need_to_know=["nk-missile"], roles=["releasing_official"],
                                  reason="release desk").official

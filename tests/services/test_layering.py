@@ -1,12 +1,10 @@
-"""Imports point inward: storage → domain only; services → domain, storage, crypto, config, data; my CLI
-commands → services (never storage directly)."""
+"""The records commands of the CLI go through services, never storage directly (the other layers:
+tests/test_layering.py)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
-
-import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gsomia"
 
@@ -19,15 +17,6 @@ def gsomia_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("gsomia.")}
     return found
-
-
-@pytest.mark.parametrize("folder,allowed", [
-    ("storage", {"domain", "storage"}),
-    ("services", {"domain", "storage", "services", "config", "data", "crypto"}),
-])
-def test_layers_import_inward(folder: str, allowed: set[str]) -> None:
-    for path in (SRC / folder).rglob("*.py"):
-        assert gsomia_imports(path) <= allowed, path
 
 
 def test_the_records_cli_goes_through_services() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from gsomia.domain.officials import OfficialStatus, Role
 from gsomia.services import audit, officials
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
 
 State = Callable[[], dict[str, list[str]]]
@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 NEXT_YEAR = NOW + timedelta(days=365)
 
 
-def appoint(ctx: NodeContext, actor: Actor, **changes: object) -> officials.OfficialRecord:
+def appoint(ctx: Node, actor: Actor, **changes: object) -> officials.OfficialRecord:
     args: dict[str, object] = {"name": "Lee Analyst", "clearance": "KOR:II", "granted": NOW - timedelta(days=1),
                                "expires": NEXT_YEAR, "need_to_know": ["nk-missile"], "roles": ["reader"],
                                "reason": "joins the analysis cell"}
@@ -25,7 +25,7 @@ def appoint(ctx: NodeContext, actor: Actor, **changes: object) -> officials.Offi
     return officials.appoint(ctx, actor, **args)  # type: ignore[arg-type]
 
 
-def test_appoint_update_suspend_reinstate_revoke_are_all_recorded(ctx: NodeContext, officer: Actor) -> None:
+def test_appoint_update_suspend_reinstate_revoke_are_all_recorded(ctx: Node, officer: Actor) -> None:
     lee = appoint(ctx, officer).official
     assert (lee.party, str(lee.clearance), lee.need_to_know, lee.roles) == (
         "KOR", "KOR:II", frozenset({"nk-missile"}), frozenset({Role.READER}))
@@ -51,7 +51,7 @@ def test_appoint_update_suspend_reinstate_revoke_are_all_recorded(ctx: NodeConte
 
 
 def test_tokens_are_shown_once_stored_hashed_and_stop_with_suspension(
-        ctx: NodeContext, officer: Actor, db_state: State) -> None:
+        ctx: Node, officer: Actor, db_state: State) -> None:
     lee = appoint(ctx, officer).official
     issued = officials.issue_token(ctx, officer, lee.id, reason="API access")
     assert officials.authenticate(ctx, issued.token) == lee
@@ -68,7 +68,7 @@ def test_tokens_are_shown_once_stored_hashed_and_stop_with_suspension(
     assert len(failures) == 3 and all(e.actor == "anonymous" for e in failures)
 
 
-def test_bootstrap_only_on_an_empty_register(ctx: NodeContext, officer: Actor) -> None:
+def test_bootstrap_only_on_an_empty_register(ctx: Node, officer: Actor) -> None:
     with pytest.raises(Conflict):
         officials.bootstrap(ctx, name="Another", clearance=None, expires=None)
     assert officer.official.roles == {Role.SECURITY_OFFICER}
@@ -91,7 +91,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("changes,message", BAD_INPUT, ids=[m for _, m in BAD_INPUT])
 def test_bad_appointments_are_refused_and_write_nothing(
-        ctx: NodeContext, officer: Actor, db_state: State, changes: dict[str, object], message: str) -> None:
+        ctx: Node, officer: Actor, db_state: State, changes: dict[str, object], message: str) -> None:
     before = db_state()
     with pytest.raises(InvalidInput, match=message):
         appoint(ctx, officer, **changes)
@@ -104,7 +104,7 @@ def test_bad_appointments_are_refused_and_write_nothing(
     lambda ctx, actor: officials.revoke(ctx, actor, "OFF-missing", reason="x"),
     lambda ctx, actor: officials.issue_token(ctx, actor, "OFF-missing", reason="x"),
 ], ids=["update", "suspend", "revoke", "token"])
-def test_unknown_officials_are_refused_and_write_nothing(ctx: NodeContext, officer: Actor, db_state: State,
+def test_unknown_officials_are_refused_and_write_nothing(ctx: Node, officer: Actor, db_state: State,
                                                          call: object) -> None:
     before = db_state()
     with pytest.raises(NotFound, match="unknown official"):
@@ -112,7 +112,7 @@ def test_unknown_officials_are_refused_and_write_nothing(ctx: NodeContext, offic
     assert db_state() == before
 
 
-def test_bad_update_writes_nothing(ctx: NodeContext, officer: Actor, db_state: State) -> None:
+def test_bad_update_writes_nothing(ctx: Node, officer: Actor, db_state: State) -> None:
     lee = appoint(ctx, officer).official
     before = db_state()
     with pytest.raises(InvalidInput, match="expired"):
@@ -121,7 +121,7 @@ def test_bad_update_writes_nothing(ctx: NodeContext, officer: Actor, db_state: S
 
 
 def test_only_an_active_security_officer_keeps_the_register_and_refusals_are_audited(
-        ctx: NodeContext, officer: Actor) -> None:
+        ctx: Node, officer: Actor) -> None:
     reader = Actor(appoint(ctx, officer).official, "test")
     with pytest.raises(PermissionDenied, match="security_officer"):
         appoint(ctx, reader, name="Park")
@@ -134,7 +134,7 @@ def test_only_an_active_security_officer_keeps_the_register_and_refusals_are_aud
         officials.list_officials(ctx, suspended)
 
 
-def test_the_last_security_officer_cannot_be_removed(ctx: NodeContext, officer: Actor, db_state: State) -> None:
+def test_the_last_security_officer_cannot_be_removed(ctx: Node, officer: Actor, db_state: State) -> None:
     before = db_state()
     calls: list[Callable[[], object]] = [
         lambda: officials.suspend(ctx, officer, officer.official.id, reason="oops"),

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gsomia.services import audit
 from gsomia.services.audit_log import EntryDraft, append
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.storage import Store, open_engine, open_store, upgrade_to_head
 from gsomia.storage.exchange import PENDING, Enqueued, OutboxMessage
 from gsomia.storage.group_commit import WalFlusher
@@ -83,7 +83,7 @@ async def behind_a_gate(store: Store, calls: list[Callable[[], Awaitable[T]]]) -
     return await asyncio.gather(*waiting, return_exceptions=True)
 
 
-def test_use_cases_waiting_together_share_one_commit(ctx: NodeContext, engine: Engine, officer: Actor) -> None:
+def test_use_cases_waiting_together_share_one_commit(ctx: Node, engine: Engine, officer: Actor) -> None:
     store = ctx.store
     commits = commits_of(engine)
     results = asyncio.run(behind_a_gate(store, [lambda n=n: store.writer.run(note, store, f"n{n}")
@@ -96,7 +96,7 @@ def test_use_cases_waiting_together_share_one_commit(ctx: NodeContext, engine: E
     assert audit.verify_store(ctx, officer, check_signature=None).ok
 
 
-def test_a_failing_use_case_leaves_nothing_and_the_others_keep_theirs(ctx: NodeContext, officer: Actor) -> None:
+def test_a_failing_use_case_leaves_nothing_and_the_others_keep_theirs(ctx: Node, officer: Actor) -> None:
     store = ctx.store
     results = asyncio.run(behind_a_gate(store, [
         lambda: store.writer.run(note, store, "before"),
@@ -184,7 +184,7 @@ def test_callers_hear_only_once_the_commit_is_durable(tmp_path: Path) -> None:
     store.dispose()
 
 
-def test_reads_see_only_committed_writes(ctx: NodeContext) -> None:
+def test_reads_see_only_committed_writes(ctx: Node) -> None:
     store = ctx.store
 
     def count() -> int:
@@ -198,7 +198,7 @@ def test_reads_see_only_committed_writes(ctx: NodeContext) -> None:
     assert asyncio.run(store.writer.read(count)) == before + 1
 
 
-def test_a_caller_that_goes_away_leaves_its_work_done_and_the_writer_running(ctx: NodeContext) -> None:
+def test_a_caller_that_goes_away_leaves_its_work_done_and_the_writer_running(ctx: Node) -> None:
     store = ctx.store
 
     async def scenario() -> None:
@@ -214,7 +214,7 @@ def test_a_caller_that_goes_away_leaves_its_work_done_and_the_writer_running(ctx
     assert subjects(store)[-2:] == ["abandoned", "next"]
 
 
-def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: NodeContext) -> None:
+def test_a_closed_writer_runs_what_was_queued_and_refuses_the_rest(ctx: Node) -> None:
     store = ctx.store
 
     async def scenario() -> None:
@@ -270,7 +270,7 @@ def test_listeners_hear_of_every_durable_outbox_write_and_cannot_undo_one(tmp_pa
     store.dispose()
 
 
-def test_the_sender_hears_which_messages_may_leave_at_once(ctx: NodeContext) -> None:
+def test_the_sender_hears_which_messages_may_leave_at_once(ctx: Node) -> None:
     """Only those first in line for their partner and item; never one whose use case was rolled back."""
     store, heard = ctx.store, list[list[Enqueued]]()
     store.call_when_enqueued(heard.append)

@@ -1,20 +1,19 @@
 """The officials' HTTP API of one node: `create_app(node)` builds it; there is no global app object.
 
-The node (store, catalogue, keys) reaches the views through `app.state.node` and the `node_of`
-dependency, so two apps over two nodes can live in one process (the federation tests do that).
-The federation layer adds its routers through `extra_routers`; they may reuse `current_actor`.
+The node (store, catalogue, keys, partners) reaches the views through `app.state.node` and the
+`node_of` dependency, so two apps over two nodes can live in one process (the federation tests do
+that). Every router is mounted here; the composition root (gsomia/node.py) hands over the node's
+running feed, if it serves one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from gsomia.api.errors import install_error_handlers
-from gsomia.api.routes import agreements, audit, health, items, officials
+from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
 from gsomia.api.routes.health import API_VERSION
-from gsomia.services.runtime import Node
+from gsomia.services.context import Node
 from gsomia.services.throttle import FailedAuthentications
 
 TITLE = "gsomia officials' API"
@@ -28,19 +27,21 @@ policy (allowed or refused) on an item is in the node's hash-chained audit trail
 and `reasons` say which rule refused and why.
 """
 
-ROUTERS = (health.router, agreements.router, officials.router, items.router, audit.router)
+# Starlette tries the routes in order, about 4 µs each here: the exchange routes (releases, the heaviest
+# traffic) go first rather than behind thirty others. No two paths overlap, so order changes nothing else.
+ROUTERS = (exchange.router, feed.router, health.router, agreements.router, officials.router, items.router,
+           audit.router)
 
 
-def create_app(node: Node, *, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The API over `node`; the caller opens and closes the node."""
+def create_app(node: Node, *, track_feed: feed.TrackFeed | None = None) -> FastAPI:
+    """The API over `node`; the caller opens and closes the node. Without `track_feed` the feed's routes
+    answer that this node serves no feed."""
     app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url="/openapi.json",
                   docs_url="/docs", redoc_url=None)
     app.state.node = node
+    app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
     install_error_handlers(app)
-    # Starlette tries the routes in order, about 4 µs each here: the exchange routes (releases, the
-    # heaviest traffic) go first rather than behind thirty others. No two paths overlap, so order
-    # changes nothing else.
-    for router in (*extra_routers, *ROUTERS):
+    for router in ROUTERS:
         app.include_router(router)
     return app

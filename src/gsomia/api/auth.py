@@ -19,9 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from gsomia.api.errors import MissingCredentials
 from gsomia.services import officials
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed
-from gsomia.services.runtime import Node
 from gsomia.services.throttle import FailedAuthentications
 
 VIA = "api"
@@ -52,17 +51,17 @@ async def current_actor(request: Request, node: NodeDep,
     if credentials is None or not credentials.credentials.strip():
         raise MissingCredentials()
     token = credentials.credentials.strip()
-    official = officials.recently_authenticated(node.ctx, token)
+    official = officials.recently_authenticated(node, token)
     if official is not None:
         return Actor(official, VIA)
     failures = cast(FailedAuthentications, request.app.state.failed_authentications)
     caller = request.client.host if request.client is not None else "unknown"
     failures.check(caller)
     try:
-        official = await run_in_threadpool(officials.authenticate, node.ctx, token, via=VIA)
+        official = await run_in_threadpool(officials.authenticate, node, token, via=VIA)
     except AuthenticationFailed:
         if failures.failed(caller):
-            await run_in_threadpool(officials.audit_throttled, node.ctx, caller, failures.max_failures,
+            await run_in_threadpool(officials.audit_throttled, node, caller, failures.max_failures,
                                     failures.window_s, via=VIA)
         raise
     return Actor(official, VIA)

@@ -78,8 +78,8 @@ def verify(
         key_bytes = key_bytes or signing.node_public_key(node.settings.effective_keys_dir)
         check = signing.signature_check(key_bytes) if key_bytes else None
         with _progress() as bar:
-            task = bar.add_task("verify", total=audit.entry_count(node.ctx))
-            report = audit.verify_store(node.ctx, actor, check_signature=check,
+            task = bar.add_task("verify", total=audit.entry_count(node))
+            report = audit.verify_store(node, actor, check_signature=check,
                                         on_progress=lambda n: bar.update(task, completed=n))
     _report(report, as_json)
 
@@ -95,10 +95,10 @@ def export(
     with opened(data) as node, clean_errors():
         actor = acting(node)
         if output is None:
-            summary = audit.export(node.ctx, actor, sys.stdout, since=since_at)
+            summary = audit.export(node, actor, sys.stdout, since=since_at)
         else:
             with output.open("w", encoding="utf-8") as stream:
-                summary = audit.export(node.ctx, actor, stream, since=since_at)
+                summary = audit.export(node, actor, stream, since=since_at)
     err.print(f"exported {summary.entries} entries and {summary.checkpoints} checkpoints", highlight=False)
 
 
@@ -106,7 +106,7 @@ def export(
 def checkpoint(data: DataOption) -> None:
     """Sign the current head (count, hash, time) with the node's key."""
     with opened(data) as node, clean_errors():
-        made = audit.checkpoint(node.ctx, acting(node), signing.node_signer(node.settings.effective_keys_dir))
+        made = audit.checkpoint(node, acting(node), signing.node_signer(node.settings.effective_keys_dir))
     out.print(f"checkpoint: {made.count} entries, head {made.head_hash}, signed by {made.key_id}", highlight=False)
 
 
@@ -114,7 +114,7 @@ def checkpoint(data: DataOption) -> None:
 def tail(data: DataOption, count: Annotated[int, typer.Option("-n", min=1)] = 20, as_json: JsonOption = False) -> None:
     """The newest entries."""
     with opened(data) as node, clean_errors():
-        entries = audit.tail(node.ctx, acting(node), count)
+        entries = audit.tail(node, acting(node), count)
     if as_json:
         print_json([{"seq": e.seq, "at": e.at, "actor": e.actor, "via": e.via, "action": e.action,
                      "subject": e.subject, "decision": e.decision, "rules": list(e.rules),

@@ -52,7 +52,7 @@ def list_(data: DataOption, state: Annotated[str | None, typer.Option()] = None,
           limit: Annotated[int, typer.Option(min=1)] = 1000, as_json: JsonOption = False) -> None:
     """The inventory."""
     with opened(data) as node, clean_errors():
-        found = items.list_items(node.ctx, acting(node), state=state, limit=limit)
+        found = items.list_items(node, acting(node), state=state, limit=limit)
     if as_json:
         print_json([_as_json(i) for i in found])
         return
@@ -66,7 +66,7 @@ def list_(data: DataOption, state: Annotated[str | None, typer.Option()] = None,
 def show(data: DataOption, item_id: str, as_json: JsonOption = False) -> None:
     """One item's identification, label fields, state and custody."""
     with opened(data) as node, clean_errors():
-        item = items.get_item(node.ctx, acting(node), item_id)
+        item = items.get_item(node, acting(node), item_id)
     print_fields(_as_json(item), as_json)
 
 
@@ -74,7 +74,7 @@ def show(data: DataOption, item_id: str, as_json: JsonOption = False) -> None:
 def history(data: DataOption, item_id: str, as_json: JsonOption = False) -> None:
     """Custody and distribution history: originated/received, released, receipts, copies, destruction."""
     with opened(data) as node, clean_errors():
-        events = items.item_history(node.ctx, acting(node), item_id)
+        events = items.item_history(node, acting(node), item_id)
     rows = [{"at": format_instant(e.at), "kind": e.kind, "by": e.actor_id, "counterparty": e.counterparty,
              "detail": e.detail, "receipt": e.receipt is not None, "audit_seq": e.audit_seq} for e in events]
     if as_json:
@@ -134,10 +134,10 @@ def originate(
     if not content:
         fail("the content is empty")
     with opened_node(data) as node, clean_errors():
-        schemes = node.ctx.schemes
+        schemes = node.schemes
         label = Label(originator=node.party, policy=node.party, classification=schemes.parse(classification),
                       releasable_to=_parties(schemes, rel) | {node.party}, topics=_words(topics), purpose=purpose,
-                      created_at=node.ctx.clock(), rights_note=rights_note)
+                      created_at=node.clock(), rights_note=rights_note)
         item = handling.originate(node, acting(node), label, content, location=location)
         banner = label.banner(schemes)
     if as_json:
@@ -155,10 +155,10 @@ def read(
     """The item's content, if the policy lets you read it; the read is audited either way."""
     with opened_node(data) as node, clean_errors():
         item, content = handling.read(node, acting(node), item_id, purpose=purpose)
-        marking = Label.from_canonical(item.label_bytes, node.ctx.schemes)
-        banner = marking.banner(node.ctx.schemes)
+        marking = Label.from_canonical(item.label_bytes, node.schemes)
+        banner = marking.banner(node.schemes)
         if marking.dual_marked:
-            banner += " | " + marking.dual_marking(node.ctx.schemes)
+            banner += " | " + marking.dual_marking(node.schemes)
     err.print(f"{item.id}: {banner}", highlight=False)  # the marking goes with the content (R4.4)
     if output is None:
         sys.stdout.buffer.write(content)
@@ -211,7 +211,7 @@ def reclassify(
 ) -> None:
     """Change the classification of one of this party's items (R6.g); its copies here follow."""
     with opened_node(data) as node, clean_errors():
-        new = node.ctx.schemes.parse(classification)
+        new = node.schemes.parse(classification)
         item = handling.reclassify(node, acting(node), item_id, new, reason=reason)
     if as_json:
         print_json(_as_json(item))

@@ -20,7 +20,6 @@ import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -33,9 +32,8 @@ from gsomia.cli.common import print_json as print_json  # re-exported: the node 
 from gsomia.config import CONFIG_FILE, ConfigError, Settings, load_settings, write_settings
 from gsomia.domain.errors import DomainError
 from gsomia.domain.timeutil import parse_instant
-from gsomia.services import node as node_setup
 from gsomia.services import officials, runtime
-from gsomia.services.context import Actor, NodeContext, load_schemes
+from gsomia.services.context import Actor, Node, load_schemes
 from gsomia.services.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StoreUnavailable
 from gsomia.services.handling import ContentUnreadable
 
@@ -85,29 +83,19 @@ def parse_time(text: str | None, what: str) -> datetime | None:
         fail(f"{what}: {bad}")
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    settings: Settings
-    ctx: NodeContext
-
-    def close(self) -> None:
-        node_setup.close(self.ctx)
-
-
 @contextmanager
 def opened(data: Path) -> Iterator[Node]:
+    """The node without its keys: for commands on records only (no passphrase needed)."""
     with clean_errors():
-        settings = load_settings(data)
-        node = Node(settings, node_setup.open_context(settings))
+        node = runtime.open_node(data, keys=False)
         try:
-            node_setup.check_database(node.ctx)
             yield node
         finally:
             node.close()
 
 
 @contextmanager
-def opened_node(data: Path) -> Iterator[runtime.Node]:
+def opened_node(data: Path) -> Iterator[Node]:
     """The whole node (store, catalogue, keys, sealer, signer), for commands that seal, open or sign."""
     with clean_errors():
         node = runtime.open_node(data)
@@ -117,13 +105,13 @@ def opened_node(data: Path) -> Iterator[runtime.Node]:
             node.close()
 
 
-def acting(node: Node | runtime.Node) -> Actor:
+def acting(node: Node) -> Actor:
     token = os.environ.get(TOKEN_ENV)
     if token:
-        return Actor(officials.authenticate(node.ctx, token, via="cli-token"), "cli-token")
+        return Actor(officials.authenticate(node, token, via="cli-token"), "cli-token")
     if not node.settings.local_admin:
         fail(f"set {TOKEN_ENV} to an official's token (no local administrator is configured)", EXIT_REFUSED)
-    return Actor(officials.local_admin(node.ctx, node.settings.local_admin), "cli-local")
+    return Actor(officials.local_admin(node, node.settings.local_admin), "cli-local")
 
 
 def print_fields(fields: dict[str, object], as_json: bool) -> None:
@@ -157,17 +145,17 @@ def init(
         passphrase = runtime.key_passphrase(passphrase_file)  # none: refuse before anything is created
         settings = Settings(party=party, name=name, node_id=f"{party}-{secrets.token_hex(4)}", data_dir=data,
                             database_url=database_url)
-        ctx = node_setup.open_context(settings)  # lazy: nothing is created until the first connection
+        node = runtime.unchecked_node(settings)  # lazy: nothing is created until the first connection
         try:
             # Validate the officer first, so that bad input leaves nothing behind.
-            officials.check_bootstrap(ctx, name=officer_name, clearance=officer_clearance, expires=expires)
+            officials.check_bootstrap(node, name=officer_name, clearance=officer_clearance, expires=expires)
             data.mkdir(mode=0o700, parents=True, exist_ok=True)
             ring = runtime.create_keys(settings, passphrase=passphrase)  # DATA/keys, 0700, keys 0600 encrypted
-            node_setup.create_database(ctx)
-            record, issued = officials.bootstrap(ctx, name=officer_name, clearance=officer_clearance,
+            runtime.create_database(node)
+            record, issued = officials.bootstrap(node, name=officer_name, clearance=officer_clearance,
                                                  expires=expires)
         finally:
-            node_setup.close(ctx)
+            node.close()
         write_settings(settings.model_copy(update={"local_admin": record.official.id}))
     out.print(f"node {settings.node_id} ({party}, {name}) created in {data}; signing key {ring.current.kid.hex()}")
     out.print(f"security officer {record.official.id} ({record.official.name}), token shown once:")
@@ -178,10 +166,10 @@ def migrate(data: DataOption) -> None:
     """Bring the node's database to this release's schema (Alembic; back it up first)."""
     with clean_errors():
         settings = load_settings(data)
-        ctx = node_setup.open_context(settings)
+        node = runtime.unchecked_node(settings)
         try:
-            node_setup.create_database(ctx)
-            node_setup.check_database(ctx)
+            runtime.create_database(node)
+            runtime.check_database(node)
         finally:
-            node_setup.close(ctx)
+            node.close()
     out.print(f"database of {settings.node_id} is at the newest schema")

@@ -54,7 +54,7 @@ def appoint(
     expires_at, granted_at = parse_time(expires, "--expires"), parse_time(granted, "--granted")
     with opened(data) as node, clean_errors():
         record = officials.appoint(
-            node.ctx, acting(node), name=name, clearance=clearance, granted=granted_at or node.ctx.clock(),
+            node, acting(node), name=name, clearance=clearance, granted=granted_at or node.clock(),
             expires=expires_at, need_to_know=topic or [], roles=role or ["reader"], reason=reason)
     _show(record, as_json)
 
@@ -71,7 +71,7 @@ def update(
     new_expiry = officials.KEEP if expires is None else None if expires == "never" else parse_time(expires, "--expires")
     granted_at = parse_time(granted, "--granted")
     with opened(data) as node, clean_errors():
-        record = officials.update(node.ctx, acting(node), official_id, reason=reason, name=name,
+        record = officials.update(node, acting(node), official_id, reason=reason, name=name,
                                   clearance=clearance, granted=granted_at, expires=new_expiry,
                                   need_to_know=topic, roles=role)
     _show(record, as_json)
@@ -81,7 +81,7 @@ def update(
 def suspend(data: DataOption, official_id: str, reason: Reason) -> None:
     """Suspend an official: their tokens stop working."""
     with opened(data) as node, clean_errors():
-        officials.suspend(node.ctx, acting(node), official_id, reason=reason)
+        officials.suspend(node, acting(node), official_id, reason=reason)
     out.print(f"{official_id} suspended")
 
 
@@ -89,7 +89,7 @@ def suspend(data: DataOption, official_id: str, reason: Reason) -> None:
 def reinstate(data: DataOption, official_id: str, reason: Reason) -> None:
     """Reinstate a suspended official (tokens must be issued again)."""
     with opened(data) as node, clean_errors():
-        officials.reinstate(node.ctx, acting(node), official_id, reason=reason)
+        officials.reinstate(node, acting(node), official_id, reason=reason)
     out.print(f"{official_id} reinstated")
 
 
@@ -97,7 +97,7 @@ def reinstate(data: DataOption, official_id: str, reason: Reason) -> None:
 def revoke(data: DataOption, official_id: str, reason: Reason) -> None:
     """Revoke an official for good."""
     with opened(data) as node, clean_errors():
-        officials.revoke(node.ctx, acting(node), official_id, reason=reason)
+        officials.revoke(node, acting(node), official_id, reason=reason)
     out.print(f"{official_id} revoked")
 
 
@@ -106,7 +106,7 @@ def list_(data: DataOption, status: Annotated[str | None, typer.Option()] = None
     """List the register."""
     with opened(data) as node, clean_errors():
         wanted = OfficialStatus(status) if status else None
-        records = officials.list_officials(node.ctx, acting(node), wanted)
+        records = officials.list_officials(node, acting(node), wanted)
     if as_json:
         print_json([_as_json(r) for r in records])
         return
@@ -123,8 +123,8 @@ def show(data: DataOption, official_id: str, as_json: JsonOption = False) -> Non
     """Show one official and the history of changes to their record."""
     with opened(data) as node, clean_errors():
         actor = acting(node)
-        record = officials.get(node.ctx, actor, official_id)
-        changes = officials.history(node.ctx, actor, official_id)
+        record = officials.get(node, actor, official_id)
+        changes = officials.history(node, actor, official_id)
     if as_json:
         print_json({**_as_json(record), "changes": [
             {"at": format_instant(c.at), "by": c.actor_id, "action": c.action, "reason": c.reason} for c in changes]})
@@ -138,5 +138,5 @@ def show(data: DataOption, official_id: str, as_json: JsonOption = False) -> Non
 def token(data: DataOption, official_id: str, reason: Reason) -> None:
     """Issue a personal API token; it is printed once and only its hash is kept."""
     with opened(data) as node, clean_errors():
-        issued = officials.issue_token(node.ctx, acting(node), official_id, reason=reason)
+        issued = officials.issue_token(node, acting(node), official_id, reason=reason)
     sys.stdout.write(issued.token + "\n")

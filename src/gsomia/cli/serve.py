@@ -14,7 +14,7 @@ from rich.table import Table
 
 from gsomia.cli.common import console, fail, print_json
 from gsomia.config import ConfigError
-from gsomia.federation.server import NodeServer
+from gsomia.node import NodeServer
 from gsomia.services.errors import ServiceError
 from gsomia.services.partners import PeerConfigError, add_peer, load_partners
 from gsomia.services.runtime import open_node
@@ -29,11 +29,10 @@ def serve_command(data: DataOption) -> None:
     missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C."""
     try:
         node = open_node(data)
-        partners = load_partners(data)
     except (ConfigError, ServiceError, PeerConfigError) as bad:
         raise fail(str(bad)) from None
     with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(NodeServer(node, partners)))
+        runner.run(_serve(NodeServer(node)))
 
 
 async def _serve(server: NodeServer) -> None:
@@ -42,7 +41,7 @@ async def _serve(server: NodeServer) -> None:
         loop.add_signal_handler(signum, server.stop.set)
     task = asyncio.create_task(server.run())
     await server.started()
-    partners = ", ".join(sorted(server.partners.by_party)) or "none"
+    partners = ", ".join(server.partners) or "none"
     console.print(f"{server.node.party} node: officials' API {server.endpoints.api_url}  "
                   f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}  partners: {partners}",
                   highlight=False)

@@ -25,9 +25,11 @@ from gsomia.crypto.pki import (
     PartyPKI,
     build_loopback_pki,
     check_pin,
+    client_context,
     client_ssl_context,
     fingerprint,
     party_of,
+    server_context,
     server_ssl_context,
 )
 from gsomia.crypto.records import VerifiedRecord, destruction_certificate, sign_record, sign_records, verify_record
@@ -48,6 +50,7 @@ __all__ = [
     # signed records
     "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
     # PKI
-    "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint", "check_pin",
+    "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "server_context", "client_context",
+    "fingerprint", "check_pin",
     "party_of",
 ]

@@ -15,6 +15,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -160,26 +161,50 @@ def check_pin(peer_der: bytes | None, pinned: set[str] | frozenset[str]) -> None
         raise CryptoError("peer certificate is not pinned")
 
 
+ClientCertificates = Literal["none", "optional", "required"]
+
+
+def server_context(certificate: Path, key: Path, passphrase: bytes, *, client_roots: bytes = b"",
+                   client_certificates: ClientCertificates = "required") -> ssl.SSLContext:
+    """A node's TLS 1.3 server: its certificate and key (encrypted PEM); client certificates from
+    `client_roots` (PEM bundle) required, optional or not asked for. Required with no roots: nobody
+    gets in, which is right for a peer port before any partner is configured."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _identity(context, certificate, key, passphrase)
+    if client_certificates != "none":
+        context.verify_mode = ssl.CERT_REQUIRED if client_certificates == "required" else ssl.CERT_OPTIONAL
+        if client_roots:
+            context.load_verify_locations(cadata=client_roots.decode("ascii"))
+    return context
+
+
+def client_context(certificate: Path, key: Path, passphrase: bytes, *, server_roots: bytes) -> ssl.SSLContext:
+    """A node's TLS 1.3 client: presents its node certificate, checks the server's against
+    `server_roots` (PEM bundle: the partners' national roots) and its name."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    _identity(context, certificate, key, passphrase)
+    if server_roots:
+        context.load_verify_locations(cadata=server_roots.decode("ascii"))
+    return context
+
+
+def _identity(context: ssl.SSLContext, certificate: Path, key: Path, passphrase: bytes) -> None:
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(certificate, key, password=passphrase)
+
+
 def server_ssl_context(files: TLSFiles, passphrase: bytes, trusted_roots: list[Path] | None = None) -> ssl.SSLContext:
     """TLS 1.3 server that requires a client certificate from one of `trusted_roots` (default: own root)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    return _configure(ctx, files, passphrase, trusted_roots)
+    return server_context(files.certificate, files.key, passphrase, client_roots=_bundle(files, trusted_roots))
 
 
 def client_ssl_context(files: TLSFiles, passphrase: bytes, trusted_roots: list[Path] | None = None) -> ssl.SSLContext:
     """TLS 1.3 client presenting its node certificate and checking the server's against the roots."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return _configure(ctx, files, passphrase, trusted_roots)
+    return client_context(files.certificate, files.key, passphrase, server_roots=_bundle(files, trusted_roots))
 
 
-def _configure(ctx: ssl.SSLContext, files: TLSFiles, passphrase: bytes,
-               trusted_roots: list[Path] | None) -> ssl.SSLContext:
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_cert_chain(files.certificate, files.key, password=passphrase)
-    for root in trusted_roots or [files.ca]:
-        ctx.load_verify_locations(cafile=root)
-    return ctx
+def _bundle(files: TLSFiles, roots: list[Path] | None) -> bytes:
+    return b"".join(root.read_bytes() for root in roots or [files.ca])
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from gsomia.config import Settings, load_settings, write_settings
 from gsomia.crypto import export_public
-from gsomia.services import node as node_setup
 from gsomia.services import officials
 from gsomia.services.context import Actor
 from gsomia.services.partners import add_peer
-from gsomia.services.runtime import create_keys, open_node
+from gsomia.services.runtime import create_database, create_keys, open_node, unchecked_node
 
 PARTIES = ("KOR", "JPN", "USA")
 # Which node pushes its missile-warning feed to which: KOR to the US hub, the hub on to JPN (TISA).
@@ -103,13 +102,13 @@ def _create_node(node: LoopbackNode, passphrase: bytes, clock_start: datetime | 
                         clock_start=clock_start,
                         clock_anchor=anchor if clock_start else None)
     create_keys(settings, passphrase=passphrase)
-    ctx = node_setup.open_context(settings)
+    fresh = unchecked_node(settings)
     try:
-        node_setup.create_database(ctx)
-        chief, issued = officials.bootstrap(ctx, name=f"{node.party} chief security officer", clearance=None,
+        create_database(fresh)
+        chief, issued = officials.bootstrap(fresh, name=f"{node.party} chief security officer", clearance=None,
                                             expires=None)
     finally:
-        node_setup.close(ctx)
+        fresh.close()
     write_settings(settings.model_copy(update={"local_admin": chief.official.id}))
     node.tokens["chief"] = issued.token
     with open_node(node.data, passphrase=passphrase) as opened:
@@ -118,8 +117,8 @@ def _create_node(node: LoopbackNode, passphrase: bytes, clock_start: datetime | 
         scheme = opened.catalog.schemes.scheme(node.party)
         for name, (tier, roles) in STAFF.items():
             level = next(lv for lv in scheme.levels if lv.tier.name == tier)
-            record = officials.appoint(opened.ctx, actor, name=f"{node.party} {name}", clearance=level.written,
+            record = officials.appoint(opened, actor, name=f"{node.party} {name}", clearance=level.written,
                                        granted=min(now, clock_start or now) - timedelta(days=1), expires=None,
                                        need_to_know=MISSILE_TOPICS, roles=roles, reason="loopback federation")
-            node.tokens[name] = officials.issue_token(opened.ctx, actor, record.official.id,
+            node.tokens[name] = officials.issue_token(opened, actor, record.official.id,
                                                       reason="loopback federation").token

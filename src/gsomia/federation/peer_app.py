@@ -15,16 +15,15 @@ from fastapi.responses import JSONResponse
 
 from gsomia.crypto import fingerprint
 from gsomia.federation.tls import PEER_CERTIFICATE
+from gsomia.services.context import Node
 from gsomia.services.inbound import handle_messages
-from gsomia.services.partners import Partners
 from gsomia.services.peer_messages import ProtocolError
-from gsomia.services.runtime import Node
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_BATCH_MESSAGES = 256
 
 
-def create_peer_app(node: Node, partners: Partners) -> FastAPI:
+def create_peer_app(node: Node) -> FastAPI:
     app = FastAPI(title=f"gsomia peer endpoint ({node.party})", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)
 
@@ -35,7 +34,7 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
     async def caller_and_body(request: Request) -> tuple[str, bytes]:
         """The pinned partner the request came from and its body; _NotTaken otherwise."""
         der = getattr(request.state, PEER_CERTIFICATE, None)
-        tls_party = partners.party_of_fingerprint(fingerprint(der)) if der else None
+        tls_party = node.partners.party_of_fingerprint(fingerprint(der)) if der else None
         if tls_party is None:
             raise _NotTaken(403, "client certificate is not a pinned partner node")
         body = await request.body()
@@ -47,7 +46,7 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
     async def receive_message(request: Request) -> Response:
         """A signed message from a partner node; the answer is our signed receipt (or a refusal)."""
         tls_party, body = await caller_and_body(request)
-        answer = (await node.write(handle_messages, node, partners, [body], tls_party))[0]
+        answer = (await node.write(handle_messages, node, [body], tls_party))[0]
         if isinstance(answer, ProtocolError):
             raise _NotTaken(answer.status, str(answer))
         return Response(answer, media_type="application/cose; cose-type=cose-sign1")
@@ -56,7 +55,7 @@ def create_peer_app(node: Node, partners: Partners) -> FastAPI:
     async def receive_batch(request: Request) -> Response:
         """Signed messages from a partner node, answered one by one and recorded together."""
         tls_party, body = await caller_and_body(request)
-        answers = await node.write(handle_messages, node, partners, _batch(body), tls_party)
+        answers = await node.write(handle_messages, node, _batch(body), tls_party)
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")
 

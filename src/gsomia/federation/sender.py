@@ -28,8 +28,8 @@ import aiohttp
 import cbor2
 
 from gsomia.services import delivery
-from gsomia.services.partners import Partners, Peer
-from gsomia.services.runtime import Node
+from gsomia.services.context import Node
+from gsomia.services.partners import Peer
 from gsomia.storage.exchange import Enqueued, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ IDLE_CONNECTION_SECONDS = 4  # closed before uvicorn's keep-alive (5 s) can clos
 
 
 class Sender:
-    def __init__(self, node: Node, partners: Partners, ssl_context: ssl.SSLContext, *, poll_seconds: float = 0.2,
+    def __init__(self, node: Node, ssl_context: ssl.SSLContext, *, poll_seconds: float = 0.2,
                  timeout_seconds: float = 10.0) -> None:
-        self.node, self.partners, self.poll_seconds = node, partners, poll_seconds
+        self.node, self.poll_seconds = node, poll_seconds
         self._ssl_context, self._timeout = ssl_context, aiohttp.ClientTimeout(total=timeout_seconds)
         self._sessions: dict[str, aiohttp.ClientSession] = {}  # per partner, made on the running loop
         self.wake = asyncio.Event()
@@ -91,7 +91,7 @@ class Sender:
                 self.loop.call_soon_threadsafe(self._offer, enqueued)
 
     def _offer(self, enqueued: list[Enqueued]) -> None:
-        now = self.node.ctx.clock()
+        now = self.node.clock()
         # To an idle partner only: while a batch is on its way, the next ones gather in the outbox and go
         # together when it is answered (bigger batches, fewer signatures and commits per message).
         ready = [e.message for e in enqueued if e.first_in_line and e.message.next_attempt_at <= now
@@ -102,7 +102,7 @@ class Sender:
 
     async def dispatch_due(self) -> None:
         """Start a batch for each partner with room for one, from what the outbox holds that is due."""
-        free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.partners.by_party)
+        free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.node.partners.by_party)
         if free <= 0:
             return
         limit = BATCH_SIZE * free
@@ -149,7 +149,7 @@ class Sender:
         """Whether, once the answers are recorded, other messages about these items wait to go to the partner."""
         outcomes = await self._post(peer_party, batch)
         answered = list(zip(batch, outcomes, strict=True))
-        recorded = await self.node.write(delivery.record_outcomes, self.node, self.partners, answered)
+        recorded = await self.node.write(delivery.record_outcomes, self.node, answered)
         return recorded.more_about_these_items
 
     def _http(self, peer: Peer) -> aiohttp.ClientSession:
@@ -167,7 +167,7 @@ class Sender:
 
     async def _post(self, peer_party: str, batch: list[OutboxMessage]) -> list[delivery.Outcome]:
         """The partner's answer to each message (signed bytes), or why there is none (str)."""
-        peer = self.partners.get(peer_party)
+        peer = self.node.partners.get(peer_party)
         if peer is None:
             return [f"{peer_party} is not a partner"] * len(batch)
         try:

@@ -1,4 +1,5 @@
-"""Mutual TLS for peer endpoints: uvicorn with client certificates required, and the peer's certificate
+"""TLS listeners for the node's HTTP ports (uvicorn), with the TLS context the crypto layer built
+(crypto.pki: TLS 1.3, client certificates required on the peer port), and the peer's certificate
 handed to the application so each request is pinned to the partner node it came from.
 
 uvicorn does not put the TLS peer certificate into the ASGI scope; this protocol class copies it into
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -32,22 +32,16 @@ class PeerCertificateProtocol(HttpToolsProtocol):
 
 @dataclass(frozen=True)
 class Listener:
-    """One TLS listener. `client_ca` set: client certificates required, from those roots only."""
+    """One TLS listener, serving with `tls` (crypto.pki.server_context)."""
 
     host: str
     port: int
-    certificate: Path
-    key: Path
-    key_password: str
-    client_ca: Path | None = None
+    tls: ssl.SSLContext
 
     def uvicorn_config(self, app: Any) -> uvicorn.Config:
         return uvicorn.Config(
             app, host=self.host, port=self.port, http=PeerCertificateProtocol, lifespan="off",
-            ssl_certfile=str(self.certificate), ssl_keyfile=str(self.key), ssl_keyfile_password=self.key_password,
-            ssl_cert_reqs=ssl.CERT_REQUIRED if self.client_ca else ssl.CERT_NONE,
-            ssl_ca_certs=str(self.client_ca) if self.client_ca else None,
+            ssl_context_factory=lambda _config, _default: self.tls,
             # Partners keep idle connections open; at shutdown those are simply closed, which is no error.
             log_level="critical", access_log=False, timeout_graceful_shutdown=1,
         )
-

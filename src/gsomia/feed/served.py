@@ -63,11 +63,9 @@ from gsomia.feed.tracks import (
 )
 from gsomia.services import officials
 from gsomia.services.audit_log import append, draft
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
 from gsomia.services.exchange_common import consents_from_records, granted_consents, node_official
-from gsomia.services.partners import Partners
-from gsomia.services.runtime import Node
 
 log = logging.getLogger(__name__)
 CONSENT_POLL_S = 2.0
@@ -173,9 +171,10 @@ class StreamReleaseFilter(PeerFilter):
 class NodeFeed:
     """The running node's feed endpoint; `start()` in the node's loop, `close()` at shutdown."""
 
-    def __init__(self, node: Node, partners: Partners, *, server_context: ssl.SSLContext | None,
+    def __init__(self, node: Node, *, server_context: ssl.SSLContext | None,
                  client_context: ssl.SSLContext | None) -> None:
-        self.node, self.partners = node, partners
+        self.node, self.partners = node, node.partners
+        partners = node.partners
         self._server_context, self._client_context = server_context, client_context
         keys = node.keys.current
         if not isinstance(keys.signer.public_key(), Ed25519PublicKey):
@@ -209,7 +208,7 @@ class NodeFeed:
 
     def _clock(self) -> float:
         # The node's clock (a demo node may run from a fictitious date): decisions use the node's time.
-        return self.node.ctx.clock().timestamp()
+        return self.node.clock().timestamp()
 
     def consents(self) -> tuple[Consent, ...]:
         return tuple(self._consents.values())
@@ -264,7 +263,7 @@ class NodeFeed:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         try:
-            return await asyncio.to_thread(officials.authenticate, self.node.ctx, token.strip(), via=VIA)
+            return await asyncio.to_thread(officials.authenticate, self.node, token.strip(), via=VIA)
         except AuthenticationFailed:
             return None
 
@@ -304,7 +303,7 @@ class NodeFeed:
         await self._merge(records)
 
     def _table_records(self) -> list[bytes]:
-        with self.node.ctx.store.unit_of_work(readonly=True) as uow:
+        with self.node.store.unit_of_work(readonly=True) as uow:
             parties = sorted(self.node.catalog.schemes.parties)
             return [r for party in parties for r in granted_consents(uow, party).standing]
 
@@ -346,7 +345,7 @@ class NodeFeed:
                 gate.invalidate()
 
     def _register(self, official_ids: set[str]) -> dict[str, Official]:
-        with self.node.ctx.store.unit_of_work(readonly=True) as uow:
+        with self.node.store.unit_of_work(readonly=True) as uow:
             records = {i: uow.officials.get(i) for i in official_ids}
         return {i: r.official for i, r in records.items() if r is not None}
 
@@ -382,11 +381,11 @@ class NodeFeed:
         return self.feed.tracker.next_seq(stream)
 
     async def _start_stream(self, actor: Actor, stream: str, label: Label) -> None:
-        at = self.node.ctx.clock()
+        at = self.node.clock()
         decision = self.decider(Request(Action.ORIGINATE, at, actor.official, label, item_id=stream))
 
         def audit() -> None:
-            with self.node.ctx.store.unit_of_work() as uow:
+            with self.node.store.unit_of_work() as uow:
                 append(uow, at, [draft(actor, "feed.originate", stream, decision)])
 
         await asyncio.to_thread(audit)
@@ -404,7 +403,7 @@ class NodeFeed:
         origins = self.store.origins()
         if not origins:
             return
-        with self.node.ctx.store.unit_of_work(readonly=True) as uow:
+        with self.node.store.unit_of_work(readonly=True) as uow:
             records = {o: uow.officials.get(o) for o in {official for official, _ in origins.values()}}
         for stream, (official_id, label_bytes) in origins.items():
             record = records.get(official_id)

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from gsomia.feed.hop_audit import HopDecisions, HopLedger
 from gsomia.services.audit_log import EntryDraft, append
-from gsomia.services.runtime import Node
+from gsomia.services.context import Node
 
 log = logging.getLogger(__name__)
 VIA = "feed"
@@ -73,8 +73,8 @@ class HopAuditWriter:
             self._held = records[-MAX_HELD:]
 
     def _append(self, records: Sequence[HopDecisions]) -> None:
-        with self.node.ctx.store.unit_of_work() as uow:
-            append(uow, self.node.ctx.clock(), [audit_draft(r) for r in records])
+        with self.node.store.unit_of_work() as uow:
+            append(uow, self.node.clock(), [audit_draft(r) for r in records])
         self.written += len(records)
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Use cases, one transaction each; every one takes a NodeContext and an authenticated Actor.
+"""Use cases, one transaction each; every one takes a Node and an authenticated Actor.
 
     officials   the register of cleared officials (R6.e, R7), tokens, authenticate()
     items       the item registry (R6.f): originate, receive, release, receipt, copy, custody, destroy

@@ -24,7 +24,7 @@ from gsomia.services.audit_chain import (
     verify_chain,
 )
 from gsomia.services.audit_log import AuditedDecision, append, append_one, draft
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput
 from gsomia.storage.records import AuditEntry, Checkpoint
 from gsomia.storage.repositories import RawEntry, dump_list, stream_raw_entries
@@ -33,39 +33,39 @@ from gsomia.storage.tables import audit_entries
 EXPORT_FORMAT = "gsomia-audit-export/1"
 
 
-def record_decision(ctx: NodeContext, actor: Actor, action: str, subject: str | None,
+def record_decision(node: Node, actor: Actor, action: str, subject: str | None,
                     decision: AuditedDecision) -> AuditEntry:
     """One decision, allowed or refused, in its own transaction (for the API and federation layers)."""
-    with ctx.store.unit_of_work() as uow:
-        return append_one(uow, ctx.clock(), draft(actor, action, subject, decision))
+    with node.store.unit_of_work() as uow:
+        return append_one(uow, node.clock(), draft(actor, action, subject, decision))
 
 
-def checkpoint(ctx: NodeContext, actor: Actor, signer: CheckpointSigner) -> Checkpoint:
+def checkpoint(node: Node, actor: Actor, signer: CheckpointSigner) -> Checkpoint:
     """Sign the current head (count, hash, time) so that later deletion of entries shows."""
-    access.require(ctx, actor, "audit.checkpoint", None, Role.SECURITY_OFFICER, Role.NODE)
-    with ctx.store.unit_of_work() as uow:
+    access.require(node, actor, "audit.checkpoint", None, Role.SECURITY_OFFICER, Role.NODE)
+    with node.store.unit_of_work() as uow:
         count, head = uow.audit.lock_head()
-        at = audit_time(ctx.clock())
+        at = audit_time(node.clock())
         made = Checkpoint(count, head, at, signer.key_id,
                           signer.sign(checkpoint_payload(count, head, at, signer.key_id)))
         uow.audit.add_checkpoint(made)
     return made
 
 
-def tail(ctx: NodeContext, actor: Actor, count: int = 20) -> list[AuditEntry]:
-    access.require(ctx, actor, "audit.tail", None, Role.SECURITY_OFFICER)
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def tail(node: Node, actor: Actor, count: int = 20) -> list[AuditEntry]:
+    access.require(node, actor, "audit.tail", None, Role.SECURITY_OFFICER)
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.audit.tail(count)
 
 
-def verify_store(ctx: NodeContext, actor: Actor, *, check_signature: SignatureCheck | None,
+def verify_store(node: Node, actor: Actor, *, check_signature: SignatureCheck | None,
                  on_progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Walk the whole chain from seq 1, check checkpoints, and compare with the head row."""
-    access.require(ctx, actor, "audit.verify", None, Role.SECURITY_OFFICER)
-    with ctx.store.unit_of_work(readonly=True) as uow:
+    access.require(node, actor, "audit.verify", None, Role.SECURITY_OFFICER)
+    with node.store.unit_of_work(readonly=True) as uow:
         checkpoints = uow.audit.checkpoints()
         head_seq, head_hash = uow.audit.head()
-    with closing(stream_raw_entries(ctx.store.engine, to_seq=head_seq)) as batches:
+    with closing(stream_raw_entries(node.store.engine, to_seq=head_seq)) as batches:
         report = verify_chain(batches, checkpoints, check_signature=check_signature, on_progress=on_progress)
     if report.problem is None and (report.last_seq or 0, report.head_hash or head_hash) != (head_seq, head_hash):
         last = report.last_seq or 0
@@ -73,15 +73,15 @@ def verify_store(ctx: NodeContext, actor: Actor, *, check_signature: SignatureCh
                 if head_seq != last else "the head row's hash differs from the last entry's")
         report = _with_problem(report, Problem(min(head_seq, last) + 1, what))
     if report.problem is None:
-        report = _entries_beyond_head(ctx, report)
+        report = _entries_beyond_head(node, report)
     return report
 
 
-def _entries_beyond_head(ctx: NodeContext, report: VerifyReport) -> VerifyReport:
+def _entries_beyond_head(node: Node, report: VerifyReport) -> VerifyReport:
     """Entries written past the head row without it (appended behind the application's back).
 
     The highest seq is read before the head, so an append committing in between cannot look like one."""
-    with ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         highest = uow.connection.execute(select(func.max(audit_entries.c.seq))).scalar() or 0
         head_seq, _ = uow.audit.head()
     if highest > head_seq:
@@ -90,8 +90,8 @@ def _entries_beyond_head(ctx: NodeContext, report: VerifyReport) -> VerifyReport
     return report
 
 
-def entry_count(ctx: NodeContext) -> int:
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def entry_count(node: Node) -> int:
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.audit.head()[0]
 
 
@@ -102,19 +102,19 @@ class ExportSummary:
     first_seq: int | None
 
 
-def export(ctx: NodeContext, actor: Actor, out: IO[str], *, since: datetime | None = None) -> ExportSummary:
+def export(node: Node, actor: Actor, out: IO[str], *, since: datetime | None = None) -> ExportSummary:
     """JSON Lines: a header, the entries from `since` on, then every checkpoint. The export is audited."""
-    access.require(ctx, actor, "audit.export", None, Role.SECURITY_OFFICER)
-    with ctx.store.unit_of_work() as uow:
-        append(uow, ctx.clock(), [draft(actor, "audit.export", None,
+    access.require(node, actor, "audit.export", None, Role.SECURITY_OFFICER)
+    with node.store.unit_of_work() as uow:
+        append(uow, node.clock(), [draft(actor, "audit.export", None,
                                         reasons=(f"since {audit_time(since)}" if since else "everything",))])
-    with ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         first = uow.audit.first_seq_since(audit_time(since)) if since else 1
         checkpoints = uow.audit.checkpoints()
-    out.write(json.dumps({"type": "header", "format": EXPORT_FORMAT, "party": ctx.party}) + "\n")
+    out.write(json.dumps({"type": "header", "format": EXPORT_FORMAT, "party": node.party}) + "\n")
     written = 0
     if first is not None:
-        for rows in stream_raw_entries(ctx.store.engine, from_seq=first):
+        for rows in stream_raw_entries(node.store.engine, from_seq=first):
             for row in rows:
                 out.write(json.dumps(_entry_json(row), ensure_ascii=False, separators=(",", ":")) + "\n")
             written += len(rows)

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from gsomia.crypto import InvalidRecord, verify_record
 from gsomia.services.audit_log import append, draft
+from gsomia.services.context import Node
 from gsomia.services.exchange_common import enqueue, node_actor
-from gsomia.services.partners import Partners
 from gsomia.services.peer_messages import decode_payload, sign_messages
-from gsomia.services.runtime import Node
 from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
 from gsomia.storage.records import ItemEvent
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -29,15 +28,15 @@ Outcome = bytes | str
 def due_messages(node: Node, limit: int = 50, *, besides: Collection[str] = ()) -> list[OutboxMessage]:
     """Messages to send now, but for those on their way (`besides`): at most one per (partner, item),
     the oldest, so an item's notices keep their order."""
-    now = node.ctx.clock()
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    now = node.clock()
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.exchange.due(now, limit, besides=besides)
 
 
 def signed_for_sending(node: Node, batch: Sequence[OutboxMessage]) -> list[bytes]:
     """Signed afresh for each attempt, at the moment they leave: a new sent_at, the same message ids;
     one signature for the batch, each message verifiable alone."""
-    return sign_messages(node.keys, [(m.message_id, m.kind, m.peer, m.payload) for m in batch], node.ctx.clock())
+    return sign_messages(node.keys, [(m.message_id, m.kind, m.peer, m.payload) for m in batch], node.clock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +45,22 @@ class Recorded:
     more_about_these_items: bool  # other messages to the partner about the same items are pending
 
 
-def record_outcomes(node: Node, partners: Partners, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> Recorded:
+def record_outcomes(node: Node, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> Recorded:
     """Record what the partner answered to each message of a batch, in one transaction.
 
     The settled answers are audited with one append and noted against their items with one insert. Says
     whether other messages about the same items wait for the partner: an item's notices leave one by one.
     """
-    now = node.ctx.clock()
+    now = node.clock()
     results = []
     settled: list[_Settled] = []
-    with node.ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         for message, outcome in outcomes:
             if isinstance(outcome, str):
                 _retry_later(node, uow, message, outcome)
                 results.append("failed")
                 continue
-            answered = _settle(node, partners, uow, message, outcome, now)
+            answered = _settle(node, uow, message, outcome, now)
             results.append(answered if isinstance(answered, str) else answered.outcome)
             if isinstance(answered, _Settled):
                 settled.append(answered)
@@ -90,17 +89,17 @@ def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str
     """Retry later, backing off exponentially (capped): the partner may be down for a while."""
     attempts = message.attempts + 1
     backoff: timedelta = min(timedelta(milliseconds=200) * (2 ** min(attempts, 10)), MAX_BACKOFF)
-    later = node.ctx.clock() + backoff
+    later = node.clock() + backoff
     uow.exchange.retry_later(message.message_id, attempts=attempts, at=later, error=error)
     return later
 
 
-def _settle(node: Node, partners: Partners, uow: UnitOfWork, message: OutboxMessage, answer: bytes,
+def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes,
             now: datetime) -> _Settled | str:
     """The answer verified and recorded on the outbox row; or why not (retried later), or the outcome
     recorded already by a concurrent sender (nothing to record twice)."""
     try:
-        receipt = verify_record(answer, trusted=partners.directory, expected_type="receipt")
+        receipt = verify_record(answer, trusted=node.partners.directory, expected_type="receipt")
     except InvalidRecord as bad:
         _retry_later(node, uow, message, f"answer does not verify: {bad}")
         return "unverified"

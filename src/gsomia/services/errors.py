@@ -6,7 +6,8 @@
     │   └── Conflict           the record's state forbids it, e.g. destroying a destroyed item
     ├── AuthenticationFailed   no valid token: one error for every reason, so it leaks nothing
     ├── PermissionDenied       the actor may not do this; the refusal is in the audit log
-    └── StoreUnavailable       the database cannot be reached or is not at this release's schema
+    ├── StoreUnavailable       the database cannot be reached or is not at this release's schema
+    └── KeysUnavailable        the node's keys cannot be loaded (no passphrase, a wrong one, bad files)
 
 Domain parsing errors (`gsomia.domain.errors.DomainError`) reach callers as InvalidInput.
 """
@@ -45,3 +46,7 @@ class PermissionDenied(ServiceError):
 class StoreUnavailable(ServiceError):
     pass
 
+
+
+class KeysUnavailable(ServiceError):
+    """The node's keys cannot be loaded: no passphrase, a wrong one, missing or badly protected files."""

@@ -18,7 +18,7 @@ from gsomia.crypto import seal, sign_record
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.services import audit
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from gsomia.services.exchange_common import (
     GRANTED,
@@ -38,21 +38,19 @@ from gsomia.services.exchange_common import (
     require_officer,
     require_partner,
 )
-from gsomia.services.partners import Partners
-from gsomia.services.runtime import Node
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
 
-def _sealed_for(node: Node, partners: Partners, item_label: bytes, plaintext: bytes, parties: list[str],
+def _sealed_for(node: Node, item_label: bytes, plaintext: bytes, parties: list[str],
                 at: datetime) -> bytes:
     return seal(plaintext, label=item_label, sender=node.keys,
-                recipients=[partners.by_party[p].keys for p in parties], at=at)
+                recipients=[node.partners.by_party[p].keys for p in parties], at=at)
 
 
-def release(node: Node, partners: Partners, actor: Actor, item_id: str, to: str, *, via: str | None = None) -> str:
+def release(node: Node, actor: Actor, item_id: str, to: str, *, via: str | None = None) -> str:
     """The originator gives its item to a partner, directly or through a hub (T4, T5). Returns the message id."""
-    outcome = release_many(node, partners, actor, [Release(item_id, to, via)])[0]
+    outcome = release_many(node, actor, [Release(item_id, to, via)])[0]
     if isinstance(outcome, ServiceError):
         raise outcome
     return outcome
@@ -65,27 +63,27 @@ class Release:
     via: str | None = None
 
 
-def release_many(node: Node, partners: Partners, actor: Actor, releases: Sequence[Release],
+def release_many(node: Node, actor: Actor, releases: Sequence[Release],
                  ) -> list[str | ServiceError]:
     """Several releases by one official, in one transaction: per release its message id, or the error
     (a refusal with the policy's rules and reasons, an unknown item …) that stopped that one alone.
     Each is decided and audited on its own, exactly as a single release."""
-    at = node.ctx.clock()
+    at = node.clock()
     outcomes: list[str | ServiceError] = []
-    with node.ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         granted = granted_consents(uow, node.party)
         for one in releases:
             try:
-                outcomes.append(_release_one(node, partners, actor, uow, one, at, granted))
+                outcomes.append(_release_one(node, actor, uow, one, at, granted))
             except ServiceError as stopped:
                 outcomes.append(stopped)
     return outcomes
 
 
-def _release_one(node: Node, partners: Partners, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
+def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
                  granted: GrantedConsents) -> str:
     for party in (one.to, one.via) if one.via else (one.to,):
-        require_partner(partners, party)
+        require_partner(node, party)
     item = require_item(uow, one.item_id)
     if item.state == "destroyed":
         raise Conflict(f"item {one.item_id} was destroyed")
@@ -98,7 +96,7 @@ def _release_one(node: Node, partners: Partners, actor: Actor, uow: UnitOfWork, 
         raise refused(decision)
     plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
     hops = [one.to] + ([one.via] if one.via else [])
-    envelope = _sealed_for(node, partners, item.label_bytes, plaintext, hops, at)
+    envelope = _sealed_for(node, item.label_bytes, plaintext, hops, at)
     payload: dict[str, Any] = {"item_ref": item.id, "originator": node.party, "envelope": envelope,
                                "final": one.to, "via": one.via, "consents": granted.covering(label, item.id, at),
                                "provenance": [node.party]}
@@ -109,11 +107,11 @@ def _release_one(node: Node, partners: Partners, actor: Actor, uow: UnitOfWork, 
     return message_id
 
 
-def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str) -> str:
+def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
     """A holder passes a partner's item to a third party: only with the originator's written consent (R6.a)."""
-    require_partner(partners, to)
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
+    require_partner(node, to)
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = require_item(uow, item_id)
         label = label_of(node, item)
         granted = granted_consents(uow, label.originator)
@@ -125,7 +123,7 @@ def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str
             plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
             # The originator's label as it was provided, without our own marking.
             original_bytes = replace(label, provider=None, national_marking=None).canonical_bytes()
-            envelope = _sealed_for(node, partners, original_bytes, plaintext, [to], at)
+            envelope = _sealed_for(node, original_bytes, plaintext, [to], at)
             payload = {"item_ref": item_ref(item), "originator": label.originator, "envelope": envelope,
                        "final": to, "via": None, "disclosed_by": node.party,
                        "consents": granted.covering(label, item_ref(item), at),
@@ -138,15 +136,15 @@ def disclose(node: Node, partners: Partners, actor: Actor, item_id: str, to: str
     return message_id
 
 
-def request_consent(node: Node, partners: Partners, actor: Actor, item_id: str, to: str, purpose: str) -> str:
+def request_consent(node: Node, actor: Actor, item_id: str, to: str, purpose: str) -> str:
     """Ask the originator for written consent to pass its item to a third party (R6.a)."""
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = require_item(uow, item_id)
         label = label_of(node, item)
         if label.originator == node.party:
             raise InvalidInput("this node originated the item: no consent is needed from anyone else")
-        require_partner(partners, label.originator)
+        require_partner(node, label.originator)
         consent_id = new_id("consent")
         uow.exchange.add_consent(ConsentRecord(consent_id, label.originator, to, item_ref(item), None, None,
                                                node.party, purpose, "requested", None, None, at))
@@ -158,12 +156,12 @@ def request_consent(node: Node, partners: Partners, actor: Actor, item_id: str, 
     return consent_id
 
 
-def answer_consent(node: Node, partners: Partners, actor: Actor, consent_id: str, *, grant: bool,
+def answer_consent(node: Node, actor: Actor, consent_id: str, *, grant: bool,
                    until: datetime | None = None, reason: str = "") -> ConsentRecord:
     """The originator's security officer grants (signed, scoped, with expiry) or refuses (R6.a, T5)."""
     require_officer(node, actor, "answering a consent request", ("R6.a", "R6.e"))
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         consent = uow.exchange.consent(consent_id)
         if consent is None or consent.by_party != node.party:
             raise NotFound(f"no consent request {consent_id!r} for this node to answer")
@@ -190,11 +188,11 @@ def grant_standing_consent(node: Node, actor: Actor, to: str, topics: list[str],
     node.catalog.schemes.require_party(to)
     if not topics:
         raise InvalidInput("a standing consent names its topics")
-    at = node.ctx.clock()
+    at = node.clock()
     consent = ConsentRecord(new_id("consent"), node.party, to, None, tuple(sorted(topics)), until, node.party,
                             purpose, GRANTED, at, None, at)
     consent = replace(consent, record=_signed_consent(node, consent, until, at))
-    with node.ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         uow.exchange.add_consent(consent)
         audit_note(uow, at, actor, "consent.standing", None, ("T5", "R6.a"),
                    f"standing consent for {to} on {', '.join(sorted(topics))}" + (f" until {until}" if until else ""))
@@ -209,12 +207,12 @@ def _signed_consent(node: Node, consent: ConsentRecord, until: datetime | None, 
     }, signer=node.keys, at=at)
 
 
-def report_compromise(node: Node, partners: Partners, actor: Actor, item_id: str, description: str) -> str:
+def report_compromise(node: Node, actor: Actor, item_id: str, description: str) -> str:
     """R17.1: loss or compromise, actual or possible: the provider is told at once; a result must follow."""
     if not description.strip():
         raise InvalidInput("describe the loss or compromise")
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = require_item(uow, item_id)
         label = label_of(node, item)
         report_id = new_id("report")
@@ -228,15 +226,15 @@ def report_compromise(node: Node, partners: Partners, actor: Actor, item_id: str
         seq = audit_note(uow, at, actor, "compromise.report", item_id, ("R17.1",), description)
         item_event(uow, at, actor, item.id, "compromised", label.originator, description, seq)
         if label.originator != node.party:
-            to = label.originator if partners.get(label.originator) else (item.received_from or label.originator)
+            to = label.originator if node.partners.get(label.originator) else (item.received_from or label.originator)
             enqueue(uow, at, to, "compromise-report", {"report_id": report_id, "record": record}, item.id)
     return report_id
 
 
-def report_result(node: Node, partners: Partners, actor: Actor, report_id: str, result: str) -> None:
+def report_result(node: Node, actor: Actor, report_id: str, result: str) -> None:
     """R17.1: the investigation's result and the measures taken against recurrence, to the provider."""
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         report = uow.exchange.report(report_id)
         if report is None or report.direction != "sent":
             raise NotFound(f"no compromise report {report_id!r} made by this node")
@@ -248,11 +246,11 @@ def report_result(node: Node, partners: Partners, actor: Actor, report_id: str, 
             enqueue(uow, at, report.originator, "compromise-result", {"report_id": report_id, "record": record})
 
 
-def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: str) -> list[str]:
+def recall(node: Node, actor: Actor, item_id: str, reason: str) -> list[str]:
     """R6.h: ask every holder to return or destroy the item; hubs pass the request on to those they relayed to."""
     require_officer(node, actor, "a recall", ("R6.h", "R6.e"))
-    at = node.ctx.clock()
-    with node.ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = require_item(uow, item_id)
         if item.origin != "originated":
             raise InvalidInput("only the originator recalls an item (R6.h)")
@@ -268,13 +266,13 @@ def recall(node: Node, partners: Partners, actor: Actor, item_id: str, reason: s
     return holders
 
 
-def exchange_checkpoint(node: Node, partners: Partners, actor: Actor) -> int:
+def exchange_checkpoint(node: Node, actor: Actor) -> int:
     """Sign our audit head and send it to every partner, so each can later prove what the other held and did."""
-    checkpoint = audit.checkpoint(node.ctx, actor, node.checkpoint_signer)
-    at = node.ctx.clock()
+    checkpoint = audit.checkpoint(node, actor, node.checkpoint_signer)
+    at = node.clock()
     record = sign_record("audit-checkpoint", {"count": checkpoint.count, "head_hash": checkpoint.head_hash,
                                               "at": checkpoint.at, "party": node.party}, signer=node.keys, at=at)
-    with node.ctx.store.unit_of_work() as uow:
-        for party in sorted(partners.by_party):
+    with node.store.unit_of_work() as uow:
+        for party in sorted(node.partners.by_party):
             enqueue(uow, at, party, "audit-checkpoint", {"record": record})
     return checkpoint.count

@@ -17,11 +17,9 @@ from gsomia.domain.officials import Official, Role
 from gsomia.domain.requests import Decision
 from gsomia.domain.schemes import Classification
 from gsomia.services.audit_log import append, draft
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import NotFound, PermissionDenied
-from gsomia.services.partners import Partners
 from gsomia.services.peer_messages import encode_payload
-from gsomia.services.runtime import Node
 from gsomia.storage.exchange import PENDING, ConsentRecord, OutboxMessage
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -156,8 +154,8 @@ def require_officer(node: Node, actor: Actor, what: str, rules: tuple[str, ...])
         raise PermissionDenied(f"{what} is for this node's security officer", rules=rules)
 
 
-def require_partner(partners: Partners, party: str) -> None:
-    if partners.get(party) is None:
+def require_partner(node: Node, party: str) -> None:
+    if node.partners.get(party) is None:
         raise NotFound(f"{party} is not a configured partner node (see `gsomia peers add`)")
 
 

@@ -30,10 +30,9 @@ from gsomia.domain.requests import Action, Decision, Request
 from gsomia.domain.schemes import Classification
 from gsomia.services import items
 from gsomia.services.audit_log import append, draft
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, PermissionDenied, ServiceError
 from gsomia.services.exchange_common import certificate_to_provider, reclassification_to_holders
-from gsomia.services.runtime import Node
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -48,18 +47,17 @@ class ContentUnreadable(ServiceError):
 
 def originate(node: Node, actor: Actor, label: Label, plaintext: bytes, *, location: str = "registry") -> ItemRecord:
     """A new item of this party (R6.f), its content sealed at rest before it is stored."""
-    ctx = node.ctx
     if label.originator != node.party:
         raise InvalidInput(f"an item originated here must have originator {node.party}, not {label.originator}")
-    items.check_label(ctx, label)
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    items.check_label(node, label)
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         decision = decide(Request(Action.ORIGINATE, at, _subject(uow, actor), label), node.catalog)
-        item_id = items.new_item_id(ctx) if decision.allowed else None
+        item_id = items.new_item_id(node) if decision.allowed else None
         entry = append(uow, at, [draft(actor, "item.originate", item_id, decision)])
         if decision.allowed:
             label_bytes = label.canonical_bytes()
-            item = items.new_record(ctx, actor, label, label_bytes, node.sealer.seal(label_bytes, plaintext),
+            item = items.new_record(node, actor, label, label_bytes, node.sealer.seal(label_bytes, plaintext),
                                     "originated", location=location, at=at, item_id=item_id)
             uow.items.add(item)
             uow.items.add_event(ItemEvent(item.id, at, actor.official.id, "originated", None,
@@ -70,9 +68,8 @@ def originate(node: Node, actor: Actor, label: Label, plaintext: bytes, *, locat
 
 def read(node: Node, actor: Actor, item_id: str, *, purpose: str | None = None) -> tuple[ItemRecord, bytes]:
     """The item and its plaintext, if the policy lets this official read it (R7.2, R6.b); always audited."""
-    ctx = node.ctx
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = items.live_item(uow, item_id)
         decision = decide(Request(Action.READ, at, _subject(uow, actor), _label(node, item), item_id=item_id,
                                   purpose=purpose), node.catalog)
@@ -90,16 +87,15 @@ def copy(node: Node, actor: Actor, item_id: str, *, translate: bool = False, rea
     """
     if not reason.strip():
         raise InvalidInput("say why the copy is made (Art. 16)")
-    ctx = node.ctx
     action = Action.TRANSLATE if translate else Action.COPY
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         original = items.live_item(uow, item_id)
         decision = decide(Request(action, at, _subject(uow, actor), _label(node, original), item_id=item_id),
                           node.catalog)
         entry_draft = draft(actor, f"item.{action.value}", item_id, decision)
         if decision.allowed:
-            derivative_id = items.new_item_id(ctx)
+            derivative_id = items.new_item_id(node)
             entry_draft = replace(entry_draft, reasons=entry_draft.reasons + (f"derivative: {derivative_id}",
                                                                               f"reason: {reason}"))
         entry = append(uow, at, [entry_draft])
@@ -133,10 +129,9 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
         raise InvalidInput("name the destruction method (Art. 13 requires a record of it)")
     if not reason.strip():
         raise InvalidInput("say why the item is destroyed (R6.h: no longer needed for its purpose)")
-    ctx = node.ctx
-    at = ctx.clock()
+    at = node.clock()
     certificate = b""
-    with ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         item = items.live_item(uow, item_id)
         decision = decide(Request(Action.DESTROY, at, _subject(uow, actor), _label(node, item), item_id=item_id),
                           node.catalog)
@@ -159,7 +154,7 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
             if item.origin == "received" and item.received_from is not None:
                 certificate_to_provider(uow, node, actor, item, certificate, at)
     _refuse_unless(decision)
-    if not ctx.store.reclaim_erased():
+    if not node.store.reclaim_erased():
         log.warning("item %s destroyed; old page images could not be reclaimed yet (the database was busy): "
                     "the next destruction will", item_id)
     return certificate
@@ -173,10 +168,9 @@ def reclassify(node: Node, actor: Actor, item_id: str, new: Classification, *, r
     on), so a recorded change always has its notices on the way; the returned record is the item as it
     now stands.
     """
-    ctx = node.ctx
-    ctx.schemes.level(new)  # an unknown marking is bad input, before anything is written
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    node.schemes.level(new)  # an unknown marking is bad input, before anything is written
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = items.live_item(uow, item_id)
         label = _label(node, item)
         if label.classification == new:
@@ -215,7 +209,7 @@ def _subject(uow: UnitOfWork, actor: Actor) -> Official:
 
 
 def _label(node: Node, item: ItemRecord) -> Label:
-    return Label.from_canonical(item.label_bytes, node.ctx.schemes)
+    return Label.from_canonical(item.label_bytes, node.schemes)
 
 
 def _open(node: Node, item: ItemRecord) -> bytes:

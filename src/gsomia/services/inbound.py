@@ -2,7 +2,7 @@
 transaction (a savepoint per message) with each message's audit entry and its signed answer; the
 batch's answers are signed together (one signature over their Merkle root, each verifiable alone).
 
-    handle_messages(node, partners, batch, tls_party) -> per message its signed answer (a "receipt"
+    handle_messages(node, batch, tls_party) -> per message its signed answer (a "receipt"
                                                           record) or the ProtocolError that refused it
 
 A duplicate gets the stored answer again and changes nothing; a message outside the replay window that
@@ -24,6 +24,7 @@ from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request
+from gsomia.services.context import Node
 from gsomia.services.exchange_common import (
     GRANTED,
     NOTICE_WITHIN,
@@ -38,9 +39,7 @@ from gsomia.services.exchange_common import (
     node_actor,
     node_official,
 )
-from gsomia.services.partners import Partners
 from gsomia.services.peer_messages import PeerMessage, ProtocolError, open_message, stale
-from gsomia.services.runtime import Node
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry
 from gsomia.storage.records import ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -57,16 +56,16 @@ class Refusal(Exception):
         self.reason, self.rules = reason, rules
 
 
-def verified(data: bytes, partners: Partners, record_type: str) -> VerifiedRecord:
+def verified(data: bytes, node: Node, record_type: str) -> VerifiedRecord:
     """A signed record carried in a message, verified against the partners' keys, or a Refusal."""
     try:
-        return verify_record(data, trusted=partners.directory, expected_type=record_type)
+        return verify_record(data, trusted=node.partners.directory, expected_type=record_type)
     except InvalidRecord as bad:
         raise Refusal(f"the {record_type} does not verify: {bad}") from None
-Handler = Callable[[Node, Partners, UnitOfWork, PeerMessage, datetime], Answer]
+Handler = Callable[[Node, UnitOfWork, PeerMessage, datetime], Answer]
 
 
-def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_party: str | None,
+def handle_messages(node: Node, batch: list[bytes], tls_party: str | None,
                     ) -> list[bytes | ProtocolError]:
     """A batch of messages from one partner, answered in order, all recorded in one transaction.
 
@@ -75,14 +74,14 @@ def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_part
     (bad signature, wrong sender, replay, no agreement in force) is a ProtocolError in the message's
     place, audited like the others.
     """
-    now = node.ctx.clock()
+    now = node.clock()
     actor = node_actor(node)
-    opened: list[PeerMessage | ProtocolError] = [_opened(node, partners, data, tls_party, now) for data in batch]
+    opened: list[PeerMessage | ProtocolError] = [_opened(node, data, tls_party, now) for data in batch]
     ids = [m.id for m in opened if isinstance(m, PeerMessage)]
     answers: list[bytes | ProtocolError | _Receipt] = []  # a _Receipt: signed with the others below
     receipts: dict[str, _Receipt] = {}
     try:
-        with node.ctx.store.unit_of_work() as uow:
+        with node.store.unit_of_work() as uow:
             seen = uow.exchange.seen_many(ids)  # inside the writing transaction: no copy can slip in between
             for message in opened:
                 if isinstance(message, ProtocolError):
@@ -93,7 +92,7 @@ def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_part
                 elif message.id in receipts:  # the same id twice in one batch: one answer
                     answers.append(receipts[message.id])
                 else:
-                    handled = _handled(node, partners, uow, message, now)
+                    handled = _handled(node, uow, message, now)
                     if isinstance(handled, _Receipt):
                         receipts[message.id] = handled
                     answers.append(handled)
@@ -102,14 +101,14 @@ def handle_messages(node: Node, partners: Partners, batch: list[bytes], tls_part
         # The same message delivered at once over another connection, recorded first: its answers stand.
         if len(batch) == 1:
             return [_again(node, opened[0])]
-        return [handle_messages(node, partners, [data], tls_party)[0] for data in batch]
+        return [handle_messages(node, [data], tls_party)[0] for data in batch]
     return [signed[a.message.id] if isinstance(a, _Receipt) else a for a in answers]
 
 
-def _opened(node: Node, partners: Partners, data: bytes, tls_party: str | None, now: datetime,
+def _opened(node: Node, data: bytes, tls_party: str | None, now: datetime,
             ) -> PeerMessage | ProtocolError:
     try:
-        message = open_message(data, trusted=partners.directory, own_party=node.party, now=now)
+        message = open_message(data, trusted=node.partners.directory, own_party=node.party, now=now)
     except ProtocolError as bad:
         return bad
     if tls_party is None or message.sender != tls_party:
@@ -125,7 +124,7 @@ class _Receipt:
     body: dict[str, Any]
 
 
-def _handled(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime,
+def _handled(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime,
              ) -> _Receipt | ProtocolError:
     actor = node_actor(node)
     if stale(message, now):
@@ -139,7 +138,7 @@ def _handled(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessa
         return ProtocolError(f"no agreement between {node.party} and {message.sender} is in force", 403)
     try:
         with uow.savepoint():
-            outcome, body = HANDLERS[message.kind](node, partners, uow, message, now)
+            outcome, body = HANDLERS[message.kind](node, uow, message, now)
     except Refusal as refusal:
         audit_note(uow, now, actor, f"peer.{message.kind}", None, refusal.rules, refusal.reason)
         outcome, body = "refused", {"accepted": False, "rules": list(refusal.rules), "reasons": [refusal.reason]}
@@ -162,7 +161,7 @@ def _signed_receipts(node: Node, uow: UnitOfWork, receipts: list[_Receipt], now:
 def _again(node: Node, message: PeerMessage | ProtocolError) -> bytes | ProtocolError:
     if isinstance(message, ProtocolError):
         return message
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         again = uow.exchange.seen(message.id)
     if again is None:
         raise RuntimeError(f"message {message.id} clashed with a copy that is not recorded")
@@ -175,12 +174,12 @@ def _refusal(decision: Decision) -> Answer:
 
 # --- items -----------------------------------------------------------------------------------------------
 
-def on_item(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+def on_item(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     p = message.payload
     actor = node_actor(node)
     originator, final, via = str(p["originator"]), str(p["final"]), p.get("via")
     try:
-        opened = open(bytes(p["envelope"]), recipient=node.keys, senders=partners.directory, at=now)
+        opened = open(bytes(p["envelope"]), recipient=node.keys, senders=node.partners.directory, at=now)
         label = Label.from_canonical(opened.label, node.catalog.schemes)
     except (InvalidEnvelope, DomainError) as bad:
         audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("R4.4",),
@@ -194,7 +193,7 @@ def on_item(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessag
         audit_note(uow, now, actor, "item.receive", str(p.get("item_ref")), ("G1",),
                    f"item for {final} sent here by {message.sender}, and this node is not its hub")
         return "refused", {"accepted": False, "rules": ["G1"], "reasons": [f"this node is not {final} nor its hub"]}
-    consents = consents_from_records(p.get("consents") or [], partners.directory)
+    consents = consents_from_records(p.get("consents") or [], node.partners.directory)
     hub = str(via) if via and final != node.party else None
     relayed_in = str(via) if via and final == node.party else None
     if relayed_in is not None and message.sender != relayed_in:
@@ -249,10 +248,10 @@ def _store_received(node: Node, uow: UnitOfWork, label: Label, plaintext: bytes,
     return item
 
 
-def on_receipt(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+def on_receipt(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     """A hub passes on the final recipient's signed receipt to the originator."""
     receipt = bytes(message.payload["receipt"])
-    body = verified(receipt, partners, "receipt").body
+    body = verified(receipt, node, "receipt").body
     for item in find_by_ref(uow, node, node.party, str(message.payload["item_ref"])):
         seq = audit_note(uow, now, node_actor(node), "item.receipt", item.id, ("R6.f",),
                          f"{body.get('from')} received it through {message.sender}: {body.get('outcome')}")
@@ -262,7 +261,7 @@ def on_receipt(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMes
 
 # --- consents -------------------------------------------------------------------------------------------------
 
-def on_consent_request(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+def on_consent_request(node: Node, uow: UnitOfWork, message: PeerMessage,
                        now: datetime) -> Answer:
     p = message.payload
     consent_id, to = str(p["consent_id"]), str(p["to"])
@@ -276,7 +275,7 @@ def on_consent_request(node: Node, partners: Partners, uow: UnitOfWork, message:
     return "accepted", {"accepted": True, "consent_id": consent_id}
 
 
-def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+def on_consent(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     p = message.payload
     consent_id = str(p["consent_id"])
     existing = uow.exchange.consent(consent_id)
@@ -286,7 +285,7 @@ def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMes
     granted = bool(p.get("granted")) and record is not None
     if granted:
         assert record is not None
-        consent = verified(record, partners, "consent")
+        consent = verified(record, node, "consent")
         body = consent.body
         if consent.signer.party != message.sender or body.get("by") != message.sender or body.get("id") != consent_id:
             raise Refusal("consent record does not match the request", ("R6.a",))
@@ -300,10 +299,10 @@ def on_consent(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMes
 
 # --- notices -----------------------------------------------------------------------------------------------
 
-def on_compromise_report(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+def on_compromise_report(node: Node, uow: UnitOfWork, message: PeerMessage,
                          now: datetime) -> Answer:
     record = bytes(message.payload["record"])
-    report = verified(record, partners, "compromise-report")
+    report = verified(record, node, "compromise-report")
     body = report.body
     if body.get("reporter") != report.signer.party:
         raise Refusal("the report is not signed by its reporter", ("R17.1",))
@@ -320,10 +319,10 @@ def on_compromise_report(node: Node, partners: Partners, uow: UnitOfWork, messag
     return "accepted", {"accepted": True, "report_id": str(body["id"])}
 
 
-def on_compromise_result(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+def on_compromise_result(node: Node, uow: UnitOfWork, message: PeerMessage,
                          now: datetime) -> Answer:
     record = bytes(message.payload["record"])
-    result = verified(record, partners, "compromise-result")
+    result = verified(record, node, "compromise-result")
     body = result.body
     report = uow.exchange.report(str(body["id"]))
     if report is None or report.reporter != result.signer.party:
@@ -333,7 +332,7 @@ def on_compromise_result(node: Node, partners: Partners, uow: UnitOfWork, messag
     return "accepted", {"accepted": True}
 
 
-def on_recall(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+def on_recall(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     p = message.payload
     items = find_by_ref(uow, node, str(p["originator"]), str(p["item_ref"]))
     for item in items:
@@ -347,7 +346,7 @@ def on_recall(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMess
     return "accepted", {"accepted": True, "holding": [i.id for i in items if i.state != "destroyed"]}
 
 
-def on_reclassification(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+def on_reclassification(node: Node, uow: UnitOfWork, message: PeerMessage,
                          now: datetime) -> Answer:
     """R6.g: the provider changed the classification; our marking follows and the content is sealed again
     under the new label; those we passed the item on to are told in turn."""
@@ -384,11 +383,11 @@ def on_reclassification(node: Node, partners: Partners, uow: UnitOfWork, message
     return "accepted", {"accepted": True, "updated": updated}
 
 
-def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage,
+def on_destruction_certificate(node: Node, uow: UnitOfWork, message: PeerMessage,
                                now: datetime) -> Answer:
     p = message.payload
     certificate = bytes(p["certificate"])
-    signed = verified(certificate, partners, "destruction-certificate")
+    signed = verified(certificate, node, "destruction-certificate")
     body = signed.body
     if signed.signer.party != p.get("holder"):
         raise Refusal("the certificate is not signed by the holder it names", ("Art.13",))
@@ -403,9 +402,9 @@ def on_destruction_certificate(node: Node, partners: Partners, uow: UnitOfWork, 
     return "accepted", {"accepted": True}
 
 
-def on_checkpoint(node: Node, partners: Partners, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
+def on_checkpoint(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Answer:
     record = bytes(message.payload["record"])
-    checkpoint = verified(record, partners, "audit-checkpoint")
+    checkpoint = verified(record, node, "audit-checkpoint")
     body = checkpoint.body
     if checkpoint.signer.party != message.sender:
         raise Refusal("a checkpoint is accepted only from the node it speaks for")

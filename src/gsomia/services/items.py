@@ -21,7 +21,7 @@ from gsomia.domain.labels import Label
 from gsomia.domain.officials import Role
 from gsomia.services import access
 from gsomia.services.audit_log import AuditedDecision, append, draft
-from gsomia.services.context import Actor, ContentSealer, NodeContext
+from gsomia.services.context import Actor, ContentSealer, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -31,38 +31,38 @@ HELD, RELEASED, DESTROYED = "held", "released", "destroyed"
 KEEPERS = (Role.SECURITY_OFFICER, Role.RELEASING_OFFICIAL, Role.NODE)
 
 
-def register_originated(ctx: NodeContext, actor: Actor, label: Label, plaintext: bytes,
+def register_originated(node: Node, actor: Actor, label: Label, plaintext: bytes,
                         sealer: ContentSealer, *, location: str) -> ItemRecord:
-    if label.originator != ctx.party:
-        raise InvalidInput(f"an item originated here must have originator {ctx.party}, not {label.originator}")
-    check_label(ctx, label)
-    access.require(ctx, actor, "item.originate", None, *KEEPERS)
+    if label.originator != node.party:
+        raise InvalidInput(f"an item originated here must have originator {node.party}, not {label.originator}")
+    check_label(node, label)
+    access.require(node, actor, "item.originate", None, *KEEPERS)
     label_bytes = label.canonical_bytes()
-    item = new_record(ctx, actor, label, label_bytes, sealer.seal(label_bytes, plaintext), "originated",
+    item = new_record(node, actor, label, label_bytes, sealer.seal(label_bytes, plaintext), "originated",
                      location=location)
-    return _store_new(ctx, actor, item, "originated", None, "item.originate")
+    return _store_new(node, actor, item, "originated", None, "item.originate")
 
 
-def register_received(ctx: NodeContext, actor: Actor, label: Label, sealed_content: bytes, *,
+def register_received(node: Node, actor: Actor, label: Label, sealed_content: bytes, *,
                       from_party: str, origin_ref: str | None, location: str,
                       receipt: bytes | None = None) -> ItemRecord:
     """A received item, kept under both markings (R4.4): its label must be dual-marked already."""
-    if not label.dual_marked or label.national_marking is None or label.national_marking.party != ctx.party:
-        raise InvalidInput(f"a received item needs the provider and a {ctx.party} equivalent marking (R4.4)")
-    check_label(ctx, label)
-    ctx.schemes.require_party(from_party)
-    access.require(ctx, actor, "item.receive", None, *KEEPERS)
-    item = new_record(ctx, actor, label, label.canonical_bytes(), sealed_content, "received", location=location)
+    if not label.dual_marked or label.national_marking is None or label.national_marking.party != node.party:
+        raise InvalidInput(f"a received item needs the provider and a {node.party} equivalent marking (R4.4)")
+    check_label(node, label)
+    node.schemes.require_party(from_party)
+    access.require(node, actor, "item.receive", None, *KEEPERS)
+    item = new_record(node, actor, label, label.canonical_bytes(), sealed_content, "received", location=location)
     item = replace(item, origin_ref=origin_ref, received_from=from_party)
-    return _store_new(ctx, actor, item, "received", from_party, "item.receive", receipt)
+    return _store_new(node, actor, item, "received", from_party, "item.receive", receipt)
 
 
-def record_release(ctx: NodeContext, actor: Actor, item_id: str, to_party: str,
+def record_release(node: Node, actor: Actor, item_id: str, to_party: str,
                    decision: AuditedDecision) -> ItemRecord:
     """Record a release the policy decided on; a refusal is audited and raised as PermissionDenied."""
-    ctx.schemes.require_party(to_party)
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    node.schemes.require_party(to_party)
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = live_item(uow, item_id)
         entry = append(uow, at, [draft(actor, "item.release", item_id, decision)])
         if decision.allowed:
@@ -74,105 +74,105 @@ def record_release(ctx: NodeContext, actor: Actor, item_id: str, to_party: str,
     return replace(item, state=RELEASED, updated_at=at)
 
 
-def record_receipt(ctx: NodeContext, actor: Actor, item_id: str, from_party: str, receipt: bytes) -> None:
+def record_receipt(node: Node, actor: Actor, item_id: str, from_party: str, receipt: bytes) -> None:
     """The recipient's signed receipt for a release, kept with the distribution history."""
-    access.require(ctx, actor, "item.receipt", item_id, *KEEPERS)
-    with ctx.store.unit_of_work() as uow:
+    access.require(node, actor, "item.receipt", item_id, *KEEPERS)
+    with node.store.unit_of_work() as uow:
         item = _existing(uow, item_id)
         if not any(e.kind == "released" and e.counterparty == from_party for e in uow.items.events(item_id)):
             raise Conflict(f"item {item_id} was never released to {from_party}")
-        _event(uow, ctx, actor, item, "receipt", from_party, "receipt", receipt=receipt)
+        _event(uow, node, actor, item, "receipt", from_party, "receipt", receipt=receipt)
 
 
-def record_copy(ctx: NodeContext, actor: Actor, item_id: str, *, reason: str, location: str) -> ItemRecord:
+def record_copy(node: Node, actor: Actor, item_id: str, *, reason: str, location: str) -> ItemRecord:
     """A reproduction (Art. 16): a new item with the same label, recorded against its original."""
-    access.require(ctx, actor, "item.copy", item_id, *KEEPERS)
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    access.require(node, actor, "item.copy", item_id, *KEEPERS)
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         original = live_item(uow, item_id)
-        copy = replace(original, id=new_item_id(ctx), origin="copy", derived_from=item_id, state=HELD,
+        copy = replace(original, id=new_item_id(node), origin="copy", derived_from=item_id, state=HELD,
                        custodian=actor.official.id, location=location, created_at=at, updated_at=at)
         uow.items.add(copy)
-        _event(uow, ctx, actor, original, "copied", copy.id, reason)
-        _event(uow, ctx, actor, copy, "copy-of", item_id, reason)
+        _event(uow, node, actor, original, "copied", copy.id, reason)
+        _event(uow, node, actor, copy, "copy-of", item_id, reason)
     return copy
 
 
-def transfer_custody(ctx: NodeContext, actor: Actor, item_id: str, *, to_official: str, location: str,
+def transfer_custody(node: Node, actor: Actor, item_id: str, *, to_official: str, location: str,
                      reason: str) -> ItemRecord:
-    access.require(ctx, actor, "item.custody", item_id, *KEEPERS)
-    with ctx.store.unit_of_work() as uow:
+    access.require(node, actor, "item.custody", item_id, *KEEPERS)
+    with node.store.unit_of_work() as uow:
         item = live_item(uow, item_id)
         if uow.officials.get(to_official) is None:
             raise NotFound(f"unknown official {to_official!r}")
-        at = ctx.clock()
+        at = node.clock()
         uow.items.set_state(item_id, state=item.state, custodian=to_official, location=location, at=at)
-        _event(uow, ctx, actor, item, "custody", to_official, f"{reason} (location: {location})")
+        _event(uow, node, actor, item, "custody", to_official, f"{reason} (location: {location})")
     return replace(item, custodian=to_official, location=location, updated_at=at)
 
 
-def record_destruction(ctx: NodeContext, actor: Actor, item_id: str, *, method: str, reason: str) -> ItemRecord:
+def record_destruction(node: Node, actor: Actor, item_id: str, *, method: str, reason: str) -> ItemRecord:
     """Art. 13 / R6.h: the record of destruction; the stored content is erased with it."""
     if not method.strip():
         raise InvalidInput("name the destruction method (Art. 13 requires a record of it)")
-    access.require(ctx, actor, "item.destroy", item_id, Role.SECURITY_OFFICER, Role.NODE)
-    at = ctx.clock()
-    with ctx.store.unit_of_work() as uow:
+    access.require(node, actor, "item.destroy", item_id, Role.SECURITY_OFFICER, Role.NODE)
+    at = node.clock()
+    with node.store.unit_of_work() as uow:
         item = live_item(uow, item_id)
         uow.items.set_state(item_id, state=DESTROYED, custodian=item.custodian, location=item.location, at=at,
                             erase_content=True)
-        _event(uow, ctx, actor, item, "destroyed", None, f"method: {method}; reason: {reason}",
+        _event(uow, node, actor, item, "destroyed", None, f"method: {method}; reason: {reason}",
                rules=("R6.h", "Art.13"))
-    ctx.store.reclaim_erased()  # no earlier page image of the content left behind (see its docstring)
+    node.store.reclaim_erased()  # no earlier page image of the content left behind (see its docstring)
     return replace(item, state=DESTROYED, sealed_content=b"", updated_at=at)
 
 
-def open_content(ctx: NodeContext, actor: Actor, item_id: str, sealer: ContentSealer,
+def open_content(node: Node, actor: Actor, item_id: str, sealer: ContentSealer,
                  decision: AuditedDecision) -> bytes:
     """The plaintext, if the policy allowed this official to read it; every attempt is audited."""
-    with ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         item = live_item(uow, item_id)
-        append(uow, ctx.clock(), [draft(actor, "item.read", item_id, decision)])
+        append(uow, node.clock(), [draft(actor, "item.read", item_id, decision)])
     if not decision.allowed:
         raise PermissionDenied("; ".join(decision.reasons) or "access refused")
     return sealer.open(item.label_bytes, item.sealed_content)
 
 
-def list_items(ctx: NodeContext, actor: Actor, *, state: str | None = None, limit: int = 1000) -> list[ItemRecord]:
-    access.require(ctx, actor, "item.list", None, *KEEPERS)
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def list_items(node: Node, actor: Actor, *, state: str | None = None, limit: int = 1000) -> list[ItemRecord]:
+    access.require(node, actor, "item.list", None, *KEEPERS)
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.items.find(state, limit)
 
 
-def get_item(ctx: NodeContext, actor: Actor, item_id: str) -> ItemRecord:
-    access.require(ctx, actor, "item.show", item_id, *KEEPERS)
-    return _item(ctx, item_id)
+def get_item(node: Node, actor: Actor, item_id: str) -> ItemRecord:
+    access.require(node, actor, "item.show", item_id, *KEEPERS)
+    return _item(node, item_id)
 
 
-def item_history(ctx: NodeContext, actor: Actor, item_id: str) -> list[ItemEvent]:
-    access.require(ctx, actor, "item.history", item_id, *KEEPERS)
-    _item(ctx, item_id)
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def item_history(node: Node, actor: Actor, item_id: str) -> list[ItemEvent]:
+    access.require(node, actor, "item.history", item_id, *KEEPERS)
+    _item(node, item_id)
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.items.events(item_id)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def check_label(ctx: NodeContext, label: Label) -> None:
-    ctx.schemes.level(label.classification)  # raises on an unknown marking
+def check_label(node: Node, label: Label) -> None:
+    node.schemes.level(label.classification)  # raises on an unknown marking
     if not label.purpose.strip():
         raise InvalidInput("an item's label must state its purpose (R6.b)")
 
 
-def new_item_id(ctx: NodeContext) -> str:
-    return f"{ctx.party}-{secrets.token_hex(8)}"
+def new_item_id(node: Node) -> str:
+    return f"{node.party}-{secrets.token_hex(8)}"
 
 
-def new_record(ctx: NodeContext, actor: Actor, label: Label, label_bytes: bytes, sealed: bytes, origin: str,
+def new_record(node: Node, actor: Actor, label: Label, label_bytes: bytes, sealed: bytes, origin: str,
                *, location: str, at: datetime | None = None, item_id: str | None = None) -> ItemRecord:
-    at = at or ctx.clock()
+    at = at or node.clock()
     return ItemRecord(
-        id=item_id or new_item_id(ctx), origin=origin, originator=label.originator,
+        id=item_id or new_item_id(node), origin=origin, originator=label.originator,
         classification=str(label.classification),
         national_marking=str(label.national_marking) if label.national_marking else None,
         releasable_to=tuple(sorted(label.releasable_to)), topics=tuple(sorted(label.topics)),
@@ -180,26 +180,26 @@ def new_record(ctx: NodeContext, actor: Actor, label: Label, label_bytes: bytes,
         custodian=actor.official.id, location=location.strip() or "unspecified", created_at=at, updated_at=at)
 
 
-def _store_new(ctx: NodeContext, actor: Actor, item: ItemRecord, kind: str, counterparty: str | None,
+def _store_new(node: Node, actor: Actor, item: ItemRecord, kind: str, counterparty: str | None,
                action: str, receipt: bytes | None = None) -> ItemRecord:
-    with ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         uow.items.add(item)
-        _event(uow, ctx, actor, item, kind, counterparty, f"{item.classification} at {item.location}",
+        _event(uow, node, actor, item, kind, counterparty, f"{item.classification} at {item.location}",
                receipt=receipt, action=action)
     return item
 
 
-def _event(uow: UnitOfWork, ctx: NodeContext, actor: Actor, item: ItemRecord, kind: str, counterparty: str | None,
+def _event(uow: UnitOfWork, node: Node, actor: Actor, item: ItemRecord, kind: str, counterparty: str | None,
            detail: str, *, receipt: bytes | None = None, action: str | None = None,
            rules: tuple[str, ...] = RULES) -> None:
-    at = ctx.clock()
+    at = node.clock()
     reasons = (detail,) if counterparty is None else (detail, f"counterparty: {counterparty}")
     entry = append(uow, at, [draft(actor, action or f"item.{kind}", item.id, rules=rules, reasons=reasons)])
     uow.items.add_event(ItemEvent(item.id, at, actor.official.id, kind, counterparty, detail, receipt, entry.last_seq))
 
 
-def _item(ctx: NodeContext, item_id: str) -> ItemRecord:
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def _item(node: Node, item_id: str) -> ItemRecord:
+    with node.store.unit_of_work(readonly=True) as uow:
         return _existing(uow, item_id)
 
 

@@ -21,7 +21,7 @@ from gsomia.domain.schemes import Classification
 from gsomia.domain.timeutil import format_instant
 from gsomia.services import access
 from gsomia.services.audit_log import append, draft
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from gsomia.services.token_cache import cache_of
 from gsomia.storage.records import OfficialChange, OfficialRecord, TokenRecord
@@ -47,31 +47,31 @@ class IssuedToken:
     token: str  # shown once; never stored
 
 
-def appoint(ctx: NodeContext, actor: Actor, *, name: str, clearance: str, granted: datetime,
+def appoint(node: Node, actor: Actor, *, name: str, clearance: str, granted: datetime,
             expires: datetime | None, need_to_know: Iterable[str], roles: Iterable[str | Role],
             reason: str) -> OfficialRecord:
     """Add an official to the register. Bad input raises InvalidInput before anything is written."""
-    now = ctx.clock()
-    official = _validated(ctx, Official(
-        party=ctx.party, clearance=_clearance(ctx, clearance), clearance_expires=expires,
+    now = node.clock()
+    official = _validated(node, Official(
+        party=node.party, clearance=_clearance(node, clearance), clearance_expires=expires,
         need_to_know=_topics(need_to_know), roles=_roles(roles), id="OFF-" + secrets.token_hex(6),
         name=name.strip()), granted, now)
     _reason(reason)
-    access.require(ctx, actor, "official.appoint", official.id, Role.SECURITY_OFFICER)
+    access.require(node, actor, "official.appoint", official.id, Role.SECURITY_OFFICER)
     record = OfficialRecord(official, granted, now, now)
-    with ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         uow.officials.add(record)
-        _record_change(uow, ctx, actor, record, "appoint", reason)
+        _record_change(uow, node, actor, record, "appoint", reason)
     return record
 
 
-def update(ctx: NodeContext, actor: Actor, official_id: str, *, reason: str, name: str | None = None,
+def update(node: Node, actor: Actor, official_id: str, *, reason: str, name: str | None = None,
            clearance: str | None = None, granted: datetime | None = None,
            expires: datetime | None | _Keep = KEEP, need_to_know: Iterable[str] | None = None,
            roles: Iterable[str | Role] | None = None) -> OfficialRecord:
     """Change only the fields given; `expires=None` means "no expiry", KEEP leaves it."""
     _reason(reason)
-    new_clearance = None if clearance is None else _clearance(ctx, clearance)
+    new_clearance = None if clearance is None else _clearance(node, clearance)
     new_topics = None if need_to_know is None else _topics(need_to_know)
     new_roles = None if roles is None else _roles(roles)
 
@@ -85,121 +85,121 @@ def update(ctx: NodeContext, actor: Actor, official_id: str, *, reason: str, nam
             need_to_know=o.need_to_know if new_topics is None else new_topics,
             roles=o.roles if new_roles is None else new_roles)
         new_granted = current.clearance_granted if granted is None else granted
-        return OfficialRecord(_validated(ctx, changed, new_granted, now), new_granted, current.created_at, now)
+        return OfficialRecord(_validated(node, changed, new_granted, now), new_granted, current.created_at, now)
 
-    return _modify(ctx, actor, official_id, "update", reason, change)
+    return _modify(node, actor, official_id, "update", reason, change)
 
 
-def suspend(ctx: NodeContext, actor: Actor, official_id: str, *, reason: str) -> OfficialRecord:
-    return _set_status(ctx, actor, official_id, OfficialStatus.SUSPENDED, reason,
+def suspend(node: Node, actor: Actor, official_id: str, *, reason: str) -> OfficialRecord:
+    return _set_status(node, actor, official_id, OfficialStatus.SUSPENDED, reason,
                        allowed_from=(OfficialStatus.ACTIVE,))
 
 
-def reinstate(ctx: NodeContext, actor: Actor, official_id: str, *, reason: str) -> OfficialRecord:
-    return _set_status(ctx, actor, official_id, OfficialStatus.ACTIVE, reason,
+def reinstate(node: Node, actor: Actor, official_id: str, *, reason: str) -> OfficialRecord:
+    return _set_status(node, actor, official_id, OfficialStatus.ACTIVE, reason,
                        allowed_from=(OfficialStatus.SUSPENDED,))
 
 
-def revoke(ctx: NodeContext, actor: Actor, official_id: str, *, reason: str) -> OfficialRecord:
-    return _set_status(ctx, actor, official_id, OfficialStatus.REVOKED, reason,
+def revoke(node: Node, actor: Actor, official_id: str, *, reason: str) -> OfficialRecord:
+    return _set_status(node, actor, official_id, OfficialStatus.REVOKED, reason,
                        allowed_from=(OfficialStatus.ACTIVE, OfficialStatus.SUSPENDED))
 
 
-def get(ctx: NodeContext, actor: Actor, official_id: str, *, action: str = "official.show") -> OfficialRecord:
-    access.require(ctx, actor, action, official_id, Role.SECURITY_OFFICER)
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def get(node: Node, actor: Actor, official_id: str, *, action: str = "official.show") -> OfficialRecord:
+    access.require(node, actor, action, official_id, Role.SECURITY_OFFICER)
+    with node.store.unit_of_work(readonly=True) as uow:
         record = uow.officials.get(official_id)
     if record is None:
         raise NotFound(f"unknown official {official_id!r}")
     return record
 
 
-def list_officials(ctx: NodeContext, actor: Actor, status: OfficialStatus | None = None) -> list[OfficialRecord]:
-    access.require(ctx, actor, "official.list", None, Role.SECURITY_OFFICER)
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def list_officials(node: Node, actor: Actor, status: OfficialStatus | None = None) -> list[OfficialRecord]:
+    access.require(node, actor, "official.list", None, Role.SECURITY_OFFICER)
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.officials.find(status)
 
 
-def history(ctx: NodeContext, actor: Actor, official_id: str) -> list[OfficialChange]:
-    get(ctx, actor, official_id, action="official.history")
-    with ctx.store.unit_of_work(readonly=True) as uow:
+def history(node: Node, actor: Actor, official_id: str) -> list[OfficialChange]:
+    get(node, actor, official_id, action="official.history")
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.officials.changes(official_id)
 
 
-def issue_token(ctx: NodeContext, actor: Actor, official_id: str, *, reason: str) -> IssuedToken:
+def issue_token(node: Node, actor: Actor, official_id: str, *, reason: str) -> IssuedToken:
     """A new personal API token for an active official; earlier tokens stay valid until revoked."""
     _reason(reason)
-    record = get(ctx, actor, official_id, action="official.token")
+    record = get(node, actor, official_id, action="official.token")
     if record.official.status is not OfficialStatus.ACTIVE:
         raise Conflict(f"official {official_id} is {record.official.status.value}: no token issued")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with ctx.store.unit_of_work() as uow:
-        uow.officials.add_token(TokenRecord(_digest(token), official_id, ctx.clock(), None))
-        append(uow, ctx.clock(), [draft(actor, "official.token", official_id, rules=RULES, reasons=(reason,))])
+    with node.store.unit_of_work() as uow:
+        uow.officials.add_token(TokenRecord(_digest(token), official_id, node.clock(), None))
+        append(uow, node.clock(), [draft(actor, "official.token", official_id, rules=RULES, reasons=(reason,))])
     return IssuedToken(official_id, token)
 
 
-def authenticate(ctx: NodeContext, token: str, *, via: str = "api") -> Official:
+def authenticate(node: Node, token: str, *, via: str = "api") -> Official:
     """The active official a token belongs to, or AuthenticationFailed (audited) for any failure."""
     digest = _digest(token)
-    now = ctx.clock()
-    with ctx.store.unit_of_work(readonly=True) as uow:
+    now = node.clock()
+    with node.store.unit_of_work(readonly=True) as uow:
         found = uow.officials.find_token(digest)
         record = uow.officials.get(found.official_id) if found else None
     if (found is not None and record is not None and hmac.compare_digest(found.token_hash, digest)
             and found.revoked_at is None and record.official.status is OfficialStatus.ACTIVE
             and record.official.clearance_valid_at(now)):
-        cache_of(ctx.store).put(digest, record.official)
+        cache_of(node.store).put(digest, record.official)
         return record.official
-    with ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         append(uow, now, [draft(Actor(ANONYMOUS, via), "authenticate", found.official_id if found else None,
                                 rules=("R7.2",), reasons=("unknown, revoked or inactive token",))])
     raise AuthenticationFailed()
 
 
-def audit_throttled(ctx: NodeContext, caller: str, failures: int, window_s: float, *, via: str = "api") -> None:
+def audit_throttled(node: Node, caller: str, failures: int, window_s: float, *, via: str = "api") -> None:
     """The moment a caller is turned away for failing too often (services/throttle.py): audited once."""
-    with ctx.store.unit_of_work() as uow:
-        append(uow, ctx.clock(), [draft(Actor(ANONYMOUS, via), "authenticate.throttled", None, rules=("R7.2",),
+    with node.store.unit_of_work() as uow:
+        append(uow, node.clock(), [draft(Actor(ANONYMOUS, via), "authenticate.throttled", None, rules=("R7.2",),
                                         reasons=(f"{failures} failed authentications from {caller} within "
                                                  f"{window_s:g} s: further attempts refused for a while",))])
 
 
-def recently_authenticated(ctx: NodeContext, token: str) -> Official | None:
+def recently_authenticated(node: Node, token: str) -> Official | None:
     """The official `token` was authenticated as within the last moment (token_cache.py), clearance
     still valid; None: ask `authenticate`. Does no I/O."""
-    official = cache_of(ctx.store).get(_digest(token))
-    return official if official is not None and official.clearance_valid_at(ctx.clock()) else None
+    official = cache_of(node.store).get(_digest(token))
+    return official if official is not None and official.clearance_valid_at(node.clock()) else None
 
 
-def check_bootstrap(ctx: NodeContext, *, name: str, clearance: str | None, expires: datetime | None) -> Official:
+def check_bootstrap(node: Node, *, name: str, clearance: str | None, expires: datetime | None) -> Official:
     """The first security officer as bootstrap() would create them; raises InvalidInput, writes nothing."""
-    now = ctx.clock()
-    level = clearance or str(Classification(ctx.party, _highest_level(ctx)))
-    return _validated(ctx, Official(
-        party=ctx.party, clearance=_clearance(ctx, level), clearance_expires=expires, need_to_know=frozenset(),
+    now = node.clock()
+    level = clearance or str(Classification(node.party, _highest_level(node)))
+    return _validated(node, Official(
+        party=node.party, clearance=_clearance(node, level), clearance_expires=expires, need_to_know=frozenset(),
         roles=frozenset({Role.SECURITY_OFFICER}), id="OFF-" + secrets.token_hex(6), name=name.strip()), now, now)
 
 
-def bootstrap(ctx: NodeContext, *, name: str, clearance: str | None, expires: datetime | None,
+def bootstrap(node: Node, *, name: str, clearance: str | None, expires: datetime | None,
               via: str = "cli-local") -> tuple[OfficialRecord, IssuedToken]:
     """The node's first official, a security officer, with a token; refused once anyone exists."""
-    official = check_bootstrap(ctx, name=name, clearance=clearance, expires=expires)
-    now = ctx.clock()
+    official = check_bootstrap(node, name=name, clearance=clearance, expires=expires)
+    now = node.clock()
     record = OfficialRecord(official, now, now, now)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with ctx.store.unit_of_work() as uow:
+    with node.store.unit_of_work() as uow:
         if uow.officials.count() > 0:
             raise Conflict("the register already has officials; bootstrap is only for an empty node")
         uow.officials.add(record)
         uow.officials.add_token(TokenRecord(_digest(token), official.id, now, None))
-        _record_change(uow, ctx, Actor(official, via), record, "bootstrap", "first security officer of the node")
+        _record_change(uow, node, Actor(official, via), record, "bootstrap", "first security officer of the node")
     return record, IssuedToken(official.id, token)
 
 
-def local_admin(ctx: NodeContext, official_id: str) -> Official:
+def local_admin(node: Node, official_id: str) -> Official:
     """The configured local administrator, if still active (see gsomia.cli.node for why this is safe)."""
-    with ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         record = uow.officials.get(official_id)
     if record is None or record.official.status is not OfficialStatus.ACTIVE:
         raise AuthenticationFailed()
@@ -208,7 +208,7 @@ def local_admin(ctx: NodeContext, official_id: str) -> Official:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _set_status(ctx: NodeContext, actor: Actor, official_id: str, status: OfficialStatus, reason: str,
+def _set_status(node: Node, actor: Actor, official_id: str, status: OfficialStatus, reason: str,
                 allowed_from: tuple[OfficialStatus, ...]) -> OfficialRecord:
     _reason(reason)
 
@@ -217,7 +217,7 @@ def _set_status(ctx: NodeContext, actor: Actor, official_id: str, status: Offici
             raise Conflict(f"official {official_id} is {current.official.status.value}")
         return replace(current, official=replace(current.official, status=status), updated_at=now)
 
-    return _modify(ctx, actor, official_id, _verb(status), reason, change)
+    return _modify(node, actor, official_id, _verb(status), reason, change)
 
 
 def _keeps_register(record: OfficialRecord) -> bool:
@@ -230,27 +230,27 @@ def _verb(status: OfficialStatus) -> str:
             OfficialStatus.REVOKED: "revoke"}[status]
 
 
-def _modify(ctx: NodeContext, actor: Actor, official_id: str, action: str, reason: str,
+def _modify(node: Node, actor: Actor, official_id: str, action: str, reason: str,
             change: Callable[[OfficialRecord, datetime], OfficialRecord]) -> OfficialRecord:
     """Read, change and write one record in one transaction (row locked), with its change row and audit."""
-    access.require(ctx, actor, f"official.{action}", official_id, Role.SECURITY_OFFICER)
-    with ctx.store.unit_of_work() as uow:
+    access.require(node, actor, f"official.{action}", official_id, Role.SECURITY_OFFICER)
+    with node.store.unit_of_work() as uow:
         current = uow.officials.get(official_id, for_update=True)
         if current is None:
             raise NotFound(f"unknown official {official_id!r}")
-        record = change(current, ctx.clock())  # may raise: the transaction then writes nothing
+        record = change(current, node.clock())  # may raise: the transaction then writes nothing
         if _keeps_register(current) and not _keeps_register(record) and not any(
                 _keeps_register(r) for r in uow.officials.find(OfficialStatus.ACTIVE) if r.official.id != official_id):
             raise Conflict(f"{official_id} is the last active security officer: appoint another one first")
         uow.officials.replace(record)
         if record.official.status is not OfficialStatus.ACTIVE:
             uow.officials.revoke_tokens(record.official.id, record.updated_at)
-        _record_change(uow, ctx, actor, record, action, reason)
-    cache_of(ctx.store).clear()  # again after the commit: a check made meanwhile saw the old record
+        _record_change(uow, node, actor, record, action, reason)
+    cache_of(node.store).clear()  # again after the commit: a check made meanwhile saw the old record
     return record
 
 
-def _record_change(uow: UnitOfWork, ctx: NodeContext, actor: Actor, record: OfficialRecord, action: str,
+def _record_change(uow: UnitOfWork, node: Node, actor: Actor, record: OfficialRecord, action: str,
                    reason: str) -> None:
     o = record.official
     snapshot = json.dumps({
@@ -259,12 +259,12 @@ def _record_change(uow: UnitOfWork, ctx: NodeContext, actor: Actor, record: Offi
         "need_to_know": sorted(o.need_to_know), "roles": sorted(r.value for r in o.roles), "status": o.status.value,
     }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     uow.officials.add_change(OfficialChange(o.id, record.updated_at, actor.official.id, action, reason, snapshot))
-    cache_of(ctx.store).clear()  # the register changes: nobody rides on an earlier check
+    cache_of(node.store).clear()  # the register changes: nobody rides on an earlier check
     append(uow, record.updated_at, [draft(actor, f"official.{action}", o.id, rules=RULES,
                                           reasons=(reason, snapshot))])
 
 
-def _validated(ctx: NodeContext, official: Official, granted: datetime, now: datetime) -> Official:
+def _validated(node: Node, official: Official, granted: datetime, now: datetime) -> Official:
     if not official.name:
         raise InvalidInput("the official's name is empty")
     if granted > now:
@@ -280,19 +280,19 @@ def _validated(ctx: NodeContext, official: Official, granted: datetime, now: dat
     return official
 
 
-def _clearance(ctx: NodeContext, text: str) -> Classification:
+def _clearance(node: Node, text: str) -> Classification:
     try:
-        parsed = ctx.schemes.parse(text)
+        parsed = node.schemes.parse(text)
     except DomainError as bad:
         raise InvalidInput(str(bad)) from None
-    if parsed.party != ctx.party:
-        raise InvalidInput(f"clearance {parsed} is not a {ctx.party} classification: "
+    if parsed.party != node.party:
+        raise InvalidInput(f"clearance {parsed} is not a {node.party} classification: "
                            "a node registers national clearances of its own party")
     return parsed
 
 
-def _highest_level(ctx: NodeContext) -> str:
-    return max(ctx.schemes.scheme(ctx.party).levels, key=lambda lv: lv.tier).code
+def _highest_level(node: Node) -> str:
+    return max(node.schemes.scheme(node.party).levels, key=lambda lv: lv.tier).code
 
 
 def _topics(topics: Iterable[str]) -> frozenset[str]:

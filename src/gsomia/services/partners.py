@@ -47,6 +47,11 @@ class Peer:
 class Partners:
     by_party: dict[str, Peer]
 
+    @classmethod
+    def none(cls) -> Partners:
+        """A node that knows no partner (yet): it federates with nobody."""
+        return cls({})
+
     @functools.cached_property
     def directory(self) -> KeyDirectory:
         """Every partner's keys, to verify what they sign (built once: it is consulted per message)."""

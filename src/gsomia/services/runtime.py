@@ -1,10 +1,9 @@
-"""The node at run time: one object that the API, the federation layer and the CLI share.
+"""Opening a node from its data directory, and creating one (what `gsomia init` needs).
 
-`open_node(DIR)` reads the settings, opens the store (checked to be at this release's schema),
-loads the catalogue and the node's key ring (the passphrase from GSOMIA_KEY_PASSPHRASE[_FILE]
-unless given), and wires the crypto layer into the shapes the services declared: content sealed at
-rest to the node's own key (`sealer`), audit checkpoints signed with the node's key
-(`checkpoint_signer`).
+`open_node(DIR)` reads the settings, opens the store (checked to be at this release's schema), loads
+the catalogue, the partners of peers.toml and the node's key ring (the passphrase from
+GSOMIA_KEY_PASSPHRASE[_FILE] unless given); `open_node(DIR, keys=False)` leaves the keys out, for
+what only reads and writes records (the register, the audit trail): those commands need no passphrase.
 
 The clock is the real UTC clock, unless a test passes one, or the settings name a `clock_start`
 (demo and testing only: the node's time starts there when the process starts and runs forward in
@@ -13,98 +12,81 @@ real time, so that the 2016 episode can be replayed).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gsomia.config import Settings, load_settings
-from gsomia.crypto import (
-    CryptoError,
-    KeyRing,
-    RingCheckpointSigner,
-    RingSealer,
-    init_keystore,
-    load_keyring_at,
-    passphrase_from_env,
-)
+from gsomia.crypto import CryptoError, KeyRing, init_keystore, load_keyring_at, passphrase_from_env
 from gsomia.data import load_catalog
-from gsomia.domain.catalog import Catalog
-from gsomia.services import node as node_setup
-from gsomia.services.audit_chain import CheckpointSigner
-from gsomia.services.context import ContentSealer, NodeContext, utc_now
-from gsomia.services.errors import ServiceError, StoreUnavailable
-from gsomia.storage.writer import WriterClosed
-
-T = TypeVar("T")
+from gsomia.services.context import Node, utc_now
+from gsomia.services.errors import KeysUnavailable, StoreUnavailable
+from gsomia.services.partners import load_partners
+from gsomia.storage import open_store, upgrade_to_head
+from gsomia.storage.migrate import current_revision, head_revision
 
 
-class KeysUnavailable(ServiceError):
-    """The node's keys cannot be loaded: no passphrase, a wrong one, missing or badly protected files."""
-
-
-@dataclass
-class Node:
-    settings: Settings
-    ctx: NodeContext
-    catalog: Catalog
-    keys: KeyRing
-    sealer: ContentSealer  # RingSealer over `keys`: content sealed at rest to the node's own key
-    checkpoint_signer: CheckpointSigner
-
-    @property
-    def party(self) -> str:
-        return self.ctx.party
-
-    async def write(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """`use_case(*args, **kwargs)` on the store's writer (storage/writer.py), for callers on an event
-        loop: run in one transaction with the writes waiting beside it, answered once that is durable."""
-        return await _on_writer(self.ctx.store.writer.run(use_case, *args, **kwargs))
-
-    async def read(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """`use_case(*args, **kwargs)` on the writer between its batches: it sees only durable writes."""
-        return await _on_writer(self.ctx.store.writer.read(use_case, *args, **kwargs))
-
-    def close(self) -> None:
-        node_setup.close(self.ctx)
-
-    def __enter__(self) -> Node:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
-
-
-async def _on_writer(submitted: Awaitable[T]) -> T:
-    try:
-        return await submitted
-    except WriterClosed:
-        raise StoreUnavailable("the node is shutting down: try again shortly") from None
-
-
-def open_node(data_dir: Path, *, passphrase: bytes | None = None,
+def open_node(data_dir: Path, *, passphrase: bytes | None = None, keys: bool = True,
               clock: Callable[[], datetime] | None = None) -> Node:
-    """The node in `data_dir`, ready for use cases. Raises ConfigError, StoreUnavailable or KeysUnavailable."""
+    """The node in `data_dir`, ready for use cases. Raises ConfigError, PeerConfigError, StoreUnavailable
+    or KeysUnavailable."""
     settings = load_settings(data_dir)
+    ring = load_keys(settings, passphrase) if keys else None
+    partners = load_partners(data_dir)
+    node = unchecked_node(settings, clock=clock or node_clock(settings.clock_start, settings.clock_anchor),
+                          keyring=ring)
     try:
-        keys = load_keyring_at(settings.effective_keys_dir,
+        check_database(node)
+    except BaseException:
+        node.close()
+        raise
+    return node.with_partners(partners)
+
+
+def unchecked_node(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+                   keyring: KeyRing | None = None) -> Node:
+    """The node over its store, not yet checked: no connection (and no SQLite file) until first used."""
+    store = open_store(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                       schema=settings.database_schema)
+    return Node(settings, store, load_catalog(), clock, keyring=keyring)
+
+
+def load_keys(settings: Settings, passphrase: bytes | None = None) -> KeyRing:
+    try:
+        ring = load_keyring_at(settings.effective_keys_dir,
                                passphrase=passphrase if passphrase is not None else passphrase_from_env())
     except CryptoError as bad:
         raise KeysUnavailable(f"cannot load the node's keys: {bad.reason}") from None
-    if keys.party != settings.party:
-        raise KeysUnavailable(f"the keys in {settings.effective_keys_dir} are {keys.party}'s, not {settings.party}'s")
-    the_clock = clock or node_clock(settings.clock_start, settings.clock_anchor)
-    ctx = replace(node_setup.open_context(settings), clock=the_clock)
+    if ring.party != settings.party:
+        raise KeysUnavailable(f"the keys in {settings.effective_keys_dir} are {ring.party}'s, not {settings.party}'s")
+    return ring
+
+
+def create_database(node: Node) -> None:
+    """Migrate the node's database to the newest schema (idempotent)."""
     try:
-        node_setup.check_database(ctx)
-    except BaseException:
-        node_setup.close(ctx)
-        raise
-    return Node(settings=settings, ctx=ctx, catalog=load_catalog(), keys=keys,
-                sealer=RingSealer(keys, the_clock), checkpoint_signer=RingCheckpointSigner(keys))
+        upgrade_to_head(node.store.engine)
+    except SQLAlchemyError as bad:
+        raise _unavailable(bad) from None
+
+
+def check_database(node: Node) -> None:
+    """Reachable and at the schema this release expects; else StoreUnavailable saying what to do."""
+    try:
+        found = current_revision(node.store.engine)
+    except SQLAlchemyError as bad:
+        raise _unavailable(bad) from None
+    wanted = head_revision()
+    if found != wanted:
+        raise StoreUnavailable(f"the node's database is at schema revision {found or 'none (empty)'}, this gsomia "
+                               f"needs {wanted}: run `gsomia migrate --data DIR` (after a backup)")
+
+
+def _unavailable(bad: SQLAlchemyError) -> StoreUnavailable:
+    detail = str(bad.orig if isinstance(bad, DBAPIError) else bad).strip().splitlines()[0]
+    return StoreUnavailable(f"cannot use the node's database: {detail}")
 
 
 def key_passphrase(passphrase_file: Path | None = None) -> bytes:
@@ -149,4 +131,5 @@ def node_clock(start: datetime | None, anchor: datetime | None = None) -> Callab
     return shifted
 
 
-__all__ = ["KeysUnavailable", "Node", "create_keys", "key_passphrase", "node_clock", "open_node"]
+__all__ = ["KeysUnavailable", "Node", "check_database", "create_database", "create_keys", "key_passphrase",
+           "load_keys", "node_clock", "open_node", "unchecked_node"]

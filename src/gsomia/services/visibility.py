@@ -10,9 +10,8 @@ from gsomia.domain.officials import OfficialStatus, Role
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request
 from gsomia.services import audit
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.errors import NotFound, PermissionDenied
-from gsomia.services.runtime import Node
 from gsomia.storage.records import ItemEvent, ItemRecord
 
 SCAN_LIMIT = 100_000  # readers' listings are filtered after reading; a registry beyond this wants an index
@@ -24,14 +23,14 @@ def sees_everything(actor: Actor) -> bool:
 
 
 def read_decision(node: Node, actor: Actor, item: ItemRecord) -> Decision:
-    label = Label.from_canonical(item.label_bytes, node.ctx.schemes)
-    return decide(Request(Action.READ, node.ctx.clock(), actor.official, label, item_id=item.id), node.catalog)
+    label = Label.from_canonical(item.label_bytes, node.schemes)
+    return decide(Request(Action.READ, node.clock(), actor.official, label, item_id=item.id), node.catalog)
 
 
 def visible_items(node: Node, actor: Actor, *, state: str | None = None, originator: str | None = None,
                   topic: str | None = None, limit: int = 100) -> list[ItemRecord]:
     """The inventory as this official may see it, filtered before the limit is applied."""
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         found = uow.items.find(state, SCAN_LIMIT)
     wanted = [i for i in found if (originator is None or i.originator == originator)
               and (topic is None or topic in i.topics)]
@@ -42,14 +41,14 @@ def visible_items(node: Node, actor: Actor, *, state: str | None = None, origina
 
 def visible_item(node: Node, actor: Actor, item_id: str, action: str) -> ItemRecord:
     """One item, if this official may see it; a refusal carries the policy's rules and is audited."""
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         item = uow.items.get(item_id)
     if item is None:
         raise NotFound(f"unknown item {item_id!r}")
     if not sees_everything(actor):
         decision = read_decision(node, actor, item)
         if not decision.allowed:
-            audit.record_decision(node.ctx, actor, action, item.id, decision)
+            audit.record_decision(node, actor, action, item.id, decision)
             raise PermissionDenied(" ".join(decision.reasons), rules=decision.rules, reasons=decision.reasons)
     return item
 
@@ -57,5 +56,5 @@ def visible_item(node: Node, actor: Actor, item_id: str, action: str) -> ItemRec
 def visible_history(node: Node, actor: Actor, item_id: str) -> list[ItemEvent]:
     """Custody and distribution history (R6.f) of an item this official may see."""
     item = visible_item(node, actor, item_id, "item.history")
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         return uow.items.events(item.id)

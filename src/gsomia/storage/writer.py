@@ -22,13 +22,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from gsomia.storage.unit_of_work import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 MAX_BATCH = 64
 
 
@@ -61,18 +62,17 @@ class Writer:
         """How many use cases are queued and not yet taken (approximate while the writer runs)."""
         return self._jobs.qsize()
 
-    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def run(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`function(*args, **kwargs)` in the next batch; its result once the batch is durable."""
-        return await self._submit(function, args, kwargs, readonly=False)
+        return await self._submit(lambda: function(*args, **kwargs), readonly=False)
 
-    async def read(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def read(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`function(*args, **kwargs)` between batches, seeing only durable commits."""
-        return await self._submit(function, args, kwargs, readonly=True)
+        return await self._submit(lambda: function(*args, **kwargs), readonly=True)
 
-    async def _submit(self, function: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], *,
-                      readonly: bool) -> T:
+    async def _submit(self, call: Callable[[], T], *, readonly: bool) -> T:
         loop = asyncio.get_running_loop()
-        job = _Job(lambda: function(*args, **kwargs), readonly, loop, loop.create_future())
+        job = _Job(call, readonly, loop, loop.create_future())
         self._enqueue(job)
         result: T = await job.future
         return result

@@ -16,8 +16,8 @@ from gsomia.domain.parsing import request_from_dict
 from gsomia.domain.policy import decide as policy_decide
 from gsomia.domain.policy import decide_many
 from gsomia.domain.timeutil import parse_instant
+from gsomia.services.context import Node
 from gsomia.services.errors import NotFound
-from gsomia.services.runtime import Node
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 
@@ -34,7 +34,7 @@ def _agreement(node: Node, agreement_id: str) -> Agreement:
 
 
 def _at(node: Node, at: str | None) -> datetime:
-    return node.ctx.clock() if at is None else parse_instant(at)
+    return node.clock() if at is None else parse_instant(at)
 
 
 @router.get("/agreements", response_model=list[schemas.AgreementWithStatus], responses=responses(400))

@@ -16,7 +16,7 @@ from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
 from gsomia.domain.officials import Role
 from gsomia.services import access, audit, signing
-from gsomia.services.context import Actor, NodeContext
+from gsomia.services.context import Actor, Node
 from gsomia.storage.records import AuditEntry
 from gsomia.storage.repositories import entry_from_raw, stream_raw_entries
 
@@ -25,17 +25,17 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_PAGE = 1000
 
 
-def entries_after(ctx: NodeContext, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
+def entries_after(node: Node, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
     """Entries with seq > since, at most `limit`, and the cursor of the next page (None at the end).
 
     TODO(lead): this belongs in services.audit beside tail(); it lives here only because the API
     work was scoped to src/gsomia/api/.
     """
-    access.require(ctx, actor, "audit.entries", None, Role.SECURITY_OFFICER)
-    with closing(stream_raw_entries(ctx.store.engine, from_seq=since + 1, batch=limit)) as batches:
+    access.require(node, actor, "audit.entries", None, Role.SECURITY_OFFICER)
+    with closing(stream_raw_entries(node.store.engine, from_seq=since + 1, batch=limit)) as batches:
         rows = next(batches, [])
     entries = [entry_from_raw(row) for row in rows]
-    more = len(entries) == limit and audit.entry_count(ctx) > entries[-1].seq
+    more = len(entries) == limit and audit.entry_count(node) > entries[-1].seq
     return entries, entries[-1].seq if more else None
 
 
@@ -43,7 +43,7 @@ def entries_after(ctx: NodeContext, actor: Actor, since: int, limit: int) -> tup
 def entries(node: NodeDep, actor: ActorDep, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> schemas.AuditPage:
     """Entries after seq `since`, oldest first (R7.5); only the security officer reads the trail."""
-    found, cursor = entries_after(node.ctx, actor, since, limit)
+    found, cursor = entries_after(node, actor, since, limit)
     return schemas.AuditPage(entries=[views.audit_entry(e) for e in found], next=cursor)
 
 
@@ -53,11 +53,11 @@ def verify(node: NodeDep, actor: ActorDep) -> schemas.VerifyOut:
     false names the first bad entry. (A broken chain is a finding, not an HTTP error: still 200.)"""
     public = signing.node_public_key(node.settings.effective_keys_dir)
     check = signing.signature_check(public) if public else None
-    return views.verify_report(audit.verify_store(node.ctx, actor, check_signature=check))
+    return views.verify_report(audit.verify_store(node, actor, check_signature=check))
 
 
 @router.post("/checkpoints", status_code=status.HTTP_201_CREATED, response_model=schemas.CheckpointOut,
              responses=responses(403))
 def checkpoint(node: NodeDep, actor: ActorDep) -> schemas.CheckpointOut:
     """Sign the current head (count, hash, time) with the node's key, so later deletion shows."""
-    return views.checkpoint(audit.checkpoint(node.ctx, actor, node.checkpoint_signer))
+    return views.checkpoint(audit.checkpoint(node, actor, node.checkpoint_signer))

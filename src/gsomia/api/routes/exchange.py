@@ -10,29 +10,20 @@ its durable commit, and each is answered once that commit is on stable storage.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import decision_parts, responses, status_and_code
 from gsomia.api.schemas import ErrorBody
 from gsomia.services import exchange
-from gsomia.services.partners import Partners
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
 
 router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
 
 Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
-
-
-async def partners_of(request: Request) -> Partners:
-    """The node's partners (the sender learns of new outbox rows from the store, see NodeServer)."""
-    return cast(Partners, request.app.state.partners)
-
-
-PartnersDep = Annotated[Partners, Depends(partners_of)]
 
 
 class ReleaseIn(BaseModel):
@@ -157,18 +148,18 @@ def _report(r: CompromiseReport, now: datetime) -> ReportOut:
 
 @router.post("/v1/items/{item_id}/release", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,
              responses=responses(400, 403, 404, 409))
-async def release(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: ReleaseIn) -> Queued:
+async def release(node: NodeDep, actor: ActorDep, item_id: str, body: ReleaseIn) -> Queued:
     """Release our item to a partner, directly or through a hub with our written consent (R6.a, T4, T5)."""
-    return Queued(message_id=await node.write(exchange.release, node, partners, actor, item_id, body.to, via=body.via))
+    return Queued(message_id=await node.write(exchange.release, node, actor, item_id, body.to, via=body.via))
 
 
 @router.post("/v1/releases", response_model=ReleasesOut, responses=responses(400))
-async def release_many(node: NodeDep, partners: PartnersDep, actor: ActorDep, body: ReleasesIn) -> ReleasesOut:
+async def release_many(node: NodeDep, actor: ActorDep, body: ReleasesIn) -> ReleasesOut:
     """Release several of our items at once (one transaction): each is decided, audited and queued as a
     single release would be, and a refused or unknown one stops only itself (R6.a, T4, T5)."""
     wanted = [exchange.Release(r.item_id, r.to, r.via) for r in body.releases]
     outcomes = []
-    for one, outcome in zip(wanted, await node.write(exchange.release_many, node, partners, actor, wanted),
+    for one, outcome in zip(wanted, await node.write(exchange.release_many, node, actor, wanted),
                             strict=True):
         if isinstance(outcome, str):
             outcomes.append(ReleaseOutcome(item_id=one.item_id, to=one.to, status=202, message_id=outcome))
@@ -182,20 +173,20 @@ async def release_many(node: NodeDep, partners: PartnersDep, actor: ActorDep, bo
 
 @router.post("/v1/items/{item_id}/disclose", status_code=status.HTTP_202_ACCEPTED, response_model=Queued,
              responses=responses(400, 403, 404))
-async def disclose(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: DiscloseIn) -> Queued:
+async def disclose(node: NodeDep, actor: ActorDep, item_id: str, body: DiscloseIn) -> Queued:
     """Pass a partner's item to a third party: refused without the originator's written consent (R6.a)."""
-    return Queued(message_id=await node.write(exchange.disclose, node, partners, actor, item_id, body.to))
+    return Queued(message_id=await node.write(exchange.disclose, node, actor, item_id, body.to))
 
 
 @router.post("/v1/items/{item_id}/consent-requests", status_code=status.HTTP_202_ACCEPTED,
              response_model=ConsentOut, responses=responses(400, 404))
-async def request_consent(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
+async def request_consent(node: NodeDep, actor: ActorDep, item_id: str,
                           body: ConsentRequestIn) -> ConsentOut:
     """Ask the originator for written consent to pass its item to a third party (R6.a)."""
 
     def requested() -> ConsentOut:
-        consent_id = exchange.request_consent(node, partners, actor, item_id, body.to, body.purpose)
-        with node.ctx.store.unit_of_work(readonly=True) as uow:
+        consent_id = exchange.request_consent(node, actor, item_id, body.to, body.purpose)
+        with node.store.unit_of_work(readonly=True) as uow:
             record = uow.exchange.consent(consent_id)
         assert record is not None
         return _consent(record)
@@ -208,7 +199,7 @@ def list_consents(node: NodeDep, actor: ActorDep,
                   state: Annotated[str | None, Query(pattern="^(requested|granted|refused)$")] = None,
                   ) -> list[ConsentOut]:
     """Consents asked of us, asked by us, and given (R6.a, T5)."""
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         return [_consent(c) for c in uow.exchange.consents(state=state)]
 
 
@@ -221,40 +212,40 @@ async def standing_consent(node: NodeDep, actor: ActorDep, body: StandingConsent
 
 
 @router.post("/v1/consents/{consent_id}/grant", response_model=ConsentOut, responses=responses(403, 404, 409))
-async def grant(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str,
+async def grant(node: NodeDep, actor: ActorDep, consent_id: str,
                 body: ConsentAnswerIn) -> ConsentOut:
     """The originator's security officer grants: a signed consent, scoped to the item and recipient (R6.a)."""
-    return _consent(await node.write(exchange.answer_consent, node, partners, actor, consent_id, grant=True,
+    return _consent(await node.write(exchange.answer_consent, node, actor, consent_id, grant=True,
                                      until=body.until, reason=body.reason))
 
 
 @router.post("/v1/consents/{consent_id}/refuse", response_model=ConsentOut, responses=responses(403, 404, 409))
-async def refuse(node: NodeDep, partners: PartnersDep, actor: ActorDep, consent_id: str,
+async def refuse(node: NodeDep, actor: ActorDep, consent_id: str,
                  body: ConsentAnswerIn) -> ConsentOut:
     """The originator's security officer refuses (R6.a)."""
-    return _consent(await node.write(exchange.answer_consent, node, partners, actor, consent_id, grant=False,
+    return _consent(await node.write(exchange.answer_consent, node, actor, consent_id, grant=False,
                                      reason=body.reason))
 
 
 @router.post("/v1/items/{item_id}/compromise", status_code=status.HTTP_202_ACCEPTED, response_model=ReportOut,
              responses=responses(400, 404))
-async def report_compromise(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str,
+async def report_compromise(node: NodeDep, actor: ActorDep, item_id: str,
                             body: ReportIn) -> ReportOut:
     """Loss or compromise, actual or possible: the provider is informed immediately (R17.1)."""
 
     def reported() -> ReportOut:
-        return _one_report(node, exchange.report_compromise(node, partners, actor, item_id, body.description))
+        return _one_report(node, exchange.report_compromise(node, actor, item_id, body.description))
 
     return await node.write(reported)
 
 
 @router.post("/v1/reports/{report_id}/result", response_model=ReportOut, responses=responses(404))
-async def report_result(node: NodeDep, partners: PartnersDep, actor: ActorDep, report_id: str,
+async def report_result(node: NodeDep, actor: ActorDep, report_id: str,
                         body: ResultIn) -> ReportOut:
     """The investigation's result and measures against recurrence, to the provider (R17.1)."""
 
     def reported() -> ReportOut:
-        exchange.report_result(node, partners, actor, report_id, body.result)
+        exchange.report_result(node, actor, report_id, body.result)
         return _one_report(node, report_id)
 
     return await node.write(reported)
@@ -263,36 +254,36 @@ async def report_result(node: NodeDep, partners: PartnersDep, actor: ActorDep, r
 @router.get("/v1/reports", response_model=list[ReportOut])
 def list_reports(node: NodeDep, actor: ActorDep) -> list[ReportOut]:
     """Compromise reports made and received, with overdue notices and results flagged (R17.1)."""
-    now = node.ctx.clock()
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    now = node.clock()
+    with node.store.unit_of_work(readonly=True) as uow:
         return [_report(r, now) for r in uow.exchange.reports()]
 
 
 def _one_report(node: Any, report_id: str) -> ReportOut:
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         report = uow.exchange.report(report_id)
     assert report is not None
-    return _report(report, node.ctx.clock())
+    return _report(report, node.clock())
 
 
 @router.post("/v1/items/{item_id}/recall", status_code=status.HTTP_202_ACCEPTED, response_model=list[str],
              responses=responses(400, 403, 404))
-async def recall(node: NodeDep, partners: PartnersDep, actor: ActorDep, item_id: str, body: RecallIn) -> list[str]:
+async def recall(node: NodeDep, actor: ActorDep, item_id: str, body: RecallIn) -> list[str]:
     """Ask every holder, also those reached through a hub, to return or destroy the item (R6.h)."""
-    return await node.write(exchange.recall, node, partners, actor, item_id, body.reason)
+    return await node.write(exchange.recall, node, actor, item_id, body.reason)
 
 
 @router.get("/v1/outbox", response_model=list[OutboxOut])
 def outbox(node: NodeDep, actor: ActorDep,
            state: Annotated[str | None, Query(pattern="^(pending|delivered|refused)$")] = None) -> list[OutboxOut]:
     """Messages to partners and how their delivery stands."""
-    with node.ctx.store.unit_of_work(readonly=True) as uow:
+    with node.store.unit_of_work(readonly=True) as uow:
         return [OutboxOut(message_id=m.message_id, peer=m.peer, kind=m.kind, item_id=m.item_id, state=m.state,
                           attempts=m.attempts, last_error=m.last_error, created_at=m.created_at,
                           delivered_at=m.delivered_at) for m in uow.exchange.outbox(state=state)]
 
 
 @router.post("/v1/audit/checkpoints/exchange", status_code=status.HTTP_202_ACCEPTED, response_model=int)
-async def exchange_checkpoint(node: NodeDep, partners: PartnersDep, actor: ActorDep) -> int:
+async def exchange_checkpoint(node: NodeDep, actor: ActorDep) -> int:
     """Sign our audit head and send it to every partner (mutual audit)."""
-    return await node.write(exchange.exchange_checkpoint, node, partners, actor)
+    return await node.write(exchange.exchange_checkpoint, node, actor)

@@ -131,8 +131,8 @@ async def publish_tracks(request: Request, node: NodeDep, actor: ActorDep, body:
     """Publish a labelled batch of track messages from this node's sensor or C2 system (R7.2, R6.b, R6.e)."""
     feed = feed_of(request)
     try:
-        label = label_from_dict({"originator": node.party, **body.label.model_dump()}, node.ctx.schemes,
-                                node.ctx.clock(), "label")
+        label = label_from_dict({"originator": node.party, **body.label.model_dump()}, node.schemes,
+                                node.clock(), "label")
     except DomainError as bad:
         raise InvalidInput(str(bad)) from None
     newest = await feed.publish(actor, label, body.messages)

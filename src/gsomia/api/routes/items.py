@@ -41,7 +41,7 @@ async def originate(node: NodeDep, actor: ActorDep, body: schemas.ItemIn) -> sch
     """Originate an item of this party, labelled (R6.b purpose) and sealed at rest; registered (R6.f)."""
     label = label_from_dict({"originator": node.party, "classification": body.classification,
                              "releasable_to": body.releasable_to, "topics": body.topics, "purpose": body.purpose,
-                             "rights_note": body.rights_note}, node.ctx.schemes, node.ctx.clock())
+                             "rights_note": body.rights_note}, node.schemes, node.clock())
     return views.item(await node.write(handling.originate, node, actor, label, _content(body),
                                        location=body.location))
 
@@ -61,7 +61,7 @@ def list_items(node: NodeDep, actor: ActorDep, state: ItemState = None,
 def show_item(node: NodeDep, actor: ActorDep, item_id: str) -> schemas.ItemDetail:
     """One item's identification, custody and label: banner, dual marking (R4.4), STANAG 4774 structure.
     Only for those who may see it (R7.2; see gsomia.services.visibility); a refusal is audited."""
-    return views.item_detail(visibility.visible_item(node, actor, item_id, "item.show"), node.ctx.schemes)
+    return views.item_detail(visibility.visible_item(node, actor, item_id, "item.show"), node.schemes)
 
 
 @router.get("/{item_id}/content", response_model=schemas.ContentOut, responses=responses(403, 404, 409))
@@ -97,7 +97,7 @@ def destroy(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.DestroyI
 @router.post("/{item_id}/reclassify", response_model=schemas.ItemOut, responses=responses(400, 403, 404, 409))
 async def reclassify(node: NodeDep, actor: ActorDep, item_id: str, body: schemas.ReclassifyIn) -> schemas.ItemOut:
     """Change the classification of an item of this party; every holder must be told in writing (R6.g)."""
-    new = node.ctx.schemes.parse(body.classification)
+    new = node.schemes.parse(body.classification)
     return views.item(await node.write(handling.reclassify, node, actor, item_id, new, reason=body.reason))
 
 

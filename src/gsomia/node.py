@@ -1,0 +1,110 @@
+"""The composition root: a running node, built from its parts. `gsomia serve`, the demo and the tests
+that run real nodes start here; nothing else knows every transport.
+
+    officials ──HTTPS (TLS 1.3)──▶ api app (api/app.py, every router)       ─┐
+    partners  ──mutual TLS──────▶ peer endpoint (federation/peer_app.py)    ─┼─▶ services ─▶ store
+    outbox ──▶ sender (federation/sender.py) ──mutual TLS, pinned──▶ partners ─┘
+    sensors, partners' feeds ──WSS──▶ missile-warning feed (feed/served.py) ──WSS──▶ partners, subscribers
+
+Every listener's TLS context comes from the crypto layer (crypto.pki: TLS 1.3 only; the peer port
+requires a client certificate from a partner's national root, the feed port asks for one and requires
+it of pushes); all run in one event loop with the node's writer thread beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+
+import uvicorn
+
+from gsomia.api.app import create_app
+from gsomia.crypto import client_context, passphrase_from_env, server_context
+from gsomia.federation.peer_app import create_peer_app
+from gsomia.federation.sender import Sender
+from gsomia.federation.tls import Listener
+from gsomia.feed.errors import FeedError
+from gsomia.feed.served import NodeFeed
+from gsomia.services.context import Node
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    api_url: str
+    peer_url: str
+    feed_url: str
+
+
+@dataclass(frozen=True)
+class NodeTLS:
+    """The node's TLS contexts: one per role, all from the node's certificate and key."""
+
+    api: ssl.SSLContext     # officials: no client certificate (they present a token)
+    peer: ssl.SSLContext    # partner nodes: client certificate from a partner's national root, required
+    feed: ssl.SSLContext    # feed: asked for (partners' pushes need it), optional (subscribers use a token)
+    client: ssl.SSLContext  # our own calls to partners: presents our certificate, trusts only their roots
+
+    @classmethod
+    def of(cls, node: Node, passphrase: bytes) -> NodeTLS:
+        keys = node.settings.effective_keys_dir
+        certificate, key = keys / "tls.crt.pem", keys / "tls.key.pem"
+        roots = node.partners.roots_bundle()
+        return cls(api=server_context(certificate, key, passphrase, client_certificates="none"),
+                   peer=server_context(certificate, key, passphrase, client_roots=roots),
+                   feed=server_context(certificate, key, passphrase, client_roots=roots,
+                                       client_certificates="optional" if roots else "none"),
+                   client=client_context(certificate, key, passphrase, server_roots=roots))
+
+
+class NodeServer:
+    def __init__(self, node: Node, *, passphrase: bytes | None = None) -> None:
+        self.node = node
+        passphrase = passphrase if passphrase is not None else passphrase_from_env()
+        settings = node.settings
+        self.tls = NodeTLS.of(node, passphrase)
+        self.feed: NodeFeed | None = None
+        try:
+            self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
+        except FeedError as no_feed:  # e.g. a PKCS#11 ECDSA signing key: the node serves all but the feed
+            log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
+        api_app = create_app(node, track_feed=self.feed)
+        peer_app = create_peer_app(node)
+        listeners = [(Listener(settings.host, settings.api_port, self.tls.api), api_app),
+                     (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
+        self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
+        self.sender = Sender(node, self.tls.client)
+        # Whatever writes to the outbox in this process wakes the sender, until the server stops.
+        self._stop_notifying = node.store.call_when_enqueued(self.sender.notify)
+        self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
+                                   f"https://{settings.host}:{settings.peer_port}",
+                                   f"wss://{settings.host}:{settings.feed_port}")
+        self.stop = asyncio.Event()
+        self.feed_started = asyncio.Event()
+
+    @property
+    def partners(self) -> list[str]:
+        return sorted(self.node.partners.by_party)
+
+    async def run(self) -> None:
+        if self.feed is not None:
+            await self.feed.start()
+        self.feed_started.set()
+        tasks = [asyncio.create_task(s.serve()) for s in self.servers]
+        tasks.append(asyncio.create_task(self.sender.run(self.stop)))
+        try:
+            await self.stop.wait()
+            for server in self.servers:
+                server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._stop_notifying()
+            if self.feed is not None:
+                await self.feed.close()
+
+    async def started(self) -> None:
+        while not (self.feed_started.is_set() and all(s.started for s in self.servers)):
+            await asyncio.sleep(0.02)
