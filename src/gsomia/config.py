@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     api_port: int = 9300
     peer_port: int = 9301
     feed_port: int = 9302
+    # A message to a partner that has failed to go for this long is flagged for the security officer (in the
+    # outbox listing and the audit trail); it is still retried, backing off up to 30 s between attempts.
+    delivery_flag_after_s: float = 600.0
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

@@ -112,7 +112,8 @@ def forged_release(sender: RunningNode, item_id: str, to: str) -> bytes:
     """What a release message would carry, signed by the sender's node but never decided by its policy:
     to prove that the receiving side decides for itself."""
     from gsomia.crypto import seal
-    from gsomia.services.peer_messages import encode_payload, sign_message
+    from gsomia.services.messages import ItemMessage, encode
+    from gsomia.services.peer_messages import sign_message
 
     with sender.node.store.unit_of_work(readonly=True) as uow:
         item = uow.items.get(item_id)
@@ -122,6 +123,5 @@ def forged_release(sender: RunningNode, item_id: str, to: str) -> bytes:
     now = sender.node.clock()
     envelope = seal(plaintext, label=item.label_bytes, sender=sender.node.keys, recipients=[partners.by_party[to].keys],
                     at=now)
-    payload = encode_payload({"item_ref": item_id, "originator": sender.spec.party, "envelope": envelope,
-                              "final": to, "via": None, "consents": [], "provenance": [sender.spec.party]})
+    payload = encode(ItemMessage(item_id, sender.spec.party, envelope, to, None, (), (sender.spec.party,)))
     return sign_message(sender.node.keys, f"msg-forged-{item_id}", "item", to, payload, now)

@@ -5,6 +5,7 @@ touches another's records; an item's notices leave in the order they were writte
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import cbor2
@@ -18,8 +19,11 @@ from gsomia.federation.peer_app import MAX_BATCH_MESSAGES
 from gsomia.federation.sender import BATCH_CONTENT_TYPE, BATCH_PATH
 from gsomia.node import NodeTLS
 from gsomia.services import inbound
+from gsomia.services.context import Node
+from gsomia.services.messages import AuditCheckpointMessage, ReclassificationMessage, encode
 from gsomia.services.partners import load_partners
-from gsomia.services.peer_messages import ProtocolError, encode_payload, sign_message, sign_messages
+from gsomia.services.peer_messages import PeerMessage, ProtocolError, sign_message, sign_messages
+from gsomia.storage.unit_of_work import UnitOfWork
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,7 @@ def _post_batch(sender: RunningNode, to: RunningNode, body: bytes) -> httpx.Resp
 
 def _checkpoint_message(kor: RunningNode, message_id: str) -> bytes:
     """A message whose handler refuses it (the record inside does not verify): a signed refusal."""
-    return sign_message(kor.node.keys, message_id, "audit-checkpoint", "JPN", encode_payload({"record": b"junk"}),
+    return sign_message(kor.node.keys, message_id, "audit-checkpoint", "JPN", encode(AuditCheckpointMessage(b"junk")),
                         kor.node.clock())
 
 
@@ -66,7 +70,7 @@ def test_messages_signed_together_are_answered_by_receipts_signed_together(pair:
     """One signature per batch each way (a Merkle root, RFC 9942 style); every message and every receipt
     still verifies alone, so a receipt kept as evidence or passed on by a hub stands by itself."""
     kor, jpn = pair["KOR"], pair["JPN"]
-    junk = encode_payload({"record": b"junk"})
+    junk = encode(AuditCheckpointMessage(b"junk"))
     messages = sign_messages(kor.node.keys, [(f"msg-together-{n}", "audit-checkpoint", "JPN", junk) for n in range(5)],
                              kor.node.clock())
     assert len({cbor2.loads(m).value[3] for m in messages}) == 1
@@ -90,14 +94,18 @@ def test_a_fault_in_one_message_leaves_the_others_recorded(pair: dict[str, Runni
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     kor, jpn = pair["KOR"], pair["JPN"]
 
-    def broken(*_args: object) -> inbound.Answer:
-        raise RuntimeError("a bug in a handler")
+    handle = inbound.dispatch
+
+    def broken_for_reclassifications(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> object:
+        if isinstance(message.body, ReclassificationMessage):
+            raise RuntimeError("a bug in a handler")
+        return handle(node, uow, message, now)
 
     faulty = sign_message(kor.node.keys, "msg-fault-0001", "reclassification", "JPN",
-                          encode_payload({"item_ref": "nothing"}), kor.node.clock())
+                          encode(ReclassificationMessage("nothing", "KOR", "KOR:II", "a fault")), kor.node.clock())
     fine = _checkpoint_message(kor, "msg-fault-0002")
-    monkeypatch.setitem(inbound.HANDLERS, "reclassification", broken)
-    answers = inbound.handle_messages(jpn.node, [faulty, fine], "KOR")
+    monkeypatch.setattr(inbound, "dispatch", broken_for_reclassifications)
+    answers = inbound.handle_messages(jpn.node, inbound.open_batch(jpn.node, [faulty, fine], "KOR"))
     assert isinstance(answers[0], ProtocolError) and answers[0].status == 500
     assert isinstance(answers[1], bytes)
     with jpn.node.store.unit_of_work(readonly=True) as uow:

@@ -30,8 +30,9 @@ from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.federation.sender import CONTENT_TYPE, PEER_PATH, Sender
 from gsomia.node import NodeTLS
 from gsomia.services.exchange_common import enqueue
+from gsomia.services.messages import AuditCheckpointMessage, ItemMessage, decode, encode
 from gsomia.services.partners import Partners, load_partners
-from gsomia.services.peer_messages import decode_payload, encode_payload, sign_message
+from gsomia.services.peer_messages import sign_message
 from gsomia.storage.exchange import PENDING, OutboxMessage
 
 
@@ -78,7 +79,7 @@ def test_a_duplicate_gets_the_same_answer_and_a_stale_message_is_refused(pair: t
     kor, jpn = nodes["KOR"], nodes["JPN"]
     now = kor.node.clock()
     with kor.node.store.unit_of_work() as uow:
-        message_id = enqueue(uow, now, "JPN", "audit-checkpoint", {"record": b"not a record"})
+        message_id = enqueue(uow, now, "JPN", AuditCheckpointMessage(b"not a record"))
         message = uow.exchange.outbox_message(message_id)
     assert message is not None
     signed = sign_message(kor.node.keys, message.message_id, message.kind, "JPN", message.payload, now)
@@ -100,7 +101,7 @@ def test_unknown_and_wrong_party_certificates_are_refused(pair: tuple[dict, dict
     context.load_cert_chain(files.certificate, files.key, password=b"stranger")
     context.load_verify_locations(cadata=load_partners(kor.spec.data).roots_bundle().decode())
     signed = sign_message(kor.node.keys, "msg-stranger-0001", "audit-checkpoint", "JPN",
-                          encode_payload({"record": b""}), kor.node.clock())
+                          encode(AuditCheckpointMessage(b"")), kor.node.clock())
     with pytest.raises((httpx.HTTPError, ssl.SSLError, OSError)):
         _post(kor, jpn, signed, context)  # a certificate from no partner's root: the handshake fails
     # USA's genuine certificate carrying a message KOR signed: the TLS peer is not the signer.
@@ -118,8 +119,8 @@ def test_a_server_whose_certificate_is_not_the_pinned_one_is_sent_nothing(pair: 
     misdirected = Partners({**partners.by_party, "JPN": replace(partners.by_party["JPN"], url=usa.spec.peer_url)})
     sender = Sender(kor.node.with_partners(misdirected), NodeTLS.of(kor.node, PASSPHRASE).client)
     now = kor.node.clock()
-    message = OutboxMessage("msg-misdirected-0001", "JPN", "audit-checkpoint", None, encode_payload({"record": b""}),
-                            PENDING, 0, now, now)
+    message = OutboxMessage("msg-misdirected-0001", "JPN", "audit-checkpoint", None,
+                            encode(AuditCheckpointMessage(b"")), PENDING, 0, now, now)
     heard_before = len(_audit_actions(usa))
 
     async def post() -> list[str | bytes]:
@@ -143,10 +144,11 @@ def test_a_tampered_envelope_is_refused_and_audited(pair: tuple[dict, dict]) -> 
     with kor.node.store.unit_of_work(readonly=True) as uow:
         original = uow.exchange.outbox_message(message_id)
     assert original is not None
-    payload = decode_payload(original.payload)
-    envelope = bytearray(payload["envelope"])
+    sent = decode("item", original.payload)
+    assert isinstance(sent, ItemMessage)
+    envelope = bytearray(sent.envelope)
     envelope[len(envelope) // 2] ^= 0x01
-    tampered = encode_payload({**payload, "envelope": bytes(envelope)})
+    tampered = encode(replace(sent, envelope=bytes(envelope)))
     signed = sign_message(kor.node.keys, "msg-tampered-0001", "item", "JPN", tampered, kor.node.clock())
     answer = _post(kor, jpn, signed)
     assert answer.status_code == 200  # answered with a signed refusal, not stored
@@ -173,7 +175,6 @@ def test_R6_a_a_third_party_refuses_a_disclosure_without_the_originators_consent
 
     from gsomia.crypto import seal
     from gsomia.domain.labels import Label
-    from gsomia.services.peer_messages import encode_payload
 
     _, nodes = pair
     kor, jpn, usa = nodes["KOR"], nodes["JPN"], nodes["USA"]
@@ -189,8 +190,7 @@ def test_R6_a_a_third_party_refuses_a_disclosure_without_the_originators_consent
     plaintext = jpn.node.sealer.open(record.label_bytes, record.sealed_content)
     envelope = seal(plaintext, label=original, sender=jpn.node.keys,
                     recipients=[load_partners(jpn.spec.data).by_party["USA"].keys], at=jpn.node.clock())
-    payload = encode_payload({"item_ref": item_id, "originator": "KOR", "envelope": envelope, "final": "USA",
-                              "via": None, "disclosed_by": "JPN", "consents": [], "provenance": ["KOR", "JPN"]})
+    payload = encode(ItemMessage(item_id, "KOR", envelope, "USA", None, (), ("KOR", "JPN"), disclosed_by="JPN"))
     signed = sign_message(jpn.node.keys, "msg-undisclosable-0001", "item", "USA", payload, jpn.node.clock())
     assert _post(jpn, usa, signed).status_code == 200  # answered with a signed refusal
     assert not [i for i in items_of(usa) if i.get("origin_ref") == item_id]

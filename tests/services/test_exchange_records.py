@@ -50,7 +50,7 @@ def test_R6_a_only_the_consents_that_cover_an_item_travel_with_it() -> None:
     granted = GrantedConsents((this_item, standing, other_item, other_topic, expired),
                               tuple((c, f"record-{n}".encode()) for n, c in enumerate(
                                   (this_item, standing, other_item, other_topic, expired))))
-    assert granted.covering(label, "KOR-1", AT) == [b"record-0", b"record-1"]
-    assert granted.covering(label, "KOR-9", AT) == [b"record-1"]
+    assert granted.covering(label, "KOR-1", AT) == (b"record-0", b"record-1")
+    assert granted.covering(label, "KOR-9", AT) == (b"record-1",)
     assert len(granted.signed) == 5
     assert granted.standing == [b"record-1", b"record-3"]  # the feed's: by topic, never for one item

@@ -96,6 +96,15 @@ def test_use_cases_waiting_together_share_one_commit(ctx: Node, engine: Engine, 
     assert audit.verify_store(ctx, officer, check_signature=None).ok
 
 
+def test_a_use_case_on_the_writer_knows_its_unit_of_work_is_a_savepoint_of_the_batch(ctx: Node) -> None:
+    def in_batch(store: Store) -> bool:
+        with store.unit_of_work() as uow:
+            return uow.in_batch
+
+    assert in_batch(ctx.store) is False  # alone: its own transaction, committed when the block ends
+    assert asyncio.run(ctx.store.writer.run(in_batch, ctx.store)) is True
+
+
 def test_a_failing_use_case_leaves_nothing_and_the_others_keep_theirs(ctx: Node, officer: Actor) -> None:
     store = ctx.store
     results = asyncio.run(behind_a_gate(store, [

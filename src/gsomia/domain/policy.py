@@ -8,6 +8,7 @@ own for structural checks (G1 releasability, G2 acting for one's own party, G3 n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from gsomia.domain.agreements import Agreement, Relay
 from gsomia.domain.catalog import Catalog
@@ -243,11 +244,25 @@ def decide_release(request: Request, catalog: Catalog) -> Decision:
 
 
 def decide_receive(request: Request, catalog: Catalog) -> Decision:
-    item, party, via = request.item, request.subject.party, request.via
-    origin = item.originator
+    """A node takes a partner's item: as its final recipient (directly, or through the hub `via`), or as the
+    hub it must pass through (`via` is this party, `recipient` the final one)."""
+    item, party = request.item, request.subject.party
+    origin, final = item.originator, request.recipient or party
+    hub_here = request.via == party and final != party
+    via = None if hub_here else request.via  # a hub takes it as it would directly; the relay is its own decision
+    sender = request.sender or via or origin
     problems: list[Problem] = []
     if origin == party:
         problems.append(("G2", f"{party} does not receive its own item from a partner."))
+    if final != party and not hub_here:
+        problems.append(("G1", f"the item is for {final}, and {party} is not the hub it goes through."))
+    if request.signer is not None and request.signer not in (origin, sender):
+        problems.append(("R6.a", f"the sealed item is signed by {request.signer}, neither its originator {origin}"
+                                 f" nor {sender} that provided it."))
+    if via is not None and sender != via:
+        problems.append(("T4", f"the item is said to come through {via} but {sender} delivered it."))
+    if via is None and sender != origin:  # a holder passes on another party's item: a disclosure (R6.a)
+        problems += consent_problems(request, origin, party, "R6.a")
     agreement, relay, path_problems = governing_agreement(request, catalog, origin, party, item.classification,
                                                           item.topics, via)
     problems += path_problems
@@ -264,7 +279,7 @@ def decide_receive(request: Request, catalog: Catalog) -> Decision:
     assert agreement is not None
     return _allow(("R4.4", "R6.c", "R7.5", "R21.1"), agreement,
                   f"{party} may receive it under {agreement.id} and must mark it {equivalent} as well as"
-                  f" {item.classification}, provided by {via or origin}.")
+                  f" {item.classification}, provided by {sender}.")
 
 
 def foreign_item_problems(request: Request, catalog: Catalog) -> tuple[Agreement | None, list[Problem]]:
@@ -421,3 +436,29 @@ def decide_many(requests: list[Request], catalog: Catalog) -> list[Decision]:
     """Many requests at once (a stream to many recipients, a what-if sweep): one dispatch table lookup each."""
     handlers = HANDLERS
     return [handlers[r.action](r, catalog) for r in requests]
+
+
+# --- the peer protocol ---------------------------------------------------------------------------
+
+
+def decide_peer(party: str, sender: str, at: datetime, catalog: Catalog) -> Decision:
+    """May this node take messages from `sender`'s node at all? Only once an agreement between them has
+    entered into force; after it ends, obligations survive (R21.4: returns, destruction certificates,
+    compromise reports go on), while every new item is still decided on its own."""
+    agreements = catalog.between(party, sender)
+    if not agreements:
+        return _deny([("G3", f"no agreement binds {party} and {sender}: nothing passes between their nodes.")])
+    statuses = [catalog.status(a, at) for a in agreements]
+    if all(s.state is State.NOT_YET_IN_FORCE for s in statuses):
+        return _deny([("R21.1", f"no agreement between {party} and {sender} is in force yet on {statuses[0].on}.")])
+    live = next((a for a, s in zip(agreements, statuses, strict=True) if s.in_force), None)
+    if live is not None:
+        return _allow(("R21.1",), live, f"{live.id} binds {party} and {sender} and is in force.")
+    return _allow(("R21.4",), agreements[0], f"the agreements between {party} and {sender} have ended; their"
+                  " obligations survive (R21.4), so notices about items held go on.")
+
+
+def decide_unreadable(kind: str, problem: str) -> Decision:
+    """A message from a partner that cannot be understood is refused, for good: no retry will make it
+    readable, and nothing is done on a guess (G4, our own rule)."""
+    return _deny([("G4", f"the {kind} message cannot be understood: {problem}.")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ class Request:
     item_id: str | None = None
     purpose: str | None = None                       # the purpose of this use (R6.b)
     new_classification: Classification | None = None  # for reclassify
+    sender: str | None = None   # receive: the party whose node delivered it (default: the hub, else the originator)
+    signer: str | None = None   # receive: the party whose key signed the sealed item, when it came sealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +58,9 @@ class Decision:
     @property
     def reason(self) -> str:
         return " ".join(self.reasons)
+
+
+def refusal(rules: Sequence[str], *reasons: str, agreement: str | None = None) -> Decision:
+    """A refusal with its rule ids and reasons, for checks that need no request (a message that cannot be
+    read, a record that does not verify): every refusal is a Decision, whoever makes it."""
+    return Decision(False, tuple(rules), reasons, agreement)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from gsomia.crypto import fingerprint
 from gsomia.federation.tls import PEER_CERTIFICATE
 from gsomia.services.context import Node
-from gsomia.services.inbound import handle_messages
+from gsomia.services.inbound import handle_messages, open_batch
 from gsomia.services.peer_messages import ProtocolError
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -46,7 +46,7 @@ def create_peer_app(node: Node) -> FastAPI:
     async def receive_message(request: Request) -> Response:
         """A signed message from a partner node; the answer is our signed receipt (or a refusal)."""
         tls_party, body = await caller_and_body(request)
-        answer = (await node.write(handle_messages, node, [body], tls_party))[0]
+        answer = (await node.write(handle_messages, node, open_batch(node, [body], tls_party)))[0]
         if isinstance(answer, ProtocolError):
             raise _NotTaken(answer.status, str(answer))
         return Response(answer, media_type="application/cose; cose-type=cose-sign1")
@@ -55,7 +55,7 @@ def create_peer_app(node: Node) -> FastAPI:
     async def receive_batch(request: Request) -> Response:
         """Signed messages from a partner node, answered one by one and recorded together."""
         tls_party, body = await caller_and_body(request)
-        answers = await node.write(handle_messages, node, _batch(body), tls_party)
+        answers = await node.write(handle_messages, node, open_batch(node, _batch(body), tls_party))
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")
 

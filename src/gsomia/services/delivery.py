@@ -2,6 +2,12 @@
 
 A batch of messages to one partner goes out together and its answers are recorded together, in one
 transaction; each message still has its own signature, its own answer and its own retry schedule.
+
+A signed answer settles a message for good: a receipt (delivered) or a refusal (refused, with the
+partner's rules and reasons), never sent again. No signed answer (the partner unreachable, a fault
+there, an answer that does not verify) means: try again later, backing off; a message that has failed
+for longer than the node's `delivery_flag_after_s` is flagged once for the security officer (audited,
+and shown in the outbox listing), and still retried.
 """
 
 from __future__ import annotations
@@ -10,11 +16,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gsomia.crypto import InvalidRecord, verify_record
+from gsomia.crypto import InvalidRecord
+from gsomia.services import record_bodies
 from gsomia.services.audit_log import append, draft
-from gsomia.services.context import Node
-from gsomia.services.exchange_common import enqueue, node_actor
-from gsomia.services.peer_messages import decode_payload, sign_messages
+from gsomia.services.context import Actor, Node
+from gsomia.services.exchange_common import audit_note, enqueue, node_actor
+from gsomia.services.messages import CompromiseReportMessage, ItemMessage, ReceiptMessage, decode
+from gsomia.services.peer_messages import sign_messages
+from gsomia.services.record_bodies import ReceiptBody
+from gsomia.services.wire import Malformed
 from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
 from gsomia.storage.records import ItemEvent
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -31,6 +41,12 @@ def due_messages(node: Node, limit: int = 50, *, besides: Collection[str] = ()) 
     now = node.clock()
     with node.store.unit_of_work(readonly=True) as uow:
         return uow.exchange.due(now, limit, besides=besides)
+
+
+def outbox(node: Node, actor: Actor, *, state: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    """Messages to partners, newest first, and how their delivery stands (flagged ones failing too long)."""
+    with node.store.unit_of_work(readonly=True) as uow:
+        return uow.exchange.outbox(state=state, limit=limit)
 
 
 def signed_for_sending(node: Node, batch: Sequence[OutboxMessage]) -> list[bytes]:
@@ -57,7 +73,7 @@ def record_outcomes(node: Node, outcomes: Sequence[tuple[OutboxMessage, Outcome]
     with node.store.unit_of_work() as uow:
         for message, outcome in outcomes:
             if isinstance(outcome, str):
-                _retry_later(node, uow, message, outcome)
+                _retry_later(node, uow, message, outcome, now)
                 results.append("failed")
                 continue
             answered = _settle(node, uow, message, outcome, now)
@@ -76,49 +92,51 @@ class _Settled:
     """A verified answer, newly recorded on its outbox row: still to be audited and followed up."""
     message: OutboxMessage
     answer: bytes
-    outcome: str
-    rules: tuple[str, ...]
-    reasons: str
+    receipt: ReceiptBody
+
+    @property
+    def outcome(self) -> str:
+        return self.receipt.outcome
 
     @property
     def why(self) -> str:
-        return f" ({self.reasons})" if self.reasons else ""
+        return f" ({'; '.join(self.receipt.reasons)})" if self.receipt.reasons else ""
 
 
-def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str) -> datetime:
-    """Retry later, backing off exponentially (capped): the partner may be down for a while."""
+def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str, now: datetime) -> None:
+    """Retry later, backing off exponentially (capped): the partner may be down for a while. Failing for
+    too long, the message is flagged for the security officer, once."""
     attempts = message.attempts + 1
     backoff: timedelta = min(timedelta(milliseconds=200) * (2 ** min(attempts, 10)), MAX_BACKOFF)
-    later = node.clock() + backoff
-    uow.exchange.retry_later(message.message_id, attempts=attempts, at=later, error=error)
-    return later
+    uow.exchange.retry_later(message.message_id, attempts=attempts, at=now + backoff, error=error)
+    overdue = now - message.created_at > timedelta(seconds=node.settings.delivery_flag_after_s)
+    if overdue and message.flagged_at is None and uow.exchange.flag(message.message_id, at=now):
+        audit_note(uow, now, node_actor(node), "delivery.overdue", message.item_id, ("R6.f",),
+                   f"the {message.kind} message {message.message_id} to {message.peer} has not gone through since"
+                   f" {message.created_at.isoformat()} ({attempts} attempts; last: {error[:200]}); still retried")
 
 
-def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes,
-            now: datetime) -> _Settled | str:
+def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes, now: datetime) -> _Settled | str:
     """The answer verified and recorded on the outbox row; or why not (retried later), or the outcome
     recorded already by a concurrent sender (nothing to record twice)."""
     try:
-        receipt = verify_record(answer, trusted=node.partners.directory, expected_type="receipt")
-    except InvalidRecord as bad:
-        _retry_later(node, uow, message, f"answer does not verify: {bad}")
+        receipt, record = record_bodies.read(answer, ReceiptBody, trusted=node.partners.directory)
+    except (InvalidRecord, Malformed) as bad:
+        _retry_later(node, uow, message, f"answer does not verify: {bad}", now)
         return "unverified"
-    body = receipt.body
-    if receipt.signer.party != message.peer or body.get("message_id") != message.message_id:
-        _retry_later(node, uow, message, "answer is not the partner's receipt for this message")
+    if record.signer.party != message.peer or receipt.message_id != message.message_id:
+        _retry_later(node, uow, message, "answer is not the partner's receipt for this message", now)
         return "unverified"
-    outcome = str(body.get("outcome"))
-    if not uow.exchange.settle(message.message_id, state=DELIVERED if outcome == "accepted" else REFUSED,
+    if not uow.exchange.settle(message.message_id, state=DELIVERED if receipt.outcome == "accepted" else REFUSED,
                                at=now, response=answer):
-        return outcome
-    return _Settled(message, answer, outcome, tuple(body.get("rules", [])),
-                    "; ".join(str(r) for r in body.get("reasons", [])))
+        return receipt.outcome
+    return _Settled(message, answer, receipt)
 
 
 def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: datetime) -> None:
     """Audit every settled answer, note it against its item (R6.f), and follow up what it calls for."""
     actor = node_actor(node)
-    drafts = [draft(actor, f"peer.{s.message.kind}.{s.outcome}", s.message.item_id, rules=s.rules,
+    drafts = [draft(actor, f"peer.{s.message.kind}.{s.outcome}", s.message.item_id, rules=s.receipt.rules,
                     reasons=(f"{s.message.peer} answered {s.message.message_id}: {s.outcome}{s.why}",))
               for s in settled]
     first = append(uow, now, drafts).first_seq
@@ -129,12 +147,11 @@ def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: d
               if s.message.item_id and s.message.kind in ("item", "destruction-certificate", "recall")]
     uow.items.add_events(events)
     for s in settled:
-        if s.outcome != "accepted" or s.message.kind not in ("item", "compromise-report"):
+        if s.outcome != "accepted":
             continue
-        payload = decode_payload(s.message.payload)
-        if s.message.kind == "item" and payload.get("originator") != node.party:
+        sent = decode(s.message.kind, s.message.payload)  # our own message, as it was written
+        if isinstance(sent, ItemMessage) and sent.originator != node.party:
             # We relayed or disclosed a partner's item: its originator learns who now holds it (R6.f).
-            enqueue(uow, now, str(payload["originator"]), "receipt",
-                    {"item_ref": payload["item_ref"], "receipt": s.answer}, s.message.item_id)
-        if s.message.kind == "compromise-report":
-            uow.exchange.update_report(str(payload["report_id"]), notified_at=now)
+            enqueue(uow, now, sent.originator, ReceiptMessage(sent.item_ref, s.answer), s.message.item_id)
+        if isinstance(sent, CompromiseReportMessage):
+            uow.exchange.update_report(sent.report_id, notified_at=now)

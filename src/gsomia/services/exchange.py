@@ -12,12 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-from gsomia.crypto import seal, sign_record
+from gsomia.crypto import seal
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
-from gsomia.services import audit
+from gsomia.services import audit, record_bodies
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from gsomia.services.exchange_common import (
@@ -38,6 +37,16 @@ from gsomia.services.exchange_common import (
     require_officer,
     require_partner,
 )
+from gsomia.services.messages import (
+    AuditCheckpointMessage,
+    CompromiseReportMessage,
+    CompromiseResultMessage,
+    ConsentAnswer,
+    ConsentRequest,
+    ItemMessage,
+    RecallMessage,
+)
+from gsomia.services.record_bodies import CheckpointBody, CompromiseReportBody, CompromiseResultBody, ConsentBody
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -97,10 +106,9 @@ def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: da
     plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
     hops = [one.to] + ([one.via] if one.via else [])
     envelope = _sealed_for(node, item.label_bytes, plaintext, hops, at)
-    payload: dict[str, Any] = {"item_ref": item.id, "originator": node.party, "envelope": envelope,
-                               "final": one.to, "via": one.via, "consents": granted.covering(label, item.id, at),
-                               "provenance": [node.party]}
-    message_id = enqueue(uow, at, one.via or one.to, "item", payload, item.id)
+    message = ItemMessage(item.id, node.party, envelope, one.to, one.via, granted.covering(label, item.id, at),
+                          (node.party,))
+    message_id = enqueue(uow, at, one.via or one.to, message, item.id)
     uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
     item_event(uow, at, actor, item.id, "released", one.to, f"under {decision.agreement}"
                + (f" via {one.via}" if one.via else "") + f"; message {message_id}", seq)
@@ -124,11 +132,10 @@ def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
             # The originator's label as it was provided, without our own marking.
             original_bytes = replace(label, provider=None, national_marking=None).canonical_bytes()
             envelope = _sealed_for(node, original_bytes, plaintext, [to], at)
-            payload = {"item_ref": item_ref(item), "originator": label.originator, "envelope": envelope,
-                       "final": to, "via": None, "disclosed_by": node.party,
-                       "consents": granted.covering(label, item_ref(item), at),
-                       "provenance": [label.originator, node.party]}
-            message_id = enqueue(uow, at, to, "item", payload, item.id)
+            message = ItemMessage(item_ref(item), label.originator, envelope, to, None,
+                                  granted.covering(label, item_ref(item), at), (label.originator, node.party),
+                                  disclosed_by=node.party)
+            message_id = enqueue(uow, at, to, message, item.id)
             item_event(uow, at, actor, item.id, "disclosed", to, f"with {label.originator}'s written consent;"
                        f" message {message_id}", seq)
     if not decision.allowed:
@@ -150,8 +157,7 @@ def request_consent(node: Node, actor: Actor, item_id: str, to: str, purpose: st
                                                node.party, purpose, "requested", None, None, at))
         seq = audit_note(uow, at, actor, "consent.request", item_id, ("R6.a",),
                          f"asked {label.originator} for consent to pass the item to {to}: {purpose}")
-        enqueue(uow, at, label.originator, "consent-request",
-                {"consent_id": consent_id, "item_ref": item_ref(item), "to": to, "purpose": purpose}, item.id)
+        enqueue(uow, at, label.originator, ConsentRequest(consent_id, item_ref(item), to, purpose), item.id)
         item_event(uow, at, actor, item.id, "consent-requested", to, purpose, seq)
     return consent_id
 
@@ -174,8 +180,7 @@ def answer_consent(node: Node, actor: Actor, consent_id: str, *, grant: bool,
                    f"{state} consent for {consent.to_party}" + (f" until {until:%Y-%m-%d}" if until else "")
                    + (f": {reason}" if reason else ""))
         if consent.requested_by and consent.requested_by != node.party:
-            enqueue(uow, at, consent.requested_by, "consent",
-                    {"consent_id": consent_id, "granted": grant, "record": record, "reason": reason})
+            enqueue(uow, at, consent.requested_by, ConsentAnswer(consent_id, grant, record, reason))
         answered = uow.exchange.consent(consent_id)
     assert answered is not None
     return answered
@@ -200,11 +205,10 @@ def grant_standing_consent(node: Node, actor: Actor, to: str, topics: list[str],
 
 
 def _signed_consent(node: Node, consent: ConsentRecord, until: datetime | None, at: datetime) -> bytes:
-    return sign_record("consent", {
-        "id": consent.id, "by": consent.by_party, "to": consent.to_party, "item_ref": consent.item_ref,
-        "topics": json.dumps(sorted(consent.topics)) if consent.topics is not None else None,
-        "until": until.isoformat() if until else None, "granted_at": at.isoformat(), "purpose": consent.purpose,
-    }, signer=node.keys, at=at)
+    topics = json.dumps(sorted(consent.topics)) if consent.topics is not None else None
+    return record_bodies.sign(ConsentBody(consent.id, consent.by_party, consent.to_party, consent.item_ref, topics,
+                                          until.isoformat() if until else None, at.isoformat(), consent.purpose),
+                              signer=node.keys, at=at)
 
 
 def report_compromise(node: Node, actor: Actor, item_id: str, description: str) -> str:
@@ -216,10 +220,8 @@ def report_compromise(node: Node, actor: Actor, item_id: str, description: str) 
         item = require_item(uow, item_id)
         label = label_of(node, item)
         report_id = new_id("report")
-        record = sign_record("compromise-report", {"id": report_id, "item_ref": item_ref(item),
-                                                   "originator": label.originator, "reporter": node.party,
-                                                   "description": description, "reported_at": at.isoformat()},
-                             signer=node.keys, at=at)
+        record = record_bodies.sign(CompromiseReportBody(report_id, item_ref(item), label.originator, node.party,
+                                                         description, at.isoformat()), signer=node.keys, at=at)
         uow.exchange.add_report(CompromiseReport(report_id, "sent", label.originator, item_ref(item), node.party,
                                                  description, at, at + NOTICE_WITHIN, at + RESULT_WITHIN,
                                                  record=record))
@@ -227,7 +229,7 @@ def report_compromise(node: Node, actor: Actor, item_id: str, description: str) 
         item_event(uow, at, actor, item.id, "compromised", label.originator, description, seq)
         if label.originator != node.party:
             to = label.originator if node.partners.get(label.originator) else (item.received_from or label.originator)
-            enqueue(uow, at, to, "compromise-report", {"report_id": report_id, "record": record}, item.id)
+            enqueue(uow, at, to, CompromiseReportMessage(report_id, record), item.id)
     return report_id
 
 
@@ -238,12 +240,11 @@ def report_result(node: Node, actor: Actor, report_id: str, result: str) -> None
         report = uow.exchange.report(report_id)
         if report is None or report.direction != "sent":
             raise NotFound(f"no compromise report {report_id!r} made by this node")
-        record = sign_record("compromise-result", {"id": report_id, "result": result, "at": at.isoformat()},
-                             signer=node.keys, at=at)
+        record = record_bodies.sign(CompromiseResultBody(report_id, result, at.isoformat()), signer=node.keys, at=at)
         uow.exchange.update_report(report_id, result=result, result_at=at)
         audit_note(uow, at, actor, "compromise.result", report.item_ref, ("R17.1",), result)
         if report.originator != node.party:
-            enqueue(uow, at, report.originator, "compromise-result", {"report_id": report_id, "record": record})
+            enqueue(uow, at, report.originator, CompromiseResultMessage(report_id, record))
 
 
 def recall(node: Node, actor: Actor, item_id: str, reason: str) -> list[str]:
@@ -260,8 +261,7 @@ def recall(node: Node, actor: Actor, item_id: str, reason: str) -> list[str]:
         seq = audit_note(uow, at, actor, "item.recall", item_id, ("R6.h",),
                          f"recall from {', '.join(holders) or 'nobody'}: {reason}")
         for hop in first_hops:
-            enqueue(uow, at, hop, "recall", {"item_ref": item.id, "originator": node.party, "reason": reason},
-                    item.id)
+            enqueue(uow, at, hop, RecallMessage(item.id, node.party, reason), item.id)
         item_event(uow, at, actor, item.id, "recalled", ",".join(holders), reason, seq)
     return holders
 
@@ -270,9 +270,9 @@ def exchange_checkpoint(node: Node, actor: Actor) -> int:
     """Sign our audit head and send it to every partner, so each can later prove what the other held and did."""
     checkpoint = audit.checkpoint(node, actor, node.checkpoint_signer)
     at = node.clock()
-    record = sign_record("audit-checkpoint", {"count": checkpoint.count, "head_hash": checkpoint.head_hash,
-                                              "at": checkpoint.at, "party": node.party}, signer=node.keys, at=at)
+    record = record_bodies.sign(CheckpointBody(checkpoint.count, checkpoint.head_hash, checkpoint.at, node.party),
+                                signer=node.keys, at=at)
     with node.store.unit_of_work() as uow:
         for party in sorted(node.partners.by_party):
-            enqueue(uow, at, party, "audit-checkpoint", {"record": record})
+            enqueue(uow, at, party, AuditCheckpointMessage(record))
     return checkpoint.count

@@ -8,18 +8,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from gsomia.crypto import InvalidRecord, KeyDirectory, verify_record
+from gsomia.crypto import InvalidRecord, KeyDirectory
 from gsomia.domain.consents import Consent
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official, Role
 from gsomia.domain.requests import Decision
 from gsomia.domain.schemes import Classification
+from gsomia.services import record_bodies
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import NotFound, PermissionDenied
-from gsomia.services.peer_messages import encode_payload
+from gsomia.services.messages import DestructionCertificateMessage, Payload, ReclassificationMessage, encode
+from gsomia.services.record_bodies import ConsentBody
+from gsomia.services.wire import Malformed
 from gsomia.storage.exchange import PENDING, ConsentRecord, OutboxMessage
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -89,10 +91,10 @@ class GrantedConsents:
         """The standing consents (by topic, not for one item): the only ones the missile-warning feed uses."""
         return [record for consent, record in self.signed if consent.item_id is None]
 
-    def covering(self, label: Label, item_ref: str, at: datetime) -> list[bytes]:
+    def covering(self, label: Label, item_ref: str, at: datetime) -> tuple[bytes, ...]:
         """The signed consents that travel with this item: those that cover it, to whichever third party;
         none about other items or topics, which the recipient has no need to know of."""
-        return [record for consent, record in self.signed if consent.covers(label, item_ref, consent.to, at)]
+        return tuple(record for consent, record in self.signed if consent.covers(label, item_ref, consent.to, at))
 
 
 def granted_consents(uow: UnitOfWork, by_party: str) -> GrantedConsents:
@@ -102,29 +104,41 @@ def granted_consents(uow: UnitOfWork, by_party: str) -> GrantedConsents:
 
 
 def consents_from_records(records: Sequence[bytes], trusted: KeyDirectory) -> tuple[Consent, ...]:
-    """Signed consents carried with an item; one that does not verify counts for nothing (default deny)."""
+    """Signed consents carried with an item; one that does not verify, cannot be read, or is not signed by
+    the party that consents counts for nothing (default deny, R6.a)."""
     consents = []
     for data in records:
         try:
-            record = verify_record(bytes(data), trusted=trusted, expected_type="consent")
-        except InvalidRecord:
+            body, record = record_bodies.read(data, ConsentBody, trusted=trusted)
+            consent = consent_of_body(body)
+        except (InvalidRecord, Malformed):
             continue
-        body = record.body
-        if body.get("by") != record.signer.party:
-            continue  # only the consenting party's own signature makes its consent (R6.a)
-        consents.append(Consent(
-            by=str(body["by"]), to=str(body["to"]), item_id=body.get("item_ref"),
-            topics=frozenset(json.loads(body["topics"])) if body.get("topics") else None,
-            until=datetime.fromisoformat(body["until"]) if body.get("until") else None,
-            granted_at=datetime.fromisoformat(body["granted_at"]) if body.get("granted_at") else None,
-            id=str(body.get("id", ""))))
+        if body.by == record.signer.party:
+            consents.append(consent)
     return tuple(consents)
 
 
-def enqueue(uow: UnitOfWork, at: datetime, peer: str, kind: str, payload: dict[str, Any],
-            item_id: str | None = None) -> str:
+def consent_of_body(body: ConsentBody) -> Consent:
+    """The consent a signed body grants; Malformed if its topics or times are not what they must be."""
+    try:
+        topics = json.loads(body.topics) if body.topics else None
+        until = datetime.fromisoformat(body.until) if body.until else None
+        granted_at = datetime.fromisoformat(body.granted_at) if body.granted_at else None
+    except ValueError as bad:
+        raise Malformed(f"consent {body.id}: {bad}") from None
+    if topics is not None and not (isinstance(topics, list) and all(isinstance(t, str) for t in topics)):
+        raise Malformed(f"consent {body.id}: topics are not a list of texts")
+    if any(t is not None and t.tzinfo is None for t in (until, granted_at)):
+        raise Malformed(f"consent {body.id}: a time without its zone")
+    return Consent(by=body.by, to=body.to, item_id=body.item_ref,
+                   topics=frozenset(topics) if topics is not None else None, until=until, granted_at=granted_at,
+                   id=body.id)
+
+
+def enqueue(uow: UnitOfWork, at: datetime, peer: str, message: Payload, item_id: str | None = None) -> str:
+    """`message` for `peer`, into the outbox in the caller's transaction; the sender delivers it."""
     message_id = new_id("msg")
-    uow.exchange.enqueue(OutboxMessage(message_id, peer, kind, item_id, encode_payload(payload), PENDING, 0, at, at))
+    uow.exchange.enqueue(OutboxMessage(message_id, peer, message.kind, item_id, encode(message), PENDING, 0, at, at))
     return message_id
 
 
@@ -166,9 +180,8 @@ def certificate_to_provider(uow: UnitOfWork, node: Node, actor: Actor, item: Ite
     label = label_of(node, item)
     seq = audit_note(uow, at, actor, "destruction.certificate", item.id, ("R6.h", "Art.13"),
                      f"certificate sent to {item.received_from} for {label.originator}")
-    enqueue(uow, at, item.received_from, "destruction-certificate",
-            {"item_ref": item_ref(item), "originator": label.originator, "holder": node.party,
-             "certificate": certificate}, item.id)
+    enqueue(uow, at, item.received_from,
+            DestructionCertificateMessage(item_ref(item), label.originator, node.party, certificate), item.id)
     item_event(uow, at, actor, item.id, "certificate-sent", item.received_from, "destruction certificate", seq)
 
 
@@ -176,9 +189,7 @@ def reclassification_to_holders(uow: UnitOfWork, actor: Actor, item: ItemRecord,
     """R6.g: the originator changed a classification; every first hop is told in writing (hubs pass it on)."""
     hops = sorted(uow.exchange.peers_sent(item.id, "item"))
     for hop in hops:
-        enqueue(uow, at, hop, "reclassification", {"item_ref": item.id, "originator": item.originator,
-                                                   "classification": item.classification, "reason": reason},
-                item.id)
+        enqueue(uow, at, hop, ReclassificationMessage(item.id, item.originator, item.classification, reason), item.id)
     if hops:
         audit_note(uow, at, actor, "item.reclassify.notice", item.id, ("R6.g",),
                    f"{', '.join(hops)} told in writing: now {item.classification}")

@@ -22,17 +22,19 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from gsomia.crypto import CryptoError, destruction_certificate, sign_record
+from gsomia.crypto import CryptoError, destruction_certificate
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request
 from gsomia.domain.schemes import Classification
-from gsomia.services import items
+from gsomia.services import items, record_bodies
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, PermissionDenied, ServiceError
 from gsomia.services.exchange_common import certificate_to_provider, reclassification_to_holders
+from gsomia.services.record_bodies import DestructionCertificateBody
+from gsomia.services.wire import from_map
 from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -137,10 +139,12 @@ def destroy(node: Node, actor: Actor, item_id: str, *, method: str, reason: str)
                           node.catalog)
         entry_draft = draft(actor, "item.destroy", item_id, decision)
         if decision.allowed:
-            body = {**destruction_certificate(item_id=item_id, label=item.label_bytes, method=method.strip(),
-                                              officer=actor.official.id, destroyed_at=at),
-                    "originator": item.originator, "origin_ref": item.origin_ref, "reason": reason.strip()}
-            certificate = sign_record("destruction-certificate", body, signer=node.keys, at=at)
+            body = from_map(DestructionCertificateBody, {
+                **destruction_certificate(item_id=item_id, label=item.label_bytes, method=method.strip(),
+                                          officer=actor.official.id, destroyed_at=at),
+                "originator": item.originator, "origin_ref": item.origin_ref, "reason": reason.strip()},
+                "destruction certificate")
+            certificate = record_bodies.sign(body, signer=node.keys, at=at)
             entry_draft = replace(entry_draft, reasons=entry_draft.reasons + (
                 f"method: {method.strip()}", f"reason: {reason.strip()}",
                 f"certificate: {certificate_digest(certificate)}"))

@@ -1,10 +1,16 @@
-"""The peer protocol's one message shape: a signed record ("peer-message") carrying a kind and a payload.
+"""The peer protocol's one envelope: a signed record ("peer-message") around a typed message.
 
     {id, kind, from, to, sent_at, payload}
 
 `id` is stable across retries (idempotency); `sent_at` is fresh on every attempt, so a receiver can
 refuse captured messages replayed outside its window while still answering a genuine retry. The
-payload is deterministic CBOR; sealed envelopes and other signed records ride inside it as bytes.
+payload is a message of services/messages.py, in its deterministic CBOR form; sealed envelopes and
+other signed records ride inside it as bytes.
+
+`open_message` verifies and unpacks at the federation edge. What cannot be trusted (a bad signature, a
+message without an id) is a `ProtocolError`, answered without a receipt and retried by an honest
+sender; a trusted message whose payload cannot be understood comes back as `Unreadable`, which the
+receiver refuses for good with a signed receipt.
 """
 
 from __future__ import annotations
@@ -12,21 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import cbor2
 
 from gsomia.crypto import InvalidRecord, KeyDirectory, KeyRing, sign_records, verify_record
+from gsomia.services.messages import Payload, decode
+from gsomia.services.wire import Malformed
 
 RECORD_TYPE = "peer-message"
 REPLAY_WINDOW = timedelta(minutes=5)
 
-KINDS = frozenset({"item", "receipt", "consent-request", "consent", "compromise-report", "compromise-result",
-                   "recall", "destruction-certificate", "reclassification", "audit-checkpoint"})
-
 
 class ProtocolError(ValueError):
-    """A peer message that must be refused; `status` is the HTTP status the peer endpoint answers."""
+    """A peer message that is not taken at all; `status` is the HTTP status the peer endpoint answers."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -34,66 +36,80 @@ class ProtocolError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class PeerMessage:
+class Envelope:
+    """Who sent which message to whom, and when: verified, whatever its payload says."""
+
     id: str
     kind: str
     sender: str
     recipient: str
     sent_at: datetime
-    payload: dict[str, Any]
+
+    def stale(self, now: datetime) -> bool:
+        return abs(now - self.sent_at) > REPLAY_WINDOW
 
 
-def encode_payload(payload: dict[str, Any]) -> bytes:
-    return cbor2.dumps(payload, canonical=True)
+@dataclass(frozen=True, slots=True)
+class PeerMessage:
+    envelope: Envelope
+    body: Payload
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def sender(self) -> str:
+        return self.envelope.sender
 
 
-def decode_payload(data: bytes) -> dict[str, Any]:
-    try:
-        value = cbor2.loads(data)
-    except (cbor2.CBORDecodeError, ValueError, TypeError) as bad:
-        raise ProtocolError(f"payload is not CBOR: {bad}") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("payload is not a map")
-    return value
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A message its signer sent us that cannot be understood: refused for good (never retried)."""
+
+    envelope: Envelope
+    problem: str
 
 
 def sign_message(keys: KeyRing, message_id: str, kind: str, to: str, payload: bytes, at: datetime) -> bytes:
+    """One message alone (`messages.encode` makes the payload of a typed message)."""
     return sign_messages(keys, [(message_id, kind, to, payload)], at)[0]
 
 
 def sign_messages(keys: KeyRing, messages: Sequence[tuple[str, str, str, bytes]], at: datetime) -> list[bytes]:
     """(id, kind, to, payload) each, signed together: one signature for the batch, each message still
-    verifiable alone (crypto.sign_records)."""
+    verifiable alone (crypto.sign_records). The payload goes as it was encoded when the message was
+    written to the outbox (`messages.encode`)."""
     bodies = [{"id": message_id, "kind": kind, "from": keys.party, "to": to, "sent_at": at.isoformat(),
                "payload": payload} for message_id, kind, to, payload in messages]
     return sign_records(RECORD_TYPE, bodies, signer=keys, at=at)
 
 
-def open_message(data: bytes, *, trusted: KeyDirectory, own_party: str, now: datetime) -> PeerMessage:
-    """Verify and unpack; every failure is a ProtocolError naming what was wrong."""
+def open_message(data: bytes, *, trusted: KeyDirectory) -> PeerMessage | Unreadable:
+    """Verify and unpack. ProtocolError when the message cannot be trusted or named; Unreadable when its
+    signer sent something this node cannot understand."""
     try:
         record = verify_record(data, trusted=trusted, expected_type=RECORD_TYPE)
     except InvalidRecord as bad:
         raise ProtocolError(f"message signature does not verify: {bad}", 401) from None
     body = record.body
+    message_id, kind, sender, recipient = (body.get(k) for k in ("id", "kind", "from", "to"))
+    if not all(isinstance(v, str) and v for v in (message_id, kind, sender, recipient)):
+        raise ProtocolError("the message does not say its id, kind, sender and recipient")
+    assert isinstance(message_id, str) and isinstance(kind, str) and isinstance(sender, str)  # checked above
+    if sender != record.signer.party:
+        raise ProtocolError(f"message claims to come from {sender} but {record.signer.party} signed it", 401)
     try:
-        sent_at = datetime.fromisoformat(str(body["sent_at"]))
-        message = PeerMessage(str(body["id"]), str(body["kind"]), str(body["from"]), str(body["to"]), sent_at,
-                              decode_payload(bytes(body["payload"])))
-    except (KeyError, TypeError, ValueError) as bad:
-        if isinstance(bad, ProtocolError):
-            raise
-        raise ProtocolError(f"malformed message: {bad}") from None
-    if message.sender != record.signer.party:
-        raise ProtocolError(f"message claims to come from {message.sender} but {record.signer.party} signed it", 401)
-    if message.recipient != own_party:
-        raise ProtocolError(f"message is addressed to {message.recipient}, not {own_party}", 421)
-    if message.kind not in KINDS:
-        raise ProtocolError(f"unknown message kind {message.kind!r}")
+        sent_at = datetime.fromisoformat(str(body.get("sent_at")))
+    except ValueError:
+        raise ProtocolError("sent_at is not an ISO 8601 time") from None
     if sent_at.tzinfo is None:
         raise ProtocolError("sent_at has no time zone")
-    return message
-
-
-def stale(message: PeerMessage, now: datetime) -> bool:
-    return abs(now - message.sent_at) > REPLAY_WINDOW
+    envelope = Envelope(message_id, kind, sender, str(recipient), sent_at)
+    payload = body.get("payload")
+    if not isinstance(payload, bytes):
+        return Unreadable(envelope, "the message carries no payload")
+    try:
+        return PeerMessage(envelope, decode(kind, payload))
+    except Malformed as bad:
+        return Unreadable(envelope, str(bad))

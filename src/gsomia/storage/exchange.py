@@ -31,6 +31,7 @@ class OutboxMessage:
     last_error: str | None = None
     delivered_at: datetime | None = None
     response: bytes | None = None
+    flagged_at: datetime | None = None  # failing for longer than the node's delivery_flag_after_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ _SETTLE = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), 
     state=bindparam("new_state"), delivered_at=bindparam("at"), response=bindparam("answer"))
 _RETRY_LATER = update(t.outbox).where(t.outbox.c.message_id == bindparam("message")).values(
     attempts=bindparam("new_attempts"), next_attempt_at=bindparam("at"), last_error=bindparam("error"))
+_FLAG = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.flagged_at.is_(None)).values(
+    flagged_at=bindparam("at"))
 _INSERT_INBOX = insert(t.inbox)
 _SEEN = select(t.inbox.c.message_id, t.inbox.c.response).where(
     t.inbox.c.message_id.in_(bindparam("ids", expanding=True)))
@@ -190,6 +193,10 @@ class ExchangeRepository:
     def retry_later(self, message_id: str, *, attempts: int, at: datetime, error: str) -> None:
         self._conn.execute(_RETRY_LATER, {"message": message_id, "new_attempts": attempts, "at": at,
                                           "error": error[:500]})
+
+    def flag(self, message_id: str, *, at: datetime) -> bool:
+        """Mark a message whose delivery keeps failing, once; False if it was flagged already."""
+        return bool(self._conn.execute(_FLAG, {"message": message_id, "at": at}).rowcount)
 
     # inbox --------------------------------------------------------------------------------------------
     def seen(self, message_id: str) -> InboxEntry | None:

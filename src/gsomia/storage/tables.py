@@ -195,6 +195,7 @@ outbox = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime(), nullable=True),
     Column("response", LargeBinary, nullable=True),  # the peer's signed answer (receipt)
+    Column("flagged_at", UTCDateTime(), nullable=True),  # failing for too long: shown to the security officer
     Index("ix_outbox_peer_item_state", "peer", "item_id", "state"),  # one item's notices leave in order
 )
 

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -27,6 +27,9 @@ class UnitOfWork:
     items: ItemsRepository
     audit: AuditRepository
     exchange: ExchangeRepository
+    # True when this is a savepoint of the node's writer batch (Store.batch): the writes are kept or
+    # dropped together just the same, and made durable by the batch's one commit before anyone is answered.
+    in_batch: bool = False
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -82,6 +85,13 @@ class Store:
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
+        """A use case's unit of work: all its writes kept when the block ends normally, none on an error.
+
+        Its own transaction, committed (and durable) when the block ends; or, when the use case runs on
+        the node's writer (inside `batch()`), a savepoint of the writer's transaction (`in_batch` says
+        so), made durable by the batch's commit before the caller is answered. Either way the use case
+        sees the same all-or-nothing unit; only who commits differs.
+        """
         batch = self._batch_here()
         if batch is not None:
             if readonly:
@@ -103,8 +113,8 @@ class Store:
         commits when it ends normally (then waits until the commit is durable), rolls back on error."""
         if self._batch_here() is not None:
             raise RuntimeError("a batch is already open on this thread")
-        with self._durable_transaction() as uow:
-            self._open_batch.uow = uow
+        with self._durable_transaction() as outer:
+            self._open_batch.uow = replace(outer, in_batch=True)
             try:
                 yield
             finally:

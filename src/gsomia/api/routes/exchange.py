@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import decision_parts, responses, status_and_code
 from gsomia.api.schemas import ErrorBody
-from gsomia.services import exchange
+from gsomia.services import delivery, exchange
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
 
 router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
@@ -126,11 +126,13 @@ class OutboxOut(BaseModel):
     peer: str
     kind: str
     item_id: str | None
-    state: str
+    state: str = Field(description="pending (still being delivered), delivered or refused (both final)")
     attempts: int
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    flagged_at: datetime | None = Field(description="set when delivery has been failing for too long"
+                                                    " (delivery_flag_after_s); the message is still retried")
 
 
 def _consent(c: ConsentRecord) -> ConsentOut:
@@ -276,11 +278,11 @@ async def recall(node: NodeDep, actor: ActorDep, item_id: str, body: RecallIn) -
 @router.get("/v1/outbox", response_model=list[OutboxOut])
 def outbox(node: NodeDep, actor: ActorDep,
            state: Annotated[str | None, Query(pattern="^(pending|delivered|refused)$")] = None) -> list[OutboxOut]:
-    """Messages to partners and how their delivery stands."""
-    with node.store.unit_of_work(readonly=True) as uow:
-        return [OutboxOut(message_id=m.message_id, peer=m.peer, kind=m.kind, item_id=m.item_id, state=m.state,
-                          attempts=m.attempts, last_error=m.last_error, created_at=m.created_at,
-                          delivered_at=m.delivered_at) for m in uow.exchange.outbox(state=state)]
+    """Messages to partners and how their delivery stands; those failing too long are flagged."""
+    return [OutboxOut(message_id=m.message_id, peer=m.peer, kind=m.kind, item_id=m.item_id, state=m.state,
+                      attempts=m.attempts, last_error=m.last_error, created_at=m.created_at,
+                      delivered_at=m.delivered_at, flagged_at=m.flagged_at)
+            for m in delivery.outbox(node, actor, state=state)]
 
 
 @router.post("/v1/audit/checkpoints/exchange", status_code=status.HTTP_202_ACCEPTED, response_model=int)
