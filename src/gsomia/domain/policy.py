@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from gsomia.domain.agreements import Agreement, Relay
-from gsomia.domain.catalog import Catalog
+from gsomia.domain.catalog import Catalog, GoverningAnswer
 from gsomia.domain.life import State
 from gsomia.domain.officials import OfficialStatus, Role
 from gsomia.domain.requests import Action, Decision, Request
@@ -123,13 +123,12 @@ def governing_agreement(request: Request, catalog: Catalog, origin: str, to: str
 
     Remembered per local day: the answer depends on the date, never on the time of day.
     """
-    key = ("governing", request.agreement, origin, to, via, classification, topics, catalog.day_key(request.at))
-    known = catalog.memo.get(key)
+    key = (request.agreement, origin, to, via, classification, topics, catalog.day_key(request.at))
+    known = catalog.governing.get(key)
     if known is None:
         agreement, relay, problems = find_governing_agreement(request, catalog, origin, to, classification, topics,
                                                               via)
-        known = (agreement, relay, tuple(problems))
-        catalog.remember(key, known)
+        known = catalog.governing.put(key, GoverningAnswer(agreement, relay, tuple(problems)))
     return known
 
 
@@ -231,14 +230,14 @@ def decide_release(request: Request, catalog: Catalog) -> Decision:
     if problems:
         return _deny(problems, agreement)
     assert agreement is not None  # no problems means an agreement was found
-    key = ("release-allowed", party, to, via, item.classification, agreement.id)
-    decision = catalog.memo.get(key)
+    key = (party, to, via, item.classification, agreement.id)
+    decision = catalog.allowed_releases.get(key)
     if decision is None:
         route = f"via {via} " if via else ""
-        decision = _allow(("R7.2", "R6.b", "R4.1", "R4.3", "R21.1") + (("T4", "T5") if via else ()),
-                          agreement, f"{party} may release this {item.classification} item to {to} {route}under"
-                          f" {agreement.id}, which is in force and covers it.")
-        catalog.remember(key, decision)
+        decision = catalog.allowed_releases.put(key, _allow(
+            ("R7.2", "R6.b", "R4.1", "R4.3", "R21.1") + (("T4", "T5") if via else ()), agreement,
+            f"{party} may release this {item.classification} item to {to} {route}under {agreement.id},"
+            " which is in force and covers it."))
     return decision
 
 
