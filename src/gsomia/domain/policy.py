@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from gsomia.domain.agreements import Agreement, Relay
-from gsomia.domain.catalog import Catalog, GoverningAnswer
+from gsomia.domain.catalog import Catalog
 from gsomia.domain.life import State
 from gsomia.domain.officials import OfficialStatus, Role
 from gsomia.domain.requests import Action, Decision, Request
@@ -126,7 +126,7 @@ def governing_agreement(request: Request, catalog: Catalog, origin: str, to: str
     if known is None:
         agreement, relay, problems = find_governing_agreement(request, catalog, origin, to, classification, topics,
                                                               via)
-        known = catalog.governing.put(key, GoverningAnswer(agreement, relay, tuple(problems)))
+        known = catalog.governing.put(key, (agreement, relay, tuple(problems)))
     return known
 
 
