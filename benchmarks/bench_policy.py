@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return n
 
     def gsomia_single_cold() -> int:
-        catalog.memo.clear()  # every governing-agreement lookup computed afresh
+        catalog.governing.clear()  # every governing-agreement lookup computed afresh
+        catalog.allowed_releases.clear()
         for r in requests:
             decide(r, catalog)
         return n

@@ -1,13 +1,13 @@
 """Fixed test vectors for the audit entry format (gsomia-audit/1): a partner's independent verifier
-can check itself against these, and any drift in the three encoders (append, entry_hash, verifier)
-fails here first."""
+can check itself against these, and any drift in the one encoder (`entry_bytes`, which append,
+entry_hash and the verifier all call) fails here first."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
 
-from gsomia.services.audit_chain import checkpoint_payload, entry_hash, verify_chain
+from gsomia.services.audit_chain import checkpoint_payload, entry_bytes, entry_hash, verify_chain
 from gsomia.services.audit_log import EntryDraft, append
 from gsomia.storage.repositories import RawEntry
 
@@ -24,6 +24,7 @@ def test_the_canonical_text_is_as_documented() -> None:
     text = ("gsomia-audit/1\n1\n2026-11-22T12:00:00.000000Z\n16:OFF-1a2b3c4d5e6f\n3:api\n12:item.release\n"
             "8:KOR-00ff\n4:deny\n8:[\"R6.a\"]\n"
             "35:[\"no written consent of KOR\",\"한국어\"]\n" + GENESIS)
+    assert entry_bytes(*FIRST[:10]) == text.encode()
     assert hashlib.sha256(text.encode()).hexdigest() == FIRST_HASH == entry_hash(FIRST)
     assert entry_hash(SECOND) == SECOND_HASH  # NULL subject and decision are written "-"
 

@@ -34,40 +34,38 @@ def subject_problems(request: Request, catalog: Catalog, item_tier: Tier, roles:
                      topics: frozenset[str] | None) -> list[Problem]:
     """Is this official appointed, in role, cleared high enough until now, with need-to-know (R6.e, R7)?"""
     s = request.subject
-    expires = s.clearance_expires
-    # Fast path: everything in order (the common case) costs a few comparisons.
-    if (s.status is OfficialStatus.ACTIVE and not s.roles.isdisjoint(roles) and s.clearance.party == s.party
-            and (expires is None or request.at < expires) and catalog.schemes.tiers.get(s.clearance, 0) >= item_tier
-            and (topics is None or (topics and topics <= s.need_to_know))):
+    # Each check is made once, here; a reason is written only for a check that failed (rarely: most
+    # requests pass them all, and then this costs a few comparisons).
+    active = s.status is OfficialStatus.ACTIVE
+    in_role = not s.roles.isdisjoint(roles)
+    national = s.clearance.party == s.party
+    current = national and s.clearance_valid_at(request.at)
+    high_enough = current and catalog.schemes.tier(s.clearance) >= item_tier
+    need_to_know = topics is None or (bool(topics) and topics <= s.need_to_know)
+    if active and in_role and high_enough and need_to_know:
         return []
     who = s.id or f"the {s.party} official"
     problems: list[Problem] = []
-    if s.status is not OfficialStatus.ACTIVE:
+    if not active:
         problems.append(("R6.e", f"{who} is {s.status.value}, not an active appointed official."))
-    if not s.roles & roles:
+    if not in_role:
         held = ", ".join(sorted(r.value for r in s.roles)) or "no role"
         problems.append(("R6.e", f"{request.action.value} needs the role {_roles_text(roles)}; {who} holds {held}."))
-    cleared = True
-    if s.clearance.party != s.party:
+    if not national:
         problems.append(("R7.2", f"{who}'s clearance {s.clearance} is not a {s.party} national clearance."))
-        cleared = False
-    elif not s.clearance_valid_at(request.at):
+    elif not current:
         problems.append(("R7.2", f"{who}'s clearance expired on {s.clearance_expires:%Y-%m-%d}."))
-        cleared = False
-    elif (cleared_to := catalog.schemes.level(s.clearance).tier) < item_tier:
+    elif not high_enough:
+        cleared_to = catalog.schemes.tier(s.clearance)
         problems.append(("R7.2", f"{who} is cleared to {s.clearance} ({cleared_to.banner}),"
                                  f" below the item's {item_tier.banner}."))
-        cleared = False
-    if topics is not None:
+    if not need_to_know:
         if not topics:
             problems.append(("R7.2", "the item names no topic, so need-to-know cannot be established."))
-            cleared = False
         else:
-            missing = topics - s.need_to_know
-            if missing:
-                problems.append(("R7.2", f"{who} has no need-to-know for {', '.join(sorted(missing))}."))
-                cleared = False
-    if not cleared and s.roles & (OFFICERS | RELEASERS):
+            missing = ", ".join(sorted(topics - s.need_to_know))
+            problems.append(("R7.2", f"{who} has no need-to-know for {missing}."))
+    if not (high_enough and need_to_know) and s.roles & (OFFICERS | RELEASERS):
         problems.append(("R7.1", "rank, position or role never replaces clearance and need-to-know."))
     return problems
 
@@ -124,13 +122,12 @@ def governing_agreement(request: Request, catalog: Catalog, origin: str, to: str
 
     Remembered per local day: the answer depends on the date, never on the time of day.
     """
-    key = ("governing", request.agreement, origin, to, via, classification, topics, catalog.day_key(request.at))
-    known = catalog.memo.get(key)
+    key = (request.agreement, origin, to, via, classification, topics, catalog.day_key(request.at))
+    known = catalog.governing.get(key)
     if known is None:
         agreement, relay, problems = find_governing_agreement(request, catalog, origin, to, classification, topics,
                                                               via)
-        known = (agreement, relay, tuple(problems))
-        catalog.remember(key, known)
+        known = catalog.governing.put(key, (agreement, relay, tuple(problems)))
     return known
 
 
@@ -232,14 +229,14 @@ def decide_release(request: Request, catalog: Catalog) -> Decision:
     if problems:
         return _deny(problems, agreement)
     assert agreement is not None  # no problems means an agreement was found
-    key = ("release-allowed", party, to, via, item.classification, agreement.id)
-    decision = catalog.memo.get(key)
+    key = (party, to, via, item.classification, agreement.id)
+    decision = catalog.allowed_releases.get(key)
     if decision is None:
         route = f"via {via} " if via else ""
-        decision = _allow(("R7.2", "R6.b", "R4.1", "R4.3", "R21.1") + (("T4", "T5") if via else ()),
-                          agreement, f"{party} may release this {item.classification} item to {to} {route}under"
-                          f" {agreement.id}, which is in force and covers it.")
-        catalog.remember(key, decision)
+        decision = catalog.allowed_releases.put(key, _allow(
+            ("R7.2", "R6.b", "R4.1", "R4.3", "R21.1") + (("T4", "T5") if via else ()), agreement,
+            f"{party} may release this {item.classification} item to {to} {route}under {agreement.id},"
+            " which is in force and covers it."))
     return decision
 
 

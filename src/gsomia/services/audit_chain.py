@@ -42,16 +42,20 @@ def audit_time(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _field(text: str | None) -> str:
-    return "-" if text is None else f"{len(text)}:{text}"
+def entry_bytes(seq: int, at: str, actor: str, via: str, action: str, subject: str | None, decision: str | None,
+                rules: str, reasons: str, prev_hash: str) -> bytes:
+    """The canonical bytes of an entry, which its hash covers: the one definition of the format, called by
+    the appender, `entry_hash` and the verifier. Fields as stored (`at` from `audit_time`, rules and
+    reasons JSON text). Positional arguments, not a row: the appender has no row until it has the hash."""
+    return (f"{ENTRY_FORMAT}\n{seq}\n{at}\n{len(actor)}:{actor}\n{len(via)}:{via}\n{len(action)}:{action}\n"
+            f"{'-' if subject is None else f'{len(subject)}:{subject}'}\n"
+            f"{'-' if decision is None else f'{len(decision)}:{decision}'}\n"
+            f"{len(rules)}:{rules}\n{len(reasons)}:{reasons}\n{prev_hash}").encode()
 
 
 def entry_hash(row: RawEntry) -> str:
-    """Hash of a raw row (its own `entry_hash` field is ignored). The verifier inlines this."""
-    seq, at, actor, via, action, subject, decision, rules, reasons, prev_hash, _ = row
-    text = (f"{ENTRY_FORMAT}\n{seq}\n{at}\n{len(actor)}:{actor}\n{len(via)}:{via}\n{len(action)}:{action}\n"
-            f"{_field(subject)}\n{_field(decision)}\n{len(rules)}:{rules}\n{len(reasons)}:{reasons}\n{prev_hash}")
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Hash of a raw row (its own `entry_hash` field is ignored)."""
+    return hashlib.sha256(entry_bytes(*row[:10])).hexdigest()
 
 
 def checkpoint_payload(count: int, head_hash: str, at: str, key_id: str) -> bytes:
@@ -123,11 +127,8 @@ def verify_chain(
                 walk_problem = Problem(seq, f"prev_hash does not match entry {seq - 1}'s hash "
                                             "(an entry was inserted, removed or reordered)")
                 break
-            text = (f"{ENTRY_FORMAT}\n{seq}\n{at}\n{len(actor)}:{actor}\n{len(via)}:{via}\n"
-                    f"{len(action)}:{action}\n{'-' if subject is None else f'{len(subject)}:{subject}'}\n"
-                    f"{'-' if decision is None else f'{len(decision)}:{decision}'}\n"
-                    f"{len(rules)}:{rules}\n{len(reasons)}:{reasons}\n{prev_hash}")
-            if sha256(text.encode()).hexdigest() != hashed:
+            canonical = entry_bytes(seq, at, actor, via, action, subject, decision, rules, reasons, prev_hash)
+            if sha256(canonical).hexdigest() != hashed:
                 walk_problem = Problem(seq, "content does not match its hash (the entry was altered)")
                 break
             if seq in anchors and anchors[seq] != hashed:

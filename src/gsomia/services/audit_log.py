@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from gsomia.services.audit_chain import ENTRY_FORMAT, audit_time
+from gsomia.services.audit_chain import audit_time, entry_bytes
 from gsomia.services.context import Actor
 from gsomia.storage.records import AuditEntry
 from gsomia.storage.repositories import RawEntry, dump_tuple
@@ -74,17 +74,13 @@ def append(uow: UnitOfWork, at: datetime, drafts: Sequence[EntryDraft]) -> Appen
     before = prev
     stamp = audit_time(at)
     rows: list[RawEntry] = []
-    sha256, dump, fmt = hashlib.sha256, dump_tuple, ENTRY_FORMAT
+    sha256, dump = hashlib.sha256, dump_tuple
     for d in drafts:
         seq += 1
         actor, via, action, subject, decision = d.actor, d.via, d.action, d.subject, d.decision
         rules, reasons = dump(d.rules), dump(d.reasons)
-        # The canonical text of audit_chain.entry_hash, inlined: this loop is the append hot path.
-        text = (f"{fmt}\n{seq}\n{stamp}\n{len(actor)}:{actor}\n{len(via)}:{via}\n{len(action)}:{action}\n"
-                f"{'-' if subject is None else f'{len(subject)}:{subject}'}\n"
-                f"{'-' if decision is None else f'{len(decision)}:{decision}'}\n"
-                f"{len(rules)}:{rules}\n{len(reasons)}:{reasons}\n{prev}")
-        hashed = sha256(text.encode()).hexdigest()
+        canonical = entry_bytes(seq, stamp, actor, via, action, subject, decision, rules, reasons, prev)
+        hashed = sha256(canonical).hexdigest()
         rows.append((seq, stamp, actor, via, action, subject, decision, rules, reasons, prev, hashed))
         prev = hashed
     uow.audit.append(rows)
