@@ -44,13 +44,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gsomia.data import load_catalog
+from gsomia.domain.hops import HopDecisions
 from gsomia.domain.labels import Label
 from gsomia.domain.schemes import Classification
-from gsomia.feed.hop_audit import HopDecisions, HopLedger
+from gsomia.domain.tracks import EndOfTrack, Routed, TrackMessage
+from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.pipeline import CHAIN, JPN_READER, chain_link, chain_node, percentiles
 from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
 from gsomia.feed.subscriber import FeedSubscriber, Update
-from gsomia.feed.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 from gsomia.feed.wire import encode_message
 

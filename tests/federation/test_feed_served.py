@@ -22,9 +22,9 @@ from gsomia.crypto import PublicKeys, export_public
 from gsomia.data import load_catalog
 from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.domain.labels import Label
+from gsomia.domain.tracks import EndOfTrack, LaunchEvent
 from gsomia.feed.link import hello, new_nonce
 from gsomia.feed.subscriber import FeedSubscriber, Update
-from gsomia.feed.tracks import EndOfTrack, LaunchEvent
 from gsomia.services.partners import load_partners
 
 pytestmark = pytest.mark.slow

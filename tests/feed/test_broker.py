@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from gsomia.domain.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.broker import AllowAll, Delivery, LocalBroker
-from gsomia.feed.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.wire import encode_message
 
 from .helpers import make_label

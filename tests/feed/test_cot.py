@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gsomia.domain.catalog import Catalog
-from gsomia.feed.cot import TYPE_IMPACT, TYPE_LAUNCH, TYPE_TRACK, CotDefaults, CotWriter, parse_cot
-from gsomia.feed.errors import CotError
-from gsomia.feed.tracks import (
+from gsomia.domain.tracks import (
     Body,
     EndOfTrack,
     ImpactPrediction,
@@ -18,6 +16,8 @@ from gsomia.feed.tracks import (
     Uncertainty,
     Velocity,
 )
+from gsomia.feed.cot import TYPE_IMPACT, TYPE_LAUNCH, TYPE_TRACK, CotDefaults, CotWriter, parse_cot
+from gsomia.feed.errors import CotError
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 
 from .helpers import make_label

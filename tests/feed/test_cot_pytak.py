@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.officials import Role
+from gsomia.domain.tracks import EndOfTrack, TrackMessage, TrackUpdate
 from gsomia.feed.cot import CotDefaults, CotWriter, parse_cot
 from gsomia.feed.cot_listener import CotListener
 from gsomia.feed.node import FeedNode
-from gsomia.feed.tracks import EndOfTrack, TrackMessage, TrackUpdate
 
 from .helpers import make_label, official
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.officials import Role
 from gsomia.domain.schemes import Classification
+from gsomia.domain.tracks import EndOfTrack, TrackMessage
 from gsomia.feed.dissemination import PeerFilter, ReaderFilter, Receipt, policy_decider
-from gsomia.feed.tracks import EndOfTrack, TrackMessage
 
 from .helpers import NOW, kor_consent_to_jpn, make_label, official
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gsomia.domain.catalog import Catalog
+from gsomia.domain.hops import HopDecisions
 from gsomia.domain.officials import Role
+from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.dissemination import PeerFilter, ReaderFilter, Receipt, policy_decider
-from gsomia.feed.hop_audit import HopDecisions, HopLedger
+from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.served_audit import audit_draft
-from gsomia.feed.tracks import TrackMessage
 
 from .helpers import kor_consent_to_jpn, official
 from .test_dissemination import JPN_NODE, KOR_RELEASER, USA_NODE, Clock, msg

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gsomia.domain.tracks import EndOfTrack, TrackMessage
 from gsomia.feed.batch_signing import BatchSigner
 from gsomia.feed.errors import FeedError, InvalidBatch
 from gsomia.feed.link import Receiver, new_nonce
-from gsomia.feed.tracks import EndOfTrack, TrackMessage
 from gsomia.feed.wire import LabelParser, encode_label, encode_message
 
 from .helpers import make_label

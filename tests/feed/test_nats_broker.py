@@ -14,10 +14,10 @@ import uuid
 import pytest
 
 from gsomia.domain.catalog import Catalog
+from gsomia.domain.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.broker import AllowAll, Delivery
 from gsomia.feed.errors import FeedError
 from gsomia.feed.nats_broker import NatsBroker
-from gsomia.feed.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.wire import LabelParser, encode_message
 
 from .helpers import make_label

@@ -13,9 +13,9 @@ from pathlib import Path
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.officials import Role
 from gsomia.domain.schemes import Classification
+from gsomia.domain.tracks import Routed, TrackMessage
 from gsomia.feed.dissemination import PeerFilter
 from gsomia.feed.pipeline import Pipeline, build_pipeline
-from gsomia.feed.tracks import Routed, TrackMessage
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 
 from .helpers import make_label, official

@@ -18,11 +18,11 @@ from cryptography.x509.oid import NameOID
 
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.officials import Role
+from gsomia.domain.tracks import EndOfTrack, TrackMessage
 from gsomia.feed.broker import AllowAll
 from gsomia.feed.cot import CotWriter, parse_cot
 from gsomia.feed.cot_listener import CotListener
 from gsomia.feed.node import FeedNode, Peer
-from gsomia.feed.tracks import EndOfTrack, TrackMessage
 
 from .helpers import make_label, official
 

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from gsomia.feed.tracks import EndOfTrack, ImpactPrediction, LaunchEvent, TrackUpdate
+from gsomia.domain.tracks import EndOfTrack, ImpactPrediction, LaunchEvent, TrackUpdate
 from gsomia.feed.trajectory import SINPO, SUNAN, TrackSource, ballistic_track, fly, scenario_for_seed
 
 from .helpers import make_label
@@ -22,7 +22,7 @@ def in_sea_of_japan(lat: float, lon: float) -> bool:
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("site", [SUNAN, SINPO])
 def test_flight_lands_in_the_sea_of_japan_with_a_plausible_apogee(seed: int, site: object) -> None:
-    from gsomia.feed.tracks import Position
+    from gsomia.domain.tracks import Position
     assert isinstance(site, Position)
     flight = fly(scenario_for_seed(seed, site))
     assert in_sea_of_japan(flight.impact.lat, flight.impact.lon), flight

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gsomia.feed.errors import UnknownLabel, WireError
-from gsomia.feed.tracks import (
+from gsomia.domain.tracks import (
     EndOfTrack,
     ImpactPrediction,
     LaunchEvent,
@@ -19,6 +18,7 @@ from gsomia.feed.tracks import (
     Velocity,
     label_digest,
 )
+from gsomia.feed.errors import UnknownLabel, WireError
 from gsomia.feed.wire import LabelParser, WireDecoder, WireEncoder, encode_label, encode_message
 
 from .helpers import make_label

@@ -23,9 +23,9 @@ from gsomia.data import load_catalog
 from gsomia.demo.loopback import LoopbackNode
 from gsomia.domain.labels import Label
 from gsomia.domain.schemes import Classification
+from gsomia.domain.tracks import EndOfTrack, ImpactPrediction, LaunchEvent, Position, TrackMessage, TrackUpdate
 from gsomia.feed.pipeline import LatencyProbe, percentiles
 from gsomia.feed.subscriber import FeedSubscriber, Update
-from gsomia.feed.tracks import EndOfTrack, ImpactPrediction, LaunchEvent, Position, TrackMessage, TrackUpdate
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 
 CHAIN = ("KOR", "USA", "JPN")

@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+from gsomia.domain.tracks import Routed
 from gsomia.feed.errors import FeedError
-from gsomia.feed.tracks import Routed
 
 
 class Delivery(NamedTuple):

@@ -29,8 +29,7 @@ from defusedxml import DefusedXmlException
 from gsomia.domain.labels import STANAG_4774_NS, Label, banner_order
 from gsomia.domain.schemes import Schemes
 from gsomia.domain.timeutil import parse_instant
-from gsomia.feed.errors import CotError
-from gsomia.feed.tracks import (
+from gsomia.domain.tracks import (
     UNKNOWN_ERROR,
     Body,
     EndOfTrack,
@@ -42,6 +41,7 @@ from gsomia.feed.tracks import (
     Uncertainty,
     Velocity,
 )
+from gsomia.feed.errors import CotError
 
 TYPE_TRACK = "a-h-A-M"          # hostile / air / missile
 TYPE_LAUNCH = "a-h-G-E-W-M"     # hostile / ground / equipment / weapon / missile launcher

@@ -29,11 +29,12 @@ from datetime import datetime, timezone
 
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.consents import Consent
+from gsomia.domain.hops import HopDecisions
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
 from gsomia.domain.requests import Action, Decision, Request
-from gsomia.feed.hop_audit import HopDecisions, HopLedger
-from gsomia.feed.tracks import Routed, TrackMessage, label_digest
+from gsomia.domain.tracks import Routed, TrackMessage, label_digest
+from gsomia.feed.hop_audit import HopLedger
 
 Decider = Callable[[Request], Decision]
 Clock = Callable[[], float]

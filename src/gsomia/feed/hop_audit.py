@@ -7,40 +7,16 @@ messages it was applied to, with their lowest and highest sequence number, and t
 collects those counts when the node's audit writer drains it (each second). A refusal is also
 reported the moment it is decided, before any count, so that it reaches the trail at once.
 
-Pure: the node's audit writer (`gsomia.feed.served`) turns `HopDecisions` into audit entries.
+Pure: the node's audit writer (`gsomia.feed.served_audit`) hands the `HopDecisions` to the services
+(`gsomia.services.feed_audit`), which turn them into audit entries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class HopDecisions:
-    """One decision of one gate about one stream, and what it was applied to over an interval."""
-
-    action: str                  # release | relay | receive | read
-    actor: str                   # the official the policy was asked about (a releaser, the node, a reader)
-    stream: str
-    counterpart: str             # the other side of the hop: "to JPN", "from KOR", "reader jpn-watch"
-    allowed: bool
-    rules: tuple[str, ...]
-    reasons: tuple[str, ...]
-    agreement: str | None
-    count: int                   # messages it was applied to in the interval (0: the decision alone)
-    first_seq: int
-    last_seq: int
-    since: float                 # the interval, POSIX seconds
-    until: float
-
-    def summary(self) -> str:
-        """The entry's last reason: what the decision was applied to, never any content."""
-        if self.count == 0:
-            return f"{self.counterpart}; decided at seq {self.first_seq}"
-        return (f"{self.counterpart}; {self.count} message{'s' if self.count != 1 else ''},"
-                f" seq {self.first_seq}-{self.last_seq}")
+from gsomia.domain.hops import HopDecisions
 
 
 class Counted(Protocol):

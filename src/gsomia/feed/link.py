@@ -25,11 +25,11 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gsomia.domain.tracks import Header, TrackMessage
 from gsomia.feed.batch_signing import BatchSigner, decode_batch, verify_batch
 from gsomia.feed.broker import Delivery, Subscription
 from gsomia.feed.errors import FeedError, InvalidBatch
 from gsomia.feed.replay import Stored
-from gsomia.feed.tracks import Header, TrackMessage
 from gsomia.feed.wire import LabelParser, WireDecoder
 
 PROTOCOL_VERSION = 1

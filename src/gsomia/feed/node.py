@@ -41,6 +41,7 @@ from websockets.exceptions import ConnectionClosed
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
+from gsomia.domain.tracks import Header, Routed, TrackMessage
 from gsomia.feed.batch_signing import BatchSigner, SigningKey
 from gsomia.feed.broker import AllowAll, Broker, Delivery, Gate, LocalBroker
 from gsomia.feed.dissemination import (
@@ -67,7 +68,6 @@ from gsomia.feed.link import (
 )
 from gsomia.feed.replay import ReplayBuffer, Stored, Unsaved
 from gsomia.feed.sequence import Observation, SequenceTracker
-from gsomia.feed.tracks import Header, Routed, TrackMessage
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
 
 log = logging.getLogger(__name__)

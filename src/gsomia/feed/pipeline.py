@@ -24,13 +24,13 @@ from gsomia.domain.consents import Consent
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official, Role
 from gsomia.domain.schemes import Classification
+from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.broker import AllowAll
 from gsomia.feed.dissemination import Consents
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.node import FeedNode, Peer, PeerLink
 from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.subscriber import FeedSubscriber, Update
-from gsomia.feed.tracks import TrackMessage
 
 POINTS = ("sensor", "KOR", "USA", "JPN", "subscriber")
 
@@ -182,7 +182,7 @@ async def demo(seed: int = 3, updates_per_second: float = 20.0, speedup: float =
     from datetime import datetime, timezone
 
     from gsomia.data import load_catalog
-    from gsomia.feed.tracks import ImpactPrediction, LaunchEvent
+    from gsomia.domain.tracks import ImpactPrediction, LaunchEvent
     from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 
     catalog = load_catalog()

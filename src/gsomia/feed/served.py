@@ -43,13 +43,7 @@ from gsomia.domain.consents import Consent
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official, OfficialStatus
 from gsomia.domain.requests import Action, Request
-from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter, policy_decider
-from gsomia.feed.errors import FeedError
-from gsomia.feed.hop_audit import HopLedger
-from gsomia.feed.node import CertificatePin, FeedNode, Peer, PeerLink, consents_message
-from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
-from gsomia.feed.served_audit import HopAuditWriter
-from gsomia.feed.tracks import (
+from gsomia.domain.tracks import (
     Body,
     EndOfTrack,
     ImpactPrediction,
@@ -61,6 +55,12 @@ from gsomia.feed.tracks import (
     Uncertainty,
     Velocity,
 )
+from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter, policy_decider
+from gsomia.feed.errors import FeedError
+from gsomia.feed.hop_audit import HopLedger
+from gsomia.feed.node import CertificatePin, FeedNode, Peer, PeerLink, consents_message
+from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
+from gsomia.feed.served_audit import HopAuditWriter
 from gsomia.services import officials
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node

@@ -21,7 +21,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from gsomia.feed.hop_audit import HopDecisions, HopLedger
+from gsomia.domain.hops import HopDecisions
+from gsomia.feed.hop_audit import HopLedger
 from gsomia.services.audit_log import EntryDraft, append
 from gsomia.services.context import Node
 

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.errors import FeedError
 from gsomia.feed.link import Receiver, hello, new_nonce, parse_control, replay_request
 from gsomia.feed.sequence import SequenceTracker, Verdict
-from gsomia.feed.tracks import TrackMessage
 from gsomia.feed.wire import LabelParser
 
 log = logging.getLogger(__name__)

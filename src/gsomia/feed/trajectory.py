@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from gsomia.domain.labels import Label
-from gsomia.feed.tracks import (
+from gsomia.domain.tracks import (
     EndOfTrack,
     ImpactPrediction,
     LaunchEvent,

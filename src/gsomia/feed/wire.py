@@ -22,8 +22,7 @@ from typing import Any
 import cbor2
 
 from gsomia.domain.labels import Label
-from gsomia.feed.errors import UnknownLabel, WireError
-from gsomia.feed.tracks import (
+from gsomia.domain.tracks import (
     LABEL_DIGEST_SIZE,
     Body,
     EndOfTrack,
@@ -36,6 +35,7 @@ from gsomia.feed.tracks import (
     Uncertainty,
     Velocity,
 )
+from gsomia.feed.errors import UnknownLabel, WireError
 
 VERSION = 1
 KIND_LABEL = 0

@@ -1,7 +1,7 @@
 """The missile-warning feed on the officials' API: a sensor's or C2 system's batches in, the streams listed.
 
 `POST /v1/feed/tracks` takes one label and up to 1,000 track messages (launch, update, impact, end:
-the fields of `gsomia.feed.tracks`) and publishes them into the node's feed, from where they go to
+the fields of `gsomia.domain.tracks`) and publishes them into the node's feed, from where they go to
 subscribers and partners, each hop policy-checked. The first message of a stream is an originate
 decision, audited (R7.2, R6.b); the stream then belongs to that official (whose releasing role is what
 lets it go to partners, R6.e) and keeps its label. `GET /v1/feed/streams` lists the streams the caller
@@ -27,7 +27,7 @@ from gsomia.domain.parsing import label_from_dict
 from gsomia.services.context import Actor
 from gsomia.services.errors import InvalidInput
 
-UNKNOWN_ERROR = 9_999_999.0  # Cursor-on-Target's "unknown" for ce / le, as in gsomia.feed.tracks
+UNKNOWN_ERROR = 9_999_999.0  # Cursor-on-Target's "unknown" for ce / le, as in gsomia.domain.tracks
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 

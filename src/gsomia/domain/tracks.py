@@ -6,6 +6,9 @@ and a stale time after which it no longer stands (as Cursor-on-Target's `stale` 
 
 Times are POSIX seconds (UTC) as floats rather than datetimes: at thousands of messages a second
 the conversion cost shows, and every consumer (CoT, latency sums, staleness) wants arithmetic.
+
+Plain data of the domain: the feed encodes and carries them (`gsomia.feed.wire`, `gsomia.feed.cot`),
+the services originate them (`gsomia.services.feed`), the API builds them from what a sensor posts.
 """
 
 from __future__ import annotations
