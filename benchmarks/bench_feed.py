@@ -50,10 +50,11 @@ from gsomia.domain.schemes import Classification
 from gsomia.domain.tracks import EndOfTrack, Routed, TrackMessage
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.pipeline import CHAIN, JPN_READER, chain_link, chain_node, percentiles
-from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
+from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.subscriber import FeedSubscriber, Update
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
 from gsomia.feed.wire import encode_message
+from gsomia.storage.feed import open_replay_file
 
 NATS_URL = "nats://127.0.0.1:4222"
 Report = Callable[[Any], None]
@@ -102,7 +103,7 @@ async def gsomia_hop(spec: dict[str, Any], report: Report, stop: asyncio.Event) 
     stored: the audit store is not the feed's, and `bench_audit` measures it)."""
     public = {n: Ed25519PublicKey.from_public_bytes(b) for n, b in spec["public"].items()}
     directory = tempfile.TemporaryDirectory(prefix="bench-feed-")
-    store = SqliteReplayStore(Path(directory.name) / "feed-replay.db") if spec["persist"] else None
+    store = open_replay_file(Path(directory.name) / "feed-replay.db") if spec["persist"] else None
     ledger = HopLedger(time.time) if spec["persist"] else None
     node = chain_node(spec["node_id"], Ed25519PrivateKey.from_private_bytes(spec["key"]), public, load_catalog(),
                       batch_interval_s=spec["interval"], buffer=ReplayBuffer(time.time, store=store), ledger=ledger)

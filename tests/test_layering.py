@@ -62,8 +62,7 @@ def test_imports_point_inward(package: str) -> None:
         assert not outward, f"{path.relative_to(SRC)} imports {sorted(outward)}"
 
 
-@pytest.mark.parametrize("package", ["federation", pytest.param("feed", marks=pytest.mark.xfail(
-    strict=True, reason="issue 12 in progress: the feed's use cases are moving into services"))])
+@pytest.mark.parametrize("package", ["federation", "feed"])
 def test_the_transports_reach_the_store_only_through_services(package: str) -> None:
     for path in _files(package):
         storage = {m for m in _modules(path) if _layer(m) == "storage"} - RECORD_MODULES

@@ -1,21 +1,27 @@
-"""Running nodes for the feed tests: posting tracks to an officials' API, subscribing to a node's feed."""
+"""Running nodes for the feed tests: posting tracks to an officials' API, subscribing to a node's feed, a
+node's feed served alone (for its CoT listener)."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from tests.federation.harness import RunningNode
+from tests.federation.harness import PASSPHRASE, RunningNode
 
 from gsomia.crypto import PublicKeys, export_public
 from gsomia.data import load_catalog
-from gsomia.demo.loopback import LoopbackNode
+from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.domain.labels import Label
+from gsomia.feed.served import NodeFeed
 from gsomia.feed.subscriber import FeedSubscriber, Update
-from gsomia.services.context import Actor
+from gsomia.services.context import Actor, Node
 from gsomia.services.officials import authenticate
+from gsomia.services.runtime import open_node
 from gsomia.storage.records import AuditEntry
 
 LABEL = {"classification": "KOR:II", "releasable_to": ["KOR", "USA", "JPN"], "topics": ["dprk-missile"],
@@ -58,10 +64,24 @@ def subscriber(spec: LoopbackNode, who: str, seen: list[Update]) -> FeedSubscrib
                           headers={"Authorization": f"Bearer {spec.tokens[who]}"}, on_update=seen.append)
 
 
-def audit_entries(node: RunningNode, prefix: str = "feed.") -> list[AuditEntry]:
-    with node.node.store.unit_of_work(readonly=True) as uow:
+def audit_entries(node: RunningNode | Node, prefix: str = "feed.") -> list[AuditEntry]:
+    store = (node.node if isinstance(node, RunningNode) else node).store
+    with store.unit_of_work(readonly=True) as uow:
         return [e for e in uow.audit.tail(100_000) if e.action.startswith(prefix)]
 
 
 def officer(node: RunningNode) -> Actor:
     return Actor(authenticate(node.node, node.spec.tokens["officer"], via="cli-token"), "cli-token")
+
+
+@contextlib.asynccontextmanager
+async def kor_feed(base: Path) -> AsyncIterator[tuple[NodeFeed, LoopbackNode]]:
+    """A KOR node with no partner, only its feed served (no API): what a CoT listener is built on."""
+    spec = create_federation(base, passphrase=PASSPHRASE, parties=("KOR",))["KOR"]
+    with open_node(spec.data, passphrase=PASSPHRASE) as node:
+        feed = NodeFeed(node, server_context=None, client_context=None)
+        await feed.start()
+        try:
+            yield feed, spec
+        finally:
+            await feed.close()

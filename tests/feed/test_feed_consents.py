@@ -4,13 +4,13 @@ other partner learns of a consent (need to know)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from gsomia.crypto import sign_record
 from gsomia.demo.loopback import create_federation
-from gsomia.feed.served import NodeFeed
+from gsomia.feed.peers import consents_message
+from gsomia.services.feed_links import FeedConsents
 from gsomia.services.runtime import Node, open_node
 
 PASSPHRASE = b"feed consents"
@@ -26,27 +26,20 @@ def _consent(node: Node, consent_id: str, item_ref: str | None, topics: list[str
 def test_T5_only_standing_consents_travel_on_the_feed(tmp_path: Path) -> None:
     spec = create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN"))["KOR"]
     with open_node(spec.data, passphrase=PASSPHRASE) as kor:
-        feed = NodeFeed(kor, server_context=None, client_context=None)
-        try:
-            standing = _consent(kor, "c-standing", None, ["dprk-missile"])
-            for_one_item = _consent(kor, "c-item", "KOR-0123", None)
-            passed_on = asyncio.run(feed._merge([for_one_item, standing]))  # noqa: SLF001 — what a link would send
-            assert passed_on == [standing]
-            assert [c.id for c in feed.consents()] == ["c-standing"]
-        finally:
-            feed.store.close()
+        consents = FeedConsents(kor)
+        standing = _consent(kor, "c-standing", None, ["dprk-missile"])
+        for_one_item = _consent(kor, "c-item", "KOR-0123", None)
+        assert consents.merge([for_one_item, standing]) == [standing]  # what the links are sent
+        assert [c.id for c in consents.held()] == ["c-standing"]
 
 
 def test_T5_each_partner_hears_of_the_consents_it_needs_only(tmp_path: Path) -> None:
     spec = create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN", "USA"))["KOR"]
     with open_node(spec.data, passphrase=PASSPHRASE) as kor:
-        feed = NodeFeed(kor, server_context=None, client_context=None)
-        try:
-            to_jpn = _consent(kor, "c-to-jpn", None, ["dprk-missile"])  # relayed to JPN by the US hub (TISA)
-            to_usa = _consent(kor, "c-to-usa", None, ["dprk-missile"], to="USA")
-            asyncio.run(feed._merge([to_jpn, to_usa]))  # noqa: SLF001
-            sent = {party: json.loads(feed._greeting(party)[0])["consents"]  # noqa: SLF001 — what a link says
-                    for party in ("JPN", "USA")}
-            assert sent == {"JPN": [to_jpn.hex()], "USA": [to_jpn.hex(), to_usa.hex()]}
-        finally:
-            feed.store.close()
+        consents = FeedConsents(kor)
+        to_jpn = _consent(kor, "c-to-jpn", None, ["dprk-missile"])  # relayed to JPN by the US hub (TISA)
+        to_usa = _consent(kor, "c-to-usa", None, ["dprk-missile"], to="USA")
+        consents.merge([to_jpn, to_usa])
+        sent = {party: json.loads(consents_message(consents.needed_by(party)))["consents"]  # what a link says
+                for party in ("JPN", "USA")}
+        assert sent == {"JPN": [to_jpn.hex()], "USA": [to_jpn.hex(), to_usa.hex()]}

@@ -11,7 +11,7 @@ from gsomia.domain.officials import Role
 from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.dissemination import PeerFilter, ReaderFilter, Receipt, policy_decider
 from gsomia.feed.hop_audit import HopLedger
-from gsomia.feed.served_audit import audit_draft
+from gsomia.services.feed_audit import audit_draft
 
 from .helpers import kor_consent_to_jpn, official
 from .test_dissemination import JPN_NODE, KOR_RELEASER, USA_NODE, Clock, msg

@@ -106,7 +106,8 @@ def test_a_node_runs_on_the_nats_broker(parse_label: LabelParser, catalog: Catal
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gsomia.domain.officials import Role
-    from gsomia.feed.node import FeedNode, Peer
+    from gsomia.feed.node import FeedNode
+    from gsomia.feed.peers import Peer
     from gsomia.feed.subscriber import FeedSubscriber
 
     from .helpers import official

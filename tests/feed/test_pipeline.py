@@ -199,13 +199,14 @@ def test_a_restarted_node_replays_from_its_sqlite_buffer(catalog: Catalog, tmp_p
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gsomia.feed.node import FeedNode
-    from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
+    from gsomia.feed.replay import ReplayBuffer
+    from gsomia.storage.feed import open_replay_file
 
     msgs = track(30)
     node_official = official("KOR", "I", Role.NODE)
 
     async def first_life() -> None:
-        store = SqliteReplayStore(tmp_path / "kor.db")
+        store = open_replay_file(tmp_path / "kor.db")
         node = FeedNode("KOR", "KOR-node", Ed25519PrivateKey.generate(), catalog, node_official,
                         buffer=ReplayBuffer(time.time, store=store))
         for m in msgs:
@@ -214,7 +215,7 @@ def test_a_restarted_node_replays_from_its_sqlite_buffer(catalog: Catalog, tmp_p
         store.close()
 
     async def second_life() -> None:
-        store = SqliteReplayStore(tmp_path / "kor.db")
+        store = open_replay_file(tmp_path / "kor.db")
         node = FeedNode("KOR", "KOR-node", Ed25519PrivateKey.generate(), catalog, node_official,
                         buffer=ReplayBuffer(time.time, store=store))
         assert node.tracker.positions() == {"KOR-T1": 31}   # resumes after what it holds

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gsomia.feed.replay import ReplayBuffer, SqliteReplayStore
+from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.sequence import SequenceTracker, Verdict
+from gsomia.storage.feed import ReplayStore
 
 
 class Clock:
@@ -83,15 +84,15 @@ def test_replay_buffer_bounds_by_count_and_age() -> None:
     assert got == [] and missing == 5
 
 
-def test_replay_buffer_survives_restart_through_sqlite(tmp_path: Path) -> None:
+def test_replay_buffer_survives_restart_through_its_store(open_replay_store: Callable[[], ReplayStore]) -> None:
     clock = Clock(100.0)
-    store = SqliteReplayStore(tmp_path / "replay.db")
+    store = open_replay_store()
     buf = ReplayBuffer(clock, store=store)
     buf.add_label(b"d", b"label-frame")
     buf.append("s", [(1, b"d", b"one"), (2, b"d", b"two")])
-    buf.save({"s": 3})  # written behind: nothing reaches the file before the writer (here: now) saves
+    buf.save({"s": 3})  # written behind: nothing reaches the store before the writer (here: now) saves
     store.close()
-    reopened = SqliteReplayStore(tmp_path / "replay.db")
+    reopened = open_replay_store()
     again = ReplayBuffer(clock, store=reopened)
     got, missing = again.replay("s", 1)
     assert [s.frame for s in got] == [b"one", b"two"] and missing == 0
@@ -100,9 +101,9 @@ def test_replay_buffer_survives_restart_through_sqlite(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_the_persisted_buffer_is_pruned_to_the_same_bounds(tmp_path: Path) -> None:
+def test_the_persisted_buffer_is_pruned_to_the_same_bounds(open_replay_store: Callable[[], ReplayStore]) -> None:
     clock = Clock(0.0)
-    store = SqliteReplayStore(tmp_path / "replay.db")
+    store = open_replay_store()
 
     def after_restart() -> dict[str, list[int]]:
         again = ReplayBuffer(clock, max_per_stream=3, max_age_s=10.0, store=store)
@@ -140,8 +141,8 @@ def test_replay_buffer_total_bound_evicts_the_oldest_across_streams() -> None:
     assert [s.seq for s in buf.replay("b", 1)[0]] == [1, 2, 3]
 
 
-def test_frames_waiting_to_be_written_are_bounded_too(tmp_path: Path) -> None:
-    store = SqliteReplayStore(tmp_path / "replay.db")
+def test_frames_waiting_to_be_written_are_bounded_too(open_replay_store: Callable[[], ReplayStore]) -> None:
+    store = open_replay_store()
     buf = ReplayBuffer(Clock(0.0), max_total=5, store=store)
     for seq in range(1, 9):
         buf.append_one("a", seq, b"d", b"a%d" % seq)

@@ -11,8 +11,8 @@ import pytest
 from tests.federation.harness import PASSPHRASE, RunningNode, start, stop_all, wait_for
 
 from gsomia.demo.loopback import create_federation
-from gsomia.feed.served import REPLAY_FILE
 from gsomia.feed.subscriber import Update
+from gsomia.services.feed import REPLAY_FILE
 
 from .served import consent_kor_to_jpn, post, subscriber, updates
 

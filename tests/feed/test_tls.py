@@ -22,9 +22,12 @@ from gsomia.domain.tracks import EndOfTrack, TrackMessage
 from gsomia.feed.broker import AllowAll
 from gsomia.feed.cot import CotWriter, parse_cot
 from gsomia.feed.cot_listener import CotListener
-from gsomia.feed.node import FeedNode, Peer
+from gsomia.feed.node import FeedNode
+from gsomia.feed.peers import Peer
+from gsomia.services.officials import authenticate
 
 from .helpers import make_label, official
+from .served import kor_feed
 
 
 @pytest.fixture(scope="module")
@@ -54,27 +57,26 @@ def msg(seq: int) -> TrackMessage:
     return TrackMessage("KOR-TLS", seq, "KOR", "radar", 1.0, 9e9, make_label(), EndOfTrack("x"))
 
 
-def test_cot_over_tls(catalog: Catalog, tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+def test_cot_over_tls(catalog: Catalog, tls: tuple[ssl.SSLContext, ssl.SSLContext], tmp_path: Path) -> None:
     server_ctx, client_ctx = tls
 
     async def main() -> None:
-        node = FeedNode("KOR", "KOR-node", Ed25519PrivateKey.generate(), catalog, official("KOR", "I", Role.NODE))
-        listener = CotListener(node, official("KOR", "II", Role.READER))
-        port = await listener.start(ssl_context=server_ctx)
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
-            for _ in range(500):
-                if listener.clients == 1:
-                    break
-                await asyncio.sleep(0.01)
-            writer.write(CotWriter().write(msg(1)))
-            echoed = await asyncio.wait_for(reader.readuntil(b"</event>"), 10)
-            assert parse_cot(echoed, catalog.schemes) == msg(1)
-            writer.close()
-            await writer.wait_closed()
-        finally:
-            await listener.close()
-            await node.close()
+        async with kor_feed(tmp_path) as (served, spec):
+            listener = CotListener(served, authenticate(served.node, spec.tokens["analyst"]))
+            port = await listener.start(ssl_context=server_ctx)
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
+                for _ in range(500):
+                    if listener.clients == 1:
+                        break
+                    await asyncio.sleep(0.01)
+                writer.write(CotWriter().write(msg(1)))
+                echoed = await asyncio.wait_for(reader.readuntil(b"</event>"), 10)
+                assert parse_cot(echoed, catalog.schemes) == msg(1)
+                writer.close()
+                await writer.wait_closed()
+            finally:
+                await listener.close()
 
     asyncio.run(main())
 

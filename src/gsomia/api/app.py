@@ -14,6 +14,7 @@ from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
 from gsomia.api.routes.health import API_VERSION
 from gsomia.services.context import Node
+from gsomia.services.feed import LiveFeed
 from gsomia.services.throttle import FailedAuthentications
 
 TITLE = "gsomia officials' API"
@@ -33,7 +34,7 @@ ROUTERS = (exchange.router, feed.router, health.router, agreements.router, offic
            audit.router)
 
 
-def create_app(node: Node, *, track_feed: feed.TrackFeed | None = None) -> FastAPI:
+def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     """The API over `node`; the caller opens and closes the node. Without `track_feed` the feed's routes
     answer that this node serves no feed."""
     app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url="/openapi.json",

@@ -1,12 +1,15 @@
 """A Cursor-on-Target TCP (optionally TLS) endpoint on a node, for TAK clients and CoT sensors.
 
-In: each `<event>…</event>` read from a connection becomes a message this node originates. Plain TAK
-input takes the listener's configured label and sensor (`CotDefaults`); input that carries our own
-detail must name this node's party as originator — another party's track enters only through a
-signed peer link, never by a TAK client claiming it.
+In: each `<event>…</event>` read from a connection becomes a message this node originates, through the
+same use case as the HTTP ingest (`gsomia.services.feed.publish`): the first message of a stream is an
+originate decision, audited allowed or refused; the stream then belongs to the listener's official and
+keeps its label. A refused event is dropped and counted (`refused`). Plain TAK input takes the
+listener's configured label and sensor (`CotDefaults`); input that carries our own detail must name
+this node's party as originator — another party's track enters only through a signed peer link, never
+by a TAK client claiming it.
 
-Out: every connected client receives, as CoT, what the listener's reader official may read (the
-same `ReaderFilter` a WebSocket subscriber gets). Who that official is comes from configuration
+Out: every connected client receives, as CoT, what the listener's official may read (the same
+`ReaderFilter` a WebSocket subscriber gets). Who that official is, in and out, comes from configuration
 now and from the client's TLS certificate once the API layer maps certificates to officials.
 """
 
@@ -18,19 +21,27 @@ import logging
 import ssl
 
 from gsomia.domain.officials import Official
+from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.cot import MAX_EVENT_BYTES, CotDefaults, CotWriter, parse_cot
 from gsomia.feed.dissemination import ReaderFilter
 from gsomia.feed.errors import CotError
-from gsomia.feed.node import FeedNode
+from gsomia.feed.served import NodeFeed
+from gsomia.services import feed as feed_use_cases
+from gsomia.services.context import Actor
+from gsomia.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 _END = b"</event>"
 
 
+VIA = "cot"
+
+
 class CotListener:
-    def __init__(self, node: FeedNode, reader: Official, label_defaults: CotDefaults | None = None) -> None:
-        self.node = node
-        self.reader = reader
+    def __init__(self, served: NodeFeed, official: Official, label_defaults: CotDefaults | None = None) -> None:
+        self.served, self.feed = served, served.feed
+        self.official = official
+        self.actor = Actor(official, VIA)
         self.defaults = label_defaults
         self.clients = 0
         self.accepted = 0
@@ -60,7 +71,7 @@ class CotListener:
             self.clients -= 1
 
     async def _receive(self, reader: asyncio.StreamReader) -> None:
-        schemes = self.node.catalog.schemes
+        schemes = self.feed.catalog.schemes
         while True:
             try:
                 data = await reader.readuntil(_END)
@@ -79,32 +90,44 @@ class CotListener:
                 self.refused += 1
                 log.info("CoT refused: %s", bad)
                 continue
-            if msg.label.originator != self.node.party or msg.originator != self.node.party:
+            if msg.label.originator != self.feed.party or msg.originator != self.feed.party:
                 self.refused += 1  # foreign tracks come only over signed peer links
                 continue
-            self.accepted += 1
-            await self.node.originate(msg)
+            if await self._originate(msg):
+                self.accepted += 1
+            else:
+                self.refused += 1
+
+    async def _originate(self, msg: TrackMessage) -> bool:
+        """Decided and audited as every way in is (`services.feed.publish`); False if refused."""
+        track = feed_use_cases.SensorTrack(msg.stream, msg.seq, msg.sensor, msg.time, msg.stale, msg.body)
+        try:
+            await feed_use_cases.publish(self.served.node, self.served, self.actor, msg.label, [track])
+        except ServiceError as refusal:  # refused, or no decision could be recorded: not originated
+            log.info("CoT refused: %s", refusal)
+            return False
+        return True
 
     async def _send(self, writer: asyncio.StreamWriter) -> None:
-        gate = ReaderFilter(self.node.decider, self.node.clock, self.reader)
-        ledger = self.node.ledger
+        gate = ReaderFilter(self.feed.decider, self.feed.clock, self.official)
+        ledger = self.feed.ledger
         if ledger is not None:
             gate.audit_to(ledger)
-        sub = await self.node.broker.subscribe(f"cot:{id(writer)}", gate)
+        sub = await self.feed.broker.subscribe(f"cot:{id(writer)}", gate)
         cot = CotWriter()
         try:
             while True:
                 for delivery in await sub.next_batch(256):
-                    writer.write(cot.write(self.node.decoded(delivery.frame)))
+                    writer.write(cot.write(self.feed.decoded(delivery.frame)))
                 await writer.drain()
         finally:
-            await self.node.broker.unsubscribe(sub)
+            await self.feed.broker.unsubscribe(sub)
             if ledger is not None:
                 ledger.forget(gate)
 
     def next_seq(self, stream: str) -> int:
         """Numbers for plain TAK input, continuing the node's own count (so a restart does not reuse them)."""
-        return self.node.tracker.positions().get(stream, 1)
+        return self.feed.tracker.positions().get(stream, 1)
 
     async def close(self) -> None:
         if self._server is not None:

@@ -29,8 +29,8 @@ from gsomia.domain.tracks import Header, TrackMessage
 from gsomia.feed.batch_signing import BatchSigner, decode_batch, verify_batch
 from gsomia.feed.broker import Delivery, Subscription
 from gsomia.feed.errors import FeedError, InvalidBatch
-from gsomia.feed.replay import Stored
 from gsomia.feed.wire import LabelParser, WireDecoder
+from gsomia.storage.records import Stored
 
 PROTOCOL_VERSION = 1
 MAX_REPLAY_SPAN = 100_000  # one request may not make a sender scan more than this

@@ -12,7 +12,7 @@ store is written behind from a worker thread every `persist_interval_s` and at c
 
 One node is one party's feed endpoint (KOR, USA hub, JPN). Trust is explicit: batches are accepted
 only from node ids whose public key the node was given, and each hop re-signs what it forwards.
-A running node (`gsomia.feed.served`) adds an `Admission`: a push must come with the partner's pinned
+A running node (`gsomia.feed.served`) adds an `Admission` (`peers`): a push must come with the partner's pinned
 TLS client certificate, a pull with an official's personal token.
 
 Partners' written consents (T5) travel as their signed records in a control message on push links,
@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import cbor2
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -66,48 +63,20 @@ from gsomia.feed.link import (
     parse_positions,
     replay_request,
 )
-from gsomia.feed.replay import ReplayBuffer, Stored, Unsaved
+from gsomia.feed.peers import Admission, CertificatePin, Peer, consent_records, peer_certificate
+from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.sequence import Observation, SequenceTracker
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
+from gsomia.storage.records import Stored, Unsaved
 
 log = logging.getLogger(__name__)
 Observer = Callable[[str, Routed], None]
 # (party of the pushing peer, signed consent records it sent): the node checks and keeps them.
 ConsentSink = Callable[[str, list[bytes]], Awaitable[None]]
-CertificatePin = Callable[[bytes | None], bool]
-
-
-class Admission(Protocol):
-    """Who may connect beyond the node's static lists (a running node: certificates and tokens)."""
-
-    def push(self, node_id: str, certificate: bytes | None) -> bool:
-        """May `node_id` push, over a connection whose TLS client certificate (DER) is `certificate`?"""
-        ...
-
-    async def pull(self, reader_id: str, authorization: str | None) -> Official | None:
-        """The official a subscriber reads as, from its `Authorization` header; None refuses."""
-        ...
-
-
-def peer_certificate(ws: object) -> bytes | None:
-    """The TLS peer certificate (DER) of a WebSocket connection, if it presented one."""
-    transport = getattr(ws, "transport", None)
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return der if isinstance(der, bytes) else None
 
 
 def _no_consents() -> tuple[()]:
     return ()
-
-
-@dataclass(frozen=True, slots=True)
-class Peer:
-    """A node (or sensor) this node accepts batches from."""
-
-    node_id: str
-    party: str
-    key: Ed25519PublicKey
 
 
 class FeedNode:
@@ -313,7 +282,7 @@ class FeedNode:
                     self.tracker.give_up(stream, first, last)
                 records = control.get("consents")
                 if isinstance(records, list) and self.on_consents is not None:
-                    await self.on_consents(peer.party, _hex_records(records))
+                    await self.on_consents(peer.party, consent_records(records))
 
     async def _handle_pull(self, ws: ServerConnection, reader_id: str, positions: dict[str, int],
                            nonce: bytes) -> None:
@@ -415,20 +384,6 @@ def re_marked(frame: bytes, old: bytes, new: bytes) -> bytes:
     items = cbor2.loads(frame)
     items[8] = new
     return cbor2.dumps(items)
-
-
-def _hex_records(values: list[Any]) -> list[bytes]:
-    out: list[bytes] = []
-    for value in values:
-        try:
-            out.append(bytes.fromhex(value) if isinstance(value, str) else b"")
-        except ValueError:
-            continue  # unreadable: the same as absent (default deny)
-    return [r for r in out if r]
-
-
-def consents_message(records: list[bytes]) -> str:
-    return json.dumps({"consents": [r.hex() for r in records]})
 
 
 async def _run_both(*coros: Coroutine[Any, Any, None]) -> None:

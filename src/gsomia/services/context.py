@@ -57,7 +57,7 @@ class Actor:
     """An authenticated official and the channel they came through (recorded in every audit entry)."""
 
     official: Official
-    via: str  # cli-local | cli-token | api | node | feed | console | taxii
+    via: str  # cli-local | cli-token | api | node | feed | cot | console | taxii
 
 
 @dataclass(frozen=True, eq=False)

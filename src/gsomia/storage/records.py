@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from gsomia.domain.officials import Official
 
@@ -90,3 +91,38 @@ class Checkpoint:
     at: str
     key_id: str
     signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOrigin:
+    """Who started a feed stream here, and the label (canonical bytes) it keeps for its life."""
+
+    stream: str
+    official_id: str
+    label_bytes: bytes
+    started_at: datetime
+
+
+class Stored(NamedTuple):
+    """One frame of the feed's replay buffer. A NamedTuple, not a dataclass, on purpose: a tuple holding
+    only numbers and bytes is untracked by the cyclic GC, so a buffer of 100,000 frames adds nothing to
+    the full collections that otherwise stall the loop for tens of milliseconds (the feed's p99)."""
+
+    seq: int
+    at: float        # when it was buffered (POSIX seconds; for the age bound)
+    digest: bytes    # the label it is under
+    frame: bytes
+
+
+@dataclass
+class Unsaved:
+    """What the replay buffer took in since it was last saved, and the bounds the store is pruned to."""
+
+    frames: dict[str, list[Stored]] = field(default_factory=dict)  # per stream, in the order buffered
+    labels: dict[bytes, bytes] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)  # stream → next seq (what a restart resumes from)
+    older_than: float = 0.0                                    # frames buffered before this are gone
+    floors: dict[str, int] = field(default_factory=dict)      # stream → oldest seq still held
+
+    def __bool__(self) -> bool:
+        return bool(self.frames or self.labels or self.positions)

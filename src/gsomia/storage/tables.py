@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -255,5 +256,55 @@ peer_checkpoints = Table(
     Column("record", LargeBinary, nullable=False),  # the partner's signed checkpoint, verifiable later
     Column("received_at", UTCDateTime(), nullable=False),
 )
+
+# --- the missile-warning feed --------------------------------------------------------------------------
+
+# Who started each stream here, and the label it keeps for its life (the record of the originate decision,
+# whose audit entry is written in the same transaction): a restarted node gives each stream back to its
+# official.
+feed_streams = Table(
+    "feed_streams",
+    metadata,
+    Column("stream", Text, primary_key=True),
+    Column("official_id", String(32), nullable=False),
+    Column("label_bytes", LargeBinary, nullable=False),  # the canonical label
+    Column("started_at", UTCDateTime(), nullable=False),
+)
+
+# The feed's replay buffer, written behind it (storage/feed.py): the frames a chunk per stream per write,
+# the label frames they name by digest, and each stream's next number. On a PostgreSQL node these are in
+# its schema with the rest; a SQLite node keeps them in a file of their own (DATA/feed-replay.db, made
+# from these definitions), so that the feed's writes never queue behind the node's writer, and its
+# database's copies stay empty.
+feed_chunks = Table(
+    "feed_chunks",
+    metadata,
+    # The order of writing, which a load keeps. 64 bits on PostgreSQL (hundreds of chunks a second for
+    # years); SQLite's INTEGER key is its 64-bit rowid.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("stream", Text, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("newest_at", Double, nullable=False),  # POSIX seconds: when its newest frame was buffered
+    Column("frames", LargeBinary, nullable=False),  # CBOR [seqs, ats, digests, frames]
+    Index("ix_feed_chunks_stream_last_seq", "stream", "last_seq"),
+    Index("ix_feed_chunks_newest_at", "newest_at"),
+)
+
+feed_labels = Table(
+    "feed_labels",
+    metadata,
+    Column("digest", LargeBinary, primary_key=True),
+    Column("frame", LargeBinary, nullable=False),
+)
+
+feed_positions = Table(
+    "feed_positions",
+    metadata,
+    Column("stream", Text, primary_key=True),
+    Column("next_seq", BigInteger, nullable=False),
+)
+
+REPLAY_TABLES = (feed_chunks, feed_labels, feed_positions)
 
 GENESIS_HASH = "0" * 64

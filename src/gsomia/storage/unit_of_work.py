@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
 from gsomia.storage.exchange import Enqueued, ExchangeRepository
+from gsomia.storage.feed import FeedStreamsRepository
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
 from gsomia.storage.writer import Writer
@@ -27,6 +28,7 @@ class UnitOfWork:
     items: ItemsRepository
     audit: AuditRepository
     exchange: ExchangeRepository
+    feed_streams: FeedStreamsRepository
     # True when this is a savepoint of the node's writer batch (Store.batch): the writes are kept or
     # dropped together just the same, and made durable by the batch's one commit before anyone is answered.
     in_batch: bool = False
@@ -151,7 +153,7 @@ class Store:
                 conn.execution_options(**{READONLY: True})
             with conn.begin():
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
-                                 ExchangeRepository(conn))
+                                 ExchangeRepository(conn), FeedStreamsRepository(conn))
 
     def reclaim_erased(self, table: str = "items") -> bool:
         """`engine.reclaim_erased` after the erasing commit. Never inside a batch: its open transaction

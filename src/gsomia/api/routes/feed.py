@@ -1,19 +1,18 @@
 """The missile-warning feed on the officials' API: a sensor's or C2 system's batches in, the streams listed.
 
 `POST /v1/feed/tracks` takes one label and up to 1,000 track messages (launch, update, impact, end:
-the fields of `gsomia.domain.tracks`) and publishes them into the node's feed, from where they go to
-subscribers and partners, each hop policy-checked. The first message of a stream is an originate
-decision, audited (R7.2, R6.b); the stream then belongs to that official (whose releasing role is what
-lets it go to partners, R6.e) and keeps its label. `GET /v1/feed/streams` lists the streams the caller
-may read, with the newest sequence number of each.
+the fields of `gsomia.domain.tracks`) and publishes them into the node's feed (`services.feed.publish`),
+from where they go to subscribers and partners, each hop policy-checked. The first message of a stream
+is an originate decision, audited (R7.2, R6.b); the stream then belongs to that official (whose
+releasing role is what lets it go to partners, R6.e) and keeps its label. `GET /v1/feed/streams` lists
+the streams the caller may read, with the newest sequence number of each (`services.feed.visible_streams`).
 
-Mounted by `gsomia serve` (NodeServer), which puts the node's `NodeFeed` on `app.state.feed`.
+The composition root (gsomia/node.py) puts the node's running feed on `app.state.feed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Literal, Protocol, cast
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -21,13 +20,20 @@ from pydantic import BaseModel, Field
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
 from gsomia.domain.errors import DomainError
-from gsomia.domain.labels import Label
-from gsomia.domain.officials import Official
 from gsomia.domain.parsing import label_from_dict
-from gsomia.services.context import Actor
+from gsomia.domain.tracks import (
+    UNKNOWN_ERROR,
+    Body,
+    EndOfTrack,
+    ImpactPrediction,
+    LaunchEvent,
+    Position,
+    TrackUpdate,
+    Uncertainty,
+    Velocity,
+)
+from gsomia.services import feed as feed_use_cases
 from gsomia.services.errors import InvalidInput
-
-UNKNOWN_ERROR = 9_999_999.0  # Cursor-on-Target's "unknown" for ce / le, as in gsomia.domain.tracks
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
@@ -94,36 +100,36 @@ class StreamOut(BaseModel):
     last_time: float
 
 
-class StreamView(Protocol):
-    @property
-    def stream(self) -> str: ...
-    @property
-    def originator(self) -> str: ...
-    @property
-    def newest_seq(self) -> int: ...
-    @property
-    def classification(self) -> str: ...
-    @property
-    def provider(self) -> str | None: ...
-    @property
-    def last_kind(self) -> str: ...
-    @property
-    def last_time(self) -> float: ...
-
-
-class TrackFeed(Protocol):
-    """What the routes need of the node's feed (`gsomia.feed.served.NodeFeed`; the API does not import
-    the feed package, so the running node hands it over on `app.state.feed`)."""
-
-    async def publish(self, actor: Actor, label: Label, batch: Sequence[TrackIn]) -> dict[str, int]: ...
-    def visible_streams(self, official: Official) -> Sequence[StreamView]: ...
-
-
-def feed_of(request: Request) -> TrackFeed:
+def feed_of(request: Request) -> feed_use_cases.LiveFeed:
     feed = getattr(request.app.state, "feed", None)
     if feed is None:
         raise InvalidInput("this node serves no feed")
-    return cast(TrackFeed, feed)
+    return cast(feed_use_cases.LiveFeed, feed)
+
+
+def sensor_track(m: TrackIn) -> feed_use_cases.SensorTrack:
+    return feed_use_cases.SensorTrack(m.stream, m.seq, m.sensor, m.time, m.stale, _body(m))
+
+
+def _body(m: TrackIn) -> Body:
+    error = Uncertainty(m.error.ce_m, m.error.le_m)
+    if m.kind == "end":
+        return EndOfTrack(m.reason or "ended")
+    if m.kind == "update":
+        if m.position is None or m.velocity is None:
+            raise InvalidInput(f"{m.stream}: an update needs position and velocity")
+        return TrackUpdate(_position(m.position), Velocity(m.velocity.east, m.velocity.north, m.velocity.up), error)
+    if m.point is None:
+        raise InvalidInput(f"{m.stream}: a {m.kind} needs a point")
+    if m.kind == "launch":
+        return LaunchEvent(_position(m.point), error)
+    if m.impact_time is None:
+        raise InvalidInput(f"{m.stream}: an impact prediction needs impact_time")
+    return ImpactPrediction(_position(m.point), error, m.impact_time)
+
+
+def _position(p: PositionIn) -> Position:
+    return Position(p.lat, p.lon, p.alt_m)
 
 
 @router.post("/tracks", response_model=PublishedOut, responses=responses(400, 403, 409))
@@ -135,13 +141,13 @@ async def publish_tracks(request: Request, node: NodeDep, actor: ActorDep, body:
                                 node.clock(), "label")
     except DomainError as bad:
         raise InvalidInput(str(bad)) from None
-    newest = await feed.publish(actor, label, body.messages)
+    tracks = [sensor_track(m) for m in body.messages]  # all or nothing: a bad message refuses the batch
+    newest = await feed_use_cases.publish(node, feed, actor, label, tracks)
     return PublishedOut(accepted=len(body.messages), streams=newest)
 
 
 @router.get("/streams", response_model=list[StreamOut], responses=responses(400))
-async def list_streams(request: Request, actor: ActorDep) -> list[StreamOut]:
+async def list_streams(request: Request, node: NodeDep, actor: ActorDep) -> list[StreamOut]:
     """The streams this node holds that the caller may read (R7.2), with each one's newest number."""
-    return [StreamOut(stream=s.stream, originator=s.originator, newest_seq=s.newest_seq,
-                      classification=s.classification, provider=s.provider, last_kind=s.last_kind,
-                      last_time=s.last_time) for s in feed_of(request).visible_streams(actor.official)]
+    return [StreamOut.model_validate(s, from_attributes=True)
+            for s in feed_use_cases.visible_streams(node, feed_of(request), actor.official)]
