@@ -1,13 +1,18 @@
-"""A running node's feed survives its restart: the replay buffer, each stream's next number and who started it
-live in DATA/feed-replay.db, so a partner that connects after the restart still gets what it missed, the
-stream's numbers continue, and the stream still belongs to the official who started it."""
+"""A running node's feed survives its restart: the replay buffer and each stream's next number are written behind
+the feed (a SQLite node: DATA/feed-replay.db; a PostgreSQL node: its schema), who started each stream is a record
+of its store, so a partner that connects after the restart still gets what it missed, the stream's numbers
+continue, and the stream still belongs to the official who started it."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from tests.conftest import PG_URL, require_postgres
 from tests.federation.harness import PASSPHRASE, RunningNode, start, stop_all, wait_for
 
 from gsomia.demo.loopback import create_federation
@@ -20,8 +25,37 @@ pytestmark = pytest.mark.slow
 STREAM = "KOR-S1-RESTART"
 
 
-def test_a_node_restarted_mid_stream_replays_what_it_held_and_continues_the_stream(tmp_path: Path) -> None:
-    specs = create_federation(tmp_path, passphrase=PASSPHRASE)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def kor_database(request: pytest.FixtureRequest) -> Iterator[tuple[str, str] | None]:
+    """KOR's store: its own SQLite file, or a schema of its own in PostgreSQL (the partners stay on SQLite)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    require_postgres()
+    schema = f"feed_kor_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield PG_URL, schema
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def held_in_postgresql(kor: RunningNode) -> dict[str, int]:
+    """KOR's rows about STREAM in its PostgreSQL schema: frames, its position, who started it."""
+    with kor.node.store.engine.connect() as conn:
+        return {table: conn.execute(text(f"SELECT count(*) FROM {table} WHERE stream = :stream"),
+                                    {"stream": STREAM}).scalar_one()
+                for table in ("feed_chunks", "feed_positions", "feed_streams")}
+
+
+def test_a_node_restarted_mid_stream_replays_what_it_held_and_continues_the_stream(
+        tmp_path: Path, kor_database: tuple[str, str] | None) -> None:
+    specs = create_federation(tmp_path, passphrase=PASSPHRASE,
+                              databases={"KOR": kor_database} if kor_database is not None else None)
     running: dict[str, RunningNode] = {"KOR": start(specs["KOR"]), "JPN": start(specs["JPN"])}
     try:
         consent_kor_to_jpn(running["KOR"])
@@ -30,9 +64,15 @@ def test_a_node_restarted_mid_stream_replays_what_it_held_and_continues_the_stre
         assert first.status_code == 200, first.text
         running["KOR"].signal_stop()
         running["KOR"].join()
-        assert (specs["KOR"].data / REPLAY_FILE).exists()
+        if kor_database is None:
+            assert (specs["KOR"].data / REPLAY_FILE).exists()
+        else:  # in KOR's schema, beside its other records; no file of its own
+            assert not (specs["KOR"].data / REPLAY_FILE).exists()
 
         kor = running["KOR"] = start(specs["KOR"])
+        if kor_database is not None:
+            held = held_in_postgresql(kor)
+            assert held["feed_chunks"] >= 1 and held["feed_positions"] == held["feed_streams"] == 1
         assert kor.server.feed is not None and kor.server.feed.next_seq(STREAM) == 11  # not 1 again
         running["USA"] = start(specs["USA"])  # connects after the restart: asks KOR from the beginning
         seen: list[Update] = []
