@@ -99,6 +99,17 @@ def test_R7_2_a_refused_origination_is_audited_and_nothing_goes_out(ctx: Node, o
     assert feed.sent == [] and feed.streams == {} and stream_origins(ctx) == {}
 
 
+def test_R6_e_an_official_suspended_since_they_were_configured_originates_nothing(
+        ctx: Node, officer: Actor, staff: Callable[..., Actor]) -> None:
+    listener = staff("CoT Bridge")  # a CoT listener's official, as it was when the listener started
+    officials.suspend(ctx, officer, listener.official.id, reason="inquiry")
+    with pytest.raises(PermissionDenied) as refused:
+        asyncio.run(publish(ctx, StandIn(), Actor(listener.official, "cot"), make_label(), tracks("KOR-S1-F", 1)))
+    assert "R6.e" in refused.value.rules
+    [entry] = originations(ctx, officer, "KOR-S1-F")
+    assert (entry.actor, entry.via, entry.decision) == (listener.official.id, "cot", "deny")
+
+
 def test_G2_a_stream_is_fed_by_its_starter_only_and_keeps_its_label(ctx: Node, officer: Actor,
                                                                     staff: Callable[..., Actor]) -> None:
     releaser, other = staff("Park Releaser"), staff("Kang Other")

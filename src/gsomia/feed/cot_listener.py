@@ -113,6 +113,7 @@ class CotListener:
         ledger = self.feed.ledger
         if ledger is not None:
             gate.audit_to(ledger)
+        self.feed.reader_gates.add(gate)  # re-read from the register with the node's other readers
         sub = await self.feed.broker.subscribe(f"cot:{id(writer)}", gate)
         cot = CotWriter()
         try:
@@ -121,13 +122,14 @@ class CotListener:
                     writer.write(cot.write(self.feed.decoded(delivery.frame)))
                 await writer.drain()
         finally:
+            self.feed.reader_gates.discard(gate)
             await self.feed.broker.unsubscribe(sub)
             if ledger is not None:
                 ledger.forget(gate)
 
     def next_seq(self, stream: str) -> int:
         """Numbers for plain TAK input, continuing the node's own count (so a restart does not reuse them)."""
-        return self.feed.tracker.positions().get(stream, 1)
+        return self.served.next_seq(stream)
 
     async def close(self) -> None:
         if self._server is not None:

@@ -126,13 +126,16 @@ def start_stream(node: Node, actor: Actor, stream: str, label: Label) -> Origina
                 raise PermissionDenied(f"stream {stream} was started by an official no longer registered",
                                        rules=("G2",), reasons=(f"only {held.official_id} feeds stream {stream}.",))
             return Origination(starter.official, Label.from_canonical(held.label_bytes, node.schemes))
-        decision = decide(Request(Action.ORIGINATE, at, actor.official, label, item_id=stream), node.catalog)
+        # As the register holds the official now: a listener's configured official may have been suspended.
+        record = uow.officials.get(actor.official.id)
+        official = record.official if record is not None else actor.official
+        decision = decide(Request(Action.ORIGINATE, at, official, label, item_id=stream), node.catalog)
         append(uow, at, [draft(actor, "feed.originate", stream, decision)])
         if decision.allowed:
-            uow.feed_streams.add(StreamOrigin(stream, actor.official.id, label.canonical_bytes(), at))
+            uow.feed_streams.add(StreamOrigin(stream, official.id, label.canonical_bytes(), at))
     if not decision.allowed:
         raise refused(decision)
-    return Origination(actor.official, label)
+    return Origination(official, label)
 
 
 def _require_feeder(started: Origination, actor: Actor, stream: str, label: Label) -> None:
