@@ -1,6 +1,6 @@
 """The missile-warning feed's records: who started each stream, and the replay buffer written behind the feed.
 
-- `FeedStreamsRepository` (a unit of work's `feed`): a stream's origin, written in the transaction of its
+- `FeedStreamsRepository` (a unit of work's `feed_streams`): a stream's origin, written in the transaction of its
   originate decision and its audit entry; a restarted node gives each stream back to its official.
 - `ReplayStore`: the frames the feed's replay buffer took in, written behind it from a worker thread (see
   `gsomia.feed.replay`), and each stream's next number. On a PostgreSQL node it writes to the node's own
