@@ -49,9 +49,10 @@ ALLOWED = {
     "crypto": {"crypto"},
     "data": {"data", "domain"},
     "services": {"domain", "storage", "services", "config", "data", "crypto"},
-    "federation": {"federation", "services", "domain", "crypto", "storage"},
+    "edge": {"edge"},
+    "federation": {"federation", "services", "domain", "crypto", "storage", "edge"},
     "feed": {"feed", "services", "domain", "crypto", "data", "storage"},
-    "api": {"api", "services", "domain", "config", "data", "storage"},
+    "api": {"api", "services", "domain", "config", "data", "storage", "edge"},
 }
 
 

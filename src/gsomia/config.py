@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # A message to a partner that has failed to go for this long is flagged for the security officer (in the
     # outbox listing and the audit trail); it is still retried, backing off up to 30 s between attempts.
     delivery_flag_after_s: float = 600.0
+    # The officials' API documents (/openapi.json, /docs) answer only with a token unless this opens them.
+    api_docs_open: bool = False
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

@@ -34,8 +34,10 @@ def test_health_is_open_and_says_nothing_about_the_node(client: TestClient) -> N
     assert response.status_code == 200 and response.json() == {"status": "ok", "api": "1"}
 
 
-def test_every_other_route_needs_a_token(client: TestClient) -> None:
-    spec = client.get("/openapi.json").json()
+def test_every_other_route_needs_a_token(client: TestClient, team: Team) -> None:
+    spec = client.get("/openapi.json", headers=bearer(team.officer)).json()
+    for document in ("/openapi.json", "/docs"):  # the API's documents too, unless the settings open them
+        _error(client.get(document), 401, "unauthenticated")
     checked = 0
     for path, operations in spec["paths"].items():
         concrete = re.sub(r"\{[^}]+\}", "x", path)

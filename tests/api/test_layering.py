@@ -9,7 +9,7 @@ from pathlib import Path
 import gsomia.api
 
 API = Path(gsomia.api.__file__).parent
-ALLOWED = {"api", "services", "domain", "config", "data"}
+ALLOWED = {"api", "services", "domain", "config", "data", "edge"}
 # Plain record dataclasses for typing, and the audit pager that should move to services.audit.
 STORAGE_EXCEPTIONS = {("views.py", "gsomia.storage.records"), ("routes/audit.py", "gsomia.storage.records"),
                       ("routes/audit.py", "gsomia.storage.repositories"),

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
 from gsomia.api.routes.health import API_VERSION
+from gsomia.api.schemas import MAX_CONTENT
+from gsomia.edge.limits import EdgeLimits, api_limits
 from gsomia.services.context import Node
 from gsomia.services.feed import LiveFeed
 from gsomia.services.throttle import FailedAuthentications
@@ -37,12 +40,15 @@ ROUTERS = (exchange.router, feed.router, health.router, agreements.router, offic
 def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     """The API over `node`; the caller opens and closes the node. Without `track_feed` the feed's routes
     answer that this node serves no feed."""
-    app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url="/openapi.json",
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url=None,
+                  docs_url=None, redoc_url=None)
     app.state.node = node
     app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
+    open_docs = node.settings.api_docs_open
+    app.add_middleware(EdgeLimits, limits=api_limits(MAX_CONTENT, open_docs=open_docs))
     install_error_handlers(app)
+    install_docs(app, open_docs=open_docs)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import cbor2
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from gsomia.crypto import fingerprint
+from gsomia.edge.limits import EdgeLimits, RouteLimits
 from gsomia.federation.tls import PEER_CERTIFICATE
 from gsomia.services.context import Node
 from gsomia.services.inbound import handle_messages, open_batch
@@ -26,6 +28,8 @@ MAX_BATCH_MESSAGES = 256
 def create_peer_app(node: Node) -> FastAPI:
     app = FastAPI(title=f"gsomia peer endpoint ({node.party})", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)
+    # Every caller has shown a partner's certificate already (TLS): no token; bodies bounded as they arrive.
+    app.add_middleware(EdgeLimits, limits=RouteLimits(default=MAX_MESSAGE_BYTES, open=(re.compile(".*"),)))
 
     @app.exception_handler(_NotTaken)
     async def not_taken(_request: Request, refused: _NotTaken) -> JSONResponse:
@@ -37,10 +41,7 @@ def create_peer_app(node: Node) -> FastAPI:
         tls_party = node.partners.party_of_fingerprint(fingerprint(der)) if der else None
         if tls_party is None:
             raise _NotTaken(403, "client certificate is not a pinned partner node")
-        body = await request.body()
-        if len(body) > MAX_MESSAGE_BYTES:
-            raise _NotTaken(413, "message too large")
-        return tls_party, body
+        return tls_party, await request.body()  # bounded by the edge (EdgeLimits) as it arrived
 
     @app.post("/peer/v1/messages")
     async def receive_message(request: Request) -> Response:
