@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     delivery_flag_after_s: float = 600.0
     # The officials' API documents (/openapi.json, /docs) answer only with a token unless this opens them.
     api_docs_open: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none: the TCP
+    # peer is the caller, whatever headers it sends; that is what the failed-login throttle counts).
+    trusted_proxies: list[str] = []
+    # TLS on every port: 1.3 only, unless "1.2" is set explicitly (then 1.2 with ECDHE and AEAD suites only).
+    tls_min_version: Literal["1.3", "1.2"] = "1.3"
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod
@@ -102,6 +107,9 @@ def write_settings(settings: Settings) -> Path:
              "# Without database_url the node uses SQLite in this directory."]
     for key, value in settings.model_dump(exclude={"data_dir"}, exclude_none=True).items():
         # JSON string escapes are valid TOML basic-string escapes.
+        if isinstance(value, list):  # a JSON array of strings is a TOML array
+            lines.append(f"{key} = {json.dumps([str(v) for v in value], ensure_ascii=False)}")
+            continue
         text = value.isoformat() if isinstance(value, datetime) else str(value)
         lines.append(f"{key} = {json.dumps(text, ensure_ascii=False)}")
     path = settings.data_dir / CONFIG_FILE

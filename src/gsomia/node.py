@@ -52,12 +52,12 @@ class NodeTLS:
     def of(cls, node: Node, passphrase: bytes) -> NodeTLS:
         keys = node.settings.effective_keys_dir
         certificate, key = keys / "tls.crt.pem", keys / "tls.key.pem"
-        roots = node.partners.roots_bundle()
-        return cls(api=server_context(certificate, key, passphrase, client_certificates="none"),
-                   peer=server_context(certificate, key, passphrase, client_roots=roots),
+        roots, minimum = node.partners.roots_bundle(), node.settings.tls_min_version
+        return cls(api=server_context(certificate, key, passphrase, client_certificates="none", minimum=minimum),
+                   peer=server_context(certificate, key, passphrase, client_roots=roots, minimum=minimum),
                    feed=server_context(certificate, key, passphrase, client_roots=roots,
-                                       client_certificates="optional" if roots else "none"),
-                   client=client_context(certificate, key, passphrase, server_roots=roots))
+                                       client_certificates="optional" if roots else "none", minimum=minimum),
+                   client=client_context(certificate, key, passphrase, server_roots=roots, minimum=minimum))
 
 
 class NodeServer:
@@ -73,7 +73,7 @@ class NodeServer:
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
         api_app = create_app(node, track_feed=self.feed)
         peer_app = create_peer_app(node)
-        listeners = [(Listener(settings.host, settings.api_port, self.tls.api), api_app),
+        listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
                      (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
         self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
         self.sender = Sender(node, self.tls.client)

@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from gsomia.api.errors import MissingCredentials
 from gsomia.services import officials
 from gsomia.services.context import Actor, Node
-from gsomia.services.errors import AuthenticationFailed
 from gsomia.services.throttle import FailedAuthentications
 
 VIA = "api"
@@ -52,18 +51,10 @@ async def current_actor(request: Request, node: NodeDep,
         raise MissingCredentials()
     token = credentials.credentials.strip()
     official = officials.recently_authenticated(node, token)
-    if official is not None:
-        return Actor(official, VIA)
-    failures = cast(FailedAuthentications, request.app.state.failed_authentications)
-    caller = request.client.host if request.client is not None else "unknown"
-    failures.check(caller)
-    try:
-        official = await run_in_threadpool(officials.authenticate, node, token, via=VIA)
-    except AuthenticationFailed:
-        if failures.failed(caller):
-            await run_in_threadpool(officials.audit_throttled, node, caller, failures.max_failures,
-                                    failures.window_s, via=VIA)
-        raise
+    if official is None:
+        failures = cast(FailedAuthentications, request.app.state.failed_authentications)
+        caller = request.client.host if request.client is not None else "unknown"
+        official = await run_in_threadpool(officials.authenticate_from, node, token, caller, failures, via=VIA)
     return Actor(official, VIA)
 
 
