@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none: the TCP
     # peer is the caller, whatever headers it sends; that is what the failed-login throttle counts).
     trusted_proxies: list[str] = []
+    # The audit trail is anchored at the partners (services/audit_anchors.py) this often, or sooner after so
+    # many new entries: what whoever holds the database could cut or rewrite unseen is at most about that.
+    audit_anchor_s: float = 5.0
+    audit_anchor_entries: int = 500
     # TLS on every port: 1.3 only, unless "1.2" is set explicitly (then 1.2 with ECDHE and AEAD suites only).
     tls_min_version: Literal["1.3", "1.2"] = "1.3"
 

@@ -3,6 +3,8 @@
     POST /peer/v1/batch     CBOR array of signed messages → CBOR array: per message its signed
                             answer (bytes) or {"status", "error"} when it was not taken
     POST /peer/v1/messages  one signed message → its signed answer, or an HTTP error
+    POST /peer/v1/anchors   → CBOR array: the audit anchors the caller sent us, as signed (to verify its
+                            own trail against; services/audit_anchors.py)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse
 from gsomia.crypto import fingerprint
 from gsomia.edge.limits import EdgeLimits, RouteLimits
 from gsomia.federation.tls import PEER_CERTIFICATE
+from gsomia.services.audit_anchors import anchors_held_for
 from gsomia.services.context import Node
 from gsomia.services.inbound import handle_messages, open_batch
 from gsomia.services.peer_messages import ProtocolError
@@ -59,6 +62,13 @@ def create_peer_app(node: Node) -> FastAPI:
         answers = await node.write(handle_messages, node, open_batch(node, _batch(body), tls_party))
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")
+
+    @app.post("/peer/v1/anchors")
+    async def anchors(request: Request) -> Response:
+        """The caller's own audit anchors, as this node keeps them: its evidence against a cut or rewrite."""
+        tls_party, _ = await caller_and_body(request)
+        held = await node.read(anchors_held_for, node, tls_party)
+        return Response(cbor2.dumps(held), media_type="application/cbor")
 
     return app
 

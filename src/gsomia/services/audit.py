@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from gsomia.domain.officials import Role
 from gsomia.services import access
+from gsomia.services.audit_anchors import Anchored
 from gsomia.services.audit_chain import (
     CheckpointSigner,
     Problem,
@@ -59,14 +60,18 @@ def tail(node: Node, actor: Actor, count: int = 20) -> list[AuditEntry]:
 
 
 def verify_store(node: Node, actor: Actor, *, check_signature: SignatureCheck | None,
-                 on_progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Walk the whole chain from seq 1, check checkpoints, and compare with the head row."""
+                 on_progress: Callable[[int], None] | None = None, anchored: Sequence[Anchored] = ()) -> VerifyReport:
+    """Walk the whole chain from seq 1, check checkpoints, compare with the head row, and with the entry
+    hashes partners hold (`anchored`, services/audit_anchors.py) when they are given."""
     access.require(node, actor, "audit.verify", None, Role.SECURITY_OFFICER)
     with node.store.unit_of_work(readonly=True) as uow:
         checkpoints = uow.audit.checkpoints()
         head_seq, head_hash = uow.audit.head()
-    with closing(stream_raw_entries(node.store.engine, to_seq=head_seq)) as batches:
-        report = verify_chain(batches, checkpoints, check_signature=check_signature, on_progress=on_progress)
+    held = {seq: h for a in anchored for seq, h in a.hashes.items()}
+    held_by = " and ".join(sorted({a.by for a in anchored})) or "a partner"
+    with closing(stream_raw_entries(node.store.engine, to_seq=max(head_seq, max(held, default=0)))) as batches:
+        report = verify_chain(batches, checkpoints, check_signature=check_signature, on_progress=on_progress,
+                              held=held, held_by=held_by)
     if report.problem is None and (report.last_seq or 0, report.head_hash or head_hash) != (head_seq, head_hash):
         last = report.last_seq or 0
         what = (f"the head row says {head_seq} entries but the log ends at {last}"

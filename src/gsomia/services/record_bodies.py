@@ -59,11 +59,16 @@ class CompromiseResultBody:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointBody:
+    """A node's audit head, and (an anchor) the hashes of the entries since its previous anchor, 32 bytes
+    each from `first_seq` to `count`: the partner's copy of them detects a rewritten or cut trail."""
+
     record_type: ClassVar[str] = "audit-checkpoint"
     count: int
     head_hash: str
     at: str
     party: str
+    first_seq: int | None = None
+    hashes: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,6 +295,16 @@ class AuditRepository:
         query = select(c.count, c.head_hash, c.at, c.key_id, c.signature).order_by(c.count, c.id)
         return [Checkpoint(int(r[0]), r[1], r[2], r[3], bytes(r[4])) for r in self._conn.execute(query)]
 
+    def last_checkpoint_count(self) -> int:
+        """How many entries the newest checkpoint covers (0: none yet)."""
+        return int(self._conn.execute(select(func.max(t.audit_checkpoints.c["count"]))).scalar() or 0)
+
+    def entry_hashes(self, first: int, last: int) -> list[str]:
+        """The stored hashes of entries first..last, in order (what partners keep copies of)."""
+        c = t.audit_entries.c
+        query = select(c.entry_hash).where(c.seq >= first, c.seq <= last).order_by(c.seq)
+        return [str(row[0]) for row in self._conn.execute(query)]
+
 
 def entry_from_raw(row: RawEntry) -> AuditEntry:
     seq, at, actor, via, action, subject, decision, rules, reasons, prev_hash, entry_hash = row
