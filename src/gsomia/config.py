@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # A message to a partner that has failed to go for this long is flagged for the security officer (in the
     # outbox listing and the audit trail); it is still retried, backing off up to 30 s between attempts.
     delivery_flag_after_s: float = 600.0
+    # The web console (/console/ on the API port): a signed-in session ends after this long without a request,
+    # and in any case this long after sign-in.
+    console_idle_timeout_s: float = 900.0
+    console_session_max_s: float = 12 * 3600.0
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod
