@@ -166,9 +166,13 @@ def test_an_item_originated_then_released_after_the_policy_answers(context: Brow
     expect(dialog).to_be_visible()
     expect(dialog.locator(".verdict")).to_have_text("Allowed")
     expect(dialog).to_contain_text("jpn-kor-gsomia-2016")
+    shown_rules = dialog.locator(".rule").all_inner_texts()
     screens.shoot(page, "release-allowed-dialog", full_page=False)
     dialog.locator("button[data-confirm-act]").click()
     expect(page.locator(".flash")).to_contain_text(f"Released {item_id} to JPN")
+    audit = kor.client("chief").get("/v1/audit/entries", params={"limit": 1000}).json()["entries"]
+    released = [e for e in audit if e["action"] == "item.release" and e["subject"] == item_id]
+    assert [(e["decision"], e["rules"]) for e in released] == [("allow", shown_rules)]  # what was shown is what ruled
     jpn = nodes["JPN"].client("chief")
     wait_for(lambda: any(i["origin_ref"] == item_id for i in jpn.get("/v1/items").json()), "JPN holds the item", 30)
     page.reload()
@@ -238,6 +242,35 @@ def test_a_compromise_is_reported(context: BrowserContext, kor: RunningNode, hel
     page.goto("/console/")
     expect(page.locator("section.card", has_text="Open compromise reports")).to_contain_text(item_id)
     screens.shoot(page, "dashboard-after")
+
+
+def test_a_recall_awaits_the_holders_certificate(context: BrowserContext, nodes: dict[str, RunningNode],
+                                                 kor: RunningNode, held_by_jpn: tuple[str, str],
+                                                 screens: Screens) -> None:
+    item_id, jpn_id = held_by_jpn
+    page = signed_in(context, screens, kor.spec.tokens["officer"])
+    page.goto(f"/console/items/{item_id}")
+    form = page.locator(f"form[action='/console/items/{item_id}/recall']")
+    form.locator("input[name=reason]").fill("superseded by a corrected assessment")
+    form.locator("button").click()
+    expect(page.locator(".flash")).to_contain_text("sent to JPN")
+    page.goto("/console/")
+    recalls = page.locator("section.card", has_text="Recalls awaiting certificates")
+    expect(recalls).to_contain_text(f"{item_id} recalled")
+    expect(recalls).to_contain_text("awaiting JPN")
+    screens.shoot(page, "dashboard-recall-awaiting")
+    jpn = nodes["JPN"].client("officer")
+    wait_for(lambda: any(e["kind"] == "recall-requested" for e in jpn.get(f"/v1/items/{jpn_id}/history").json()),
+             "the recall reaches JPN", 30)
+    destroyed = jpn.post(f"/v1/items/{jpn_id}/destroy", json={"method": "shredding", "reason": "recalled by KOR"})
+    assert destroyed.status_code == 200, destroyed.text
+    wait_for(lambda: any(e["kind"] == "destroyed-by" for e in kor.client("chief").get(
+        f"/v1/items/{item_id}/history").json()), "JPN's certificate reaches KOR", 30)
+    page.reload()
+    expect(page.locator("section.card", has_text="Recalls awaiting certificates")).not_to_contain_text(item_id)
+    page.goto(f"/console/items/{item_id}")
+    expect(page.locator("tr.event-destroyed-by")).to_contain_text("JPN")
+    screens.shoot(page, "item-recalled-and-certified")
 
 
 def test_a_destruction_certificate_is_downloaded(context: BrowserContext, kor: RunningNode, screens: Screens) -> None:

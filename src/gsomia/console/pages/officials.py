@@ -21,6 +21,7 @@ router = page_router()
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
 Roles = Annotated[list[str], Form()]
 Day = Annotated[str, Form(max_length=10)]
+Topics = Annotated[str, Form(max_length=2000)]  # may be empty: an official with need-to-know for nothing
 TOPIC_SEPARATORS = ",;\n"
 
 
@@ -48,8 +49,8 @@ def register(request: Request, node: NodeDep, session: SessionDep) -> Response:
 
 @router.post("/officials")
 def appoint(node: NodeDep, session: SessionDep, name: Annotated[str, Form(min_length=1, max_length=200)],
-            clearance: Annotated[str, Form(max_length=50)], need_to_know: Annotated[str, Form(max_length=2000)],
-            reason: Reason, roles: Roles = [], expires: Day = "") -> Response:  # noqa: B006 - FastAPI form default
+            clearance: Annotated[str, Form(max_length=50)], reason: Reason, need_to_know: Topics = "",
+            roles: Roles = [], expires: Day = "") -> Response:  # noqa: B006 - FastAPI form default
     record = officials.appoint(node, session.actor, name=name, clearance=clearance, granted=node.clock(),
                                expires=_expiry(expires), need_to_know=_topics(need_to_know), roles=roles,
                                reason=reason)
@@ -68,8 +69,7 @@ def official(request: Request, node: NodeDep, session: SessionDep, official_id: 
 
 @router.post("/officials/{official_id}")
 def change(node: NodeDep, session: SessionDep, official_id: str, clearance: Annotated[str, Form(max_length=50)],
-           need_to_know: Annotated[str, Form(max_length=2000)], reason: Reason, roles: Roles = [],  # noqa: B006
-           expires: Day = "") -> Response:
+           reason: Reason, need_to_know: Topics = "", roles: Roles = [], expires: Day = "") -> Response:  # noqa: B006
     officials.update(node, session.actor, official_id, reason=reason, clearance=clearance,
                      need_to_know=_topics(need_to_know), roles=roles, expires=_expiry(expires))
     console_sessions.flash(node, session, f"{official_id} changed; decisions about them are made afresh now.")
