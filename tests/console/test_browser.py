@@ -81,6 +81,17 @@ def signed_in(context: BrowserContext, screens: Screens, token: str) -> Page:
     return page
 
 
+def act_on_item(page: Page, item_id: str, act: str, fields: dict[str, str], *, check: str = "") -> None:
+    """Fill and send one of the item page's forms, as an official would."""
+    page.goto(f"/console/items/{item_id}")
+    form = page.locator(f"form[action='/console/items/{item_id}/{act}']")
+    for name, value in fields.items():
+        form.locator(f"[name={name}]").fill(value)
+    if check:
+        form.locator(f"input[name={check}]").check()
+    form.locator("button").click()
+
+
 def new_item(client: httpx.Client, *, releasable_to: list[str], text: str, purpose: str = "missile warning",
              classification: str = "KOR:II") -> str:
     answer = client.post("/v1/items", json={"classification": classification, "releasable_to": releasable_to,
@@ -232,10 +243,8 @@ def test_a_compromise_is_reported(context: BrowserContext, kor: RunningNode, hel
                                   screens: Screens) -> None:
     item_id, _ = held_by_jpn
     page = signed_in(context, screens, kor.spec.tokens["officer"])
-    page.goto(f"/console/items/{item_id}")
-    form = page.locator(f"form[action='/console/items/{item_id}/compromise']")
-    form.locator("textarea").fill("A printout was left in an unsecured meeting room for two hours.")
-    form.locator("button").click()
+    act_on_item(page, item_id, "compromise",
+                {"description": "A printout was left in an unsecured meeting room for two hours."})
     expect(page.locator(".flash")).to_contain_text("Compromise report")
     expect(page.locator("section.report").first).to_contain_text("unsecured meeting room")
     screens.shoot(page, "compromise-reported")
@@ -249,10 +258,7 @@ def test_a_recall_awaits_the_holders_certificate(context: BrowserContext, nodes:
                                                  screens: Screens) -> None:
     item_id, jpn_id = held_by_jpn
     page = signed_in(context, screens, kor.spec.tokens["officer"])
-    page.goto(f"/console/items/{item_id}")
-    form = page.locator(f"form[action='/console/items/{item_id}/recall']")
-    form.locator("input[name=reason]").fill("superseded by a corrected assessment")
-    form.locator("button").click()
+    act_on_item(page, item_id, "recall", {"reason": "superseded by a corrected assessment"})
     expect(page.locator(".flash")).to_contain_text("sent to JPN")
     page.goto("/console/")
     recalls = page.locator("section.card", has_text="Recalls awaiting certificates")
@@ -276,11 +282,7 @@ def test_a_recall_awaits_the_holders_certificate(context: BrowserContext, nodes:
 def test_a_destruction_certificate_is_downloaded(context: BrowserContext, kor: RunningNode, screens: Screens) -> None:
     item_id = new_item(kor.client("releaser"), releasable_to=["KOR"], text="superseded assessment")
     page = signed_in(context, screens, kor.spec.tokens["officer"])
-    page.goto(f"/console/items/{item_id}")
-    form = page.locator(f"form[action='/console/items/{item_id}/destroy']")
-    form.locator("input[name=reason]").fill("superseded; no longer needed for its purpose")
-    form.locator("input[name=confirm]").check()
-    form.locator("button").click()
+    act_on_item(page, item_id, "destroy", {"reason": "superseded; no longer needed for its purpose"}, check="confirm")
     expect(page.locator("h1")).to_contain_text("Destruction certificate")
     expect(page.locator(".verdict")).to_contain_text("verified")
     screens.shoot(page, "certificate")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from tests.api.helpers import Team, bearer, make_node
+from tests.api.helpers import Team, bearer
 
 from gsomia.api import create_app
 from gsomia.console import geo
@@ -25,13 +25,6 @@ from gsomia.services.context import Node
 
 CONSOLE = Path(__file__).resolve().parents[2] / "src" / "gsomia" / "console"
 BASE_URL = "https://testserver"
-
-
-@pytest.fixture(scope="module")
-def node_and_team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Team]]:
-    node, team = make_node(tmp_path_factory.mktemp("console-node"))
-    yield node, team
-    node.close()
 
 
 @pytest.fixture(scope="module")

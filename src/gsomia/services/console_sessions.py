@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gsomia.domain.officials import Official, OfficialStatus
@@ -36,9 +36,9 @@ class SignedIn:
     """A live session: who is signed in (as the register holds them now), the form token, and the messages
     waiting for this page (shown once)."""
 
-    secret: str
+    secret: str = field(repr=False)  # the cookie's value: never in a log line or a page
     official: Official
-    csrf: str
+    csrf: str = field(repr=False)
     started_at: datetime
     flash: tuple[str, ...] = ()
 
