@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     audit_anchor_entries: int = 500
     # TLS on every port: 1.3 only, unless "1.2" is set explicitly (then 1.2 with ECDHE and AEAD suites only).
     tls_min_version: Literal["1.3", "1.2"] = "1.3"
+    # The web console (/console/ on the API port): a signed-in session ends after this long without a request,
+    # and in any case this long after sign-in.
+    console_idle_timeout_s: float = 900.0
+    console_session_max_s: float = 12 * 3600.0
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

@@ -2,8 +2,8 @@
 
 The node (store, catalogue, keys, partners) reaches the views through `app.state.node` and the
 `node_of` dependency, so two apps over two nodes can live in one process (the federation tests do
-that). Every router is mounted here; the composition root (gsomia/node.py) hands over the node's
-running feed, if it serves one.
+that). Every router is mounted here, and the web console under /console (gsomia/console, its own
+sub-application); the composition root (gsomia/node.py) hands over the node's running feed, if it serves one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
 from gsomia.api.routes.health import API_VERSION
-from gsomia.api.schemas import MAX_CONTENT
+from gsomia.console import BASE as CONSOLE_BASE
+from gsomia.console import create_console
 from gsomia.edge.limits import EdgeLimits, api_limits
 from gsomia.services.context import Node
 from gsomia.services.feed import LiveFeed
@@ -46,9 +47,11 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
     open_docs = node.settings.api_docs_open
-    app.add_middleware(EdgeLimits, limits=api_limits(MAX_CONTENT, open_docs=open_docs))
+    app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs))
     install_error_handlers(app)
     install_docs(app, open_docs=open_docs)
     for router in ROUTERS:
         app.include_router(router)
+    # The security officer's web console: pages, not API, so a sub-application outside the OpenAPI document.
+    app.mount(CONSOLE_BASE, create_console(node, track_feed=track_feed, failures=app.state.failed_authentications))
     return app

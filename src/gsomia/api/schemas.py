@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gsomia.domain.officials import OfficialStatus, Role
+from gsomia.edge.limits import MAX_ITEM_CONTENT
 
-MAX_CONTENT = 16 * 1024 * 1024  # bytes of content in one request; larger items want a streaming upload
+MAX_CONTENT = MAX_ITEM_CONTENT  # bytes of content in one request; larger items want a streaming upload
 
 
 class In(BaseModel):

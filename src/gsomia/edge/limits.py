@@ -30,6 +30,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KIB = 1024
 JSON_BODY = 64 * KIB  # every JSON request of the API fits in this but the ones listed in RouteLimits.larger
+MAX_ITEM_CONTENT = 16 * KIB * KIB  # bytes of an item's content in one request (API or console upload)
 
 
 @dataclass(frozen=True)
@@ -162,11 +163,13 @@ async def _refuse(send: Send, status: int, code: str, message: str, headers: dic
     await send({"type": "http.response.body", "body": body})
 
 
-def api_limits(max_content: int, *, open_docs: bool) -> RouteLimits:
-    """The officials' API: JSON bodies small, an item's content up to `max_content` bytes (as base64 in
-    JSON), a batch of tracks up to 1,000 messages; /v1/health (and, if configured, the API's documents)
-    and the console's pages (a session cookie, not a token) open without a token."""
-    larger = ((re.compile(r"POST /v1/items"), max_content * 4 // 3 + JSON_BODY),
+def api_limits(*, open_docs: bool) -> RouteLimits:
+    """The officials' API: JSON bodies small, an item's content up to MAX_ITEM_CONTENT bytes (as base64 in
+    JSON, or a file uploaded to the console), a batch of tracks up to 1,000 messages; /v1/health (and, if
+    configured, the API's documents) and the console's pages (a session cookie, not a token) open without
+    a token."""
+    larger = ((re.compile(r"POST /v1/items"), MAX_ITEM_CONTENT * 4 // 3 + JSON_BODY),
+              (re.compile(r"POST /console/items"), MAX_ITEM_CONTENT + JSON_BODY),
               (re.compile(r"POST /v1/feed/tracks"), 1024 * KIB))
     docs = (re.compile(r"/docs(/.*)?"), re.compile(r"/openapi\.json")) if open_docs else ()
     return RouteLimits(larger=larger, open=(re.compile(r"/v1/health"), re.compile(r"/console(/.*)?"), *docs))

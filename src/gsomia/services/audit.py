@@ -28,7 +28,7 @@ from gsomia.services.audit_log import AuditedDecision, append, append_one, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput
 from gsomia.storage.records import AuditEntry, Checkpoint
-from gsomia.storage.repositories import RawEntry, dump_list, stream_raw_entries
+from gsomia.storage.repositories import RawEntry, dump_list, entry_from_raw, stream_raw_entries
 from gsomia.storage.tables import audit_entries
 
 EXPORT_FORMAT = "gsomia-audit-export/1"
@@ -93,6 +93,17 @@ def _entries_beyond_head(node: Node, report: VerifyReport) -> VerifyReport:
         return _with_problem(report, Problem(head_seq + 1, f"entries up to {highest} lie beyond the head row's"
                                                            f" {head_seq}"))
     return report
+
+
+def entries_after(node: Node, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
+    """Entries with seq > since, at most `limit`, and the cursor of the next page (None at the end). The
+    security officer reads the trail (R7.5); paging by sequence number keeps no cursor on the server."""
+    access.require(node, actor, "audit.entries", None, Role.SECURITY_OFFICER)
+    with closing(stream_raw_entries(node.store.engine, from_seq=since + 1, batch=limit)) as batches:
+        rows = next(batches, [])
+    entries = [entry_from_raw(row) for row in rows]
+    more = len(entries) == limit and entry_count(node) > entries[-1].seq
+    return entries, entries[-1].seq if more else None
 
 
 def entry_count(node: Node) -> int:
@@ -175,5 +186,5 @@ def _with_problem(report: VerifyReport, problem: Problem) -> VerifyReport:
 
 __all__ = [
     "AuditedDecision", "CheckpointSigner", "ExportSummary", "SignatureCheck", "VerifyReport", "checkpoint",
-    "entry_count", "export", "record_decision", "tail", "verify_export", "verify_store",
+    "entries_after", "entry_count", "export", "record_decision", "tail", "verify_export", "verify_store",
 ]

@@ -105,7 +105,7 @@ def sign(body: ConsentBody | CompromiseReportBody | CompromiseResultBody | Check
     return sign_record(body.record_type, to_map(body), signer=signer, at=at)
 
 
-def read(data: bytes, body_type: type[B], *, trusted: KeyDirectory) -> tuple[B, VerifiedRecord]:
+def read(data: bytes, body_type: type[B], *, trusted: KeyDirectory | KeyRing) -> tuple[B, VerifiedRecord]:
     """The record's body, typed, and who signed it when (InvalidRecord, or wire.Malformed)."""
     record = verify_record(data, trusted=trusted, expected_type=body_type.record_type)
     return from_map(body_type, record.body, body_type.record_type, more=body_type is ReceiptBody), record

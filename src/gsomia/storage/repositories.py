@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from gsomia.domain.officials import Official, OfficialStatus, Role
 from gsomia.domain.schemes import Classification
@@ -203,9 +204,16 @@ class ItemsRepository:
                 for e in events])
 
     def events(self, item_id: str) -> list[ItemEvent]:
+        return self._events(t.item_events.c.item_id == item_id)
+
+    def events_of_kind(self, *kinds: str, limit: int = 10_000) -> list[ItemEvent]:
+        """Every item's events of these kinds, oldest first (e.g. the recalls and the certificates answering them)."""
+        return self._events(t.item_events.c.kind.in_(kinds), limit)
+
+    def _events(self, where: ColumnElement[bool], limit: int | None = None) -> list[ItemEvent]:
         c = t.item_events.c
         query = select(c.item_id, c.at, c.actor_id, c.kind, c.counterparty, c.detail, c.receipt,
-                       c.audit_seq).where(c.item_id == item_id).order_by(c.id)
+                       c.audit_seq).where(where).order_by(c.id).limit(limit)
         return [ItemEvent(*row) for row in self._conn.execute(query)]
 
 
