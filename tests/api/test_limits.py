@@ -82,3 +82,24 @@ def test_the_documents_need_a_token_unless_opened_and_their_assets_are_local(nod
         assert client.get("/openapi.json").status_code == 200
         script = client.get("/docs/assets/swagger-ui-bundle.js")
         assert script.status_code == 200 and len(script.content) > 100_000
+
+
+FAR = "9999-12-31T23:59:59-23:59"  # a real instant, whose conversion to UTC overflows datetime
+
+
+def test_instants_outside_1900_to_2200_are_refused_not_overflowed(client: TestClient, team: Team) -> None:
+    officer = bearer(team.officer)
+    appoint = client.post("/v1/officials", headers=officer, json={
+        "name": "Far Future", "clearance": "KOR:II", "roles": ["reader"], "need_to_know": [], "expires": FAR,
+        "reason": "test"})
+    assert appoint.status_code == 422 and "1900..2200" in appoint.text
+    consent = client.post("/v1/consents", headers=officer, json={"to": "JPN", "topics": ["dprk-missile"],
+                                                                  "until": FAR, "purpose": "p"})
+    assert consent.status_code == 422 and "1900..2200" in consent.text
+    for at in (FAR, "0001-01-01T00:00:00+23:59"):
+        assert client.get("/v1/agreements", params={"at": at}, headers=officer).status_code == 400
+        decided = client.post("/v1/decide", headers=officer, json={
+            "action": "release", "at": at, "subject": {"party": "KOR", "clearance": "KOR:II"},
+            "item": {"originator": "KOR", "classification": "KOR:II", "releasable_to": ["JPN"]}, "recipient": "JPN"})
+        assert decided.status_code == 400, decided.text
+    assert client.get("/v1/health").status_code == 200
