@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from gsomia.api.auth import vouch_for
 from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
@@ -47,7 +48,8 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
     open_docs = node.settings.api_docs_open
-    app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs))
+    app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs),
+                       vouch=vouch_for(node, app.state.failed_authentications))
     install_error_handlers(app)
     install_docs(app, open_docs=open_docs)
     for router in ROUTERS:

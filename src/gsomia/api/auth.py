@@ -11,6 +11,7 @@ official id in the register) can sit beside the bearer token here, yielding the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -20,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from gsomia.api.errors import MissingCredentials
 from gsomia.services import officials
 from gsomia.services.context import Actor, Node
-from gsomia.services.throttle import FailedAuthentications
+from gsomia.services.errors import AuthenticationFailed
+from gsomia.services.throttle import FailedAuthentications, TooManyFailures
 
 VIA = "api"
 
@@ -59,3 +61,22 @@ async def current_actor(request: Request, node: NodeDep,
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def vouch_for(node: Node, failures: FailedAuthentications) -> Callable[[str, str], Awaitable[bool]]:
+    """What the edge asks before it reads a large body (edge/limits.py): is this bearer token good? The same
+    authentication as `current_actor` (audited, throttled); the route's own check then finds it cached."""
+
+    async def vouch(authorization: str, caller: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        if officials.recently_authenticated(node, token.strip()) is not None:
+            return True
+        try:
+            await run_in_threadpool(officials.authenticate_from, node, token.strip(), caller, failures, via=VIA)
+        except (AuthenticationFailed, TooManyFailures):
+            return False
+        return True
+
+    return vouch

@@ -2,7 +2,8 @@
 
 For each request, before the application sees it:
 - a route that needs a token and was sent none is answered 401 at once, its body never read: a
-  stranger gets no memory spent on it;
+  stranger gets no memory spent on it; on a route that takes large bodies (over JSON_BODY), the token
+  itself is checked first (`vouch`, given by the application), so a bad one is refused unread too;
 - the body may not exceed its route's limit (`RouteLimits`: small for JSON, a configured maximum
   for item content): a declared Content-Length over it is answered 413 before a byte is read, and a
   body that grows past it as it arrives (chunked, or a lying Content-Length) is cut off with 413;
@@ -51,9 +52,13 @@ class RouteLimits:
         return not any(pattern.fullmatch(path) for pattern in self.open)
 
 
+# (Authorization header, caller's address) → whether the credential is good: asked before a large body is read.
+Vouch = Callable[[str, str], Awaitable[bool]]
+
+
 class EdgeLimits:
-    def __init__(self, app: ASGIApp, limits: RouteLimits) -> None:
-        self.app, self.limits = app, limits
+    def __init__(self, app: ASGIApp, limits: RouteLimits, vouch: Vouch | None = None) -> None:
+        self.app, self.limits, self.vouch = app, limits, vouch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +75,12 @@ class EdgeLimits:
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(send, 413, "too_large", f"this request's body may hold at most {limit} bytes")
             return
+        if limit > JSON_BODY and self.vouch is not None and self.limits.needs_token(path):
+            caller = str((scope.get("client") or ("unknown",))[0])
+            if not await self.vouch(headers.get("authorization", ""), caller):
+                await _refuse(send, 401, "unauthenticated", "authentication failed: unknown, revoked or inactive"
+                              " token", {"www-authenticate": 'Bearer realm="gsomia", error="invalid_token"'})
+                return
         try:
             body = await asyncio.wait_for(_read_body(receive, limit), self.limits.body_seconds)
         except _TooLarge:
