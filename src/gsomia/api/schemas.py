@@ -132,7 +132,9 @@ class LifeOut(Out):
     signed: date | None
     signed_by: list[str]
     notifications: dict[str, date]
+    entry_into_force: date | None = Field(description="Explicit, for an arrangement effective on signature.")
     term_years: int
+    renewal_years: int
     auto_renew: bool
     notice_days: int
     notice_reference: str
@@ -179,6 +181,7 @@ class AgreementOut(Out):
     title: str
     parties: list[str]
     binding: bool
+    timezone: str = Field(description="The UTC offset its dates are local to, e.g. +09:00.")
     rides_on: list[str]
     highest_tier: str
     scope_topics: list[str] | None
@@ -188,6 +191,7 @@ class AgreementOut(Out):
     equivalence: list[EquivalenceRowOut]
     life: LifeOut
     notices: list[NoticeOut]
+    rule_ids: dict[str, str] = Field(description="Rule ids this agreement's checks cite where not the defaults.")
 
 
 class AgreementWithStatus(AgreementOut):
