@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gsomia.crypto import seal
+from gsomia.domain.catalog import Catalog
 from gsomia.domain.policy import decide
-from gsomia.domain.requests import Action, Request
+from gsomia.domain.requests import Action, Decision, Request
 from gsomia.services import audit, record_bodies
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -79,17 +80,18 @@ def release_many(node: Node, actor: Actor, releases: Sequence[Release],
     Each is decided and audited on its own, exactly as a single release."""
     at = node.clock()
     outcomes: list[str | ServiceError] = []
+    catalog = node.catalog  # once: every release of the batch decided, and sent, under the same versions
     with node.store.unit_of_work() as uow:
         granted = granted_consents(uow, node.party)
         for one in releases:
             try:
-                outcomes.append(_release_one(node, actor, uow, one, at, granted))
+                outcomes.append(_release_one(node, catalog, actor, uow, one, at, granted))
             except ServiceError as stopped:
                 outcomes.append(stopped)
     return outcomes
 
 
-def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
+def _release_one(node: Node, catalog: Catalog, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
                  granted: GrantedConsents) -> str:
     for party in (one.to, one.via) if one.via else (one.to,):
         require_partner(node, party)
@@ -99,7 +101,7 @@ def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: da
     label = label_of(node, item)
     request = Request(Action.RELEASE, at, actor.official, label, recipient=one.to, via=one.via,
                       consents=granted.consents, item_id=item.id)
-    decision = decide(request, node.catalog)
+    decision = decide(request, catalog)
     seq = audit_decision(uow, at, actor, "item.release", item.id, decision)
     if not decision.allowed:
         raise refused(decision)
@@ -107,12 +109,19 @@ def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: da
     hops = [one.to] + ([one.via] if one.via else [])
     envelope = _sealed_for(node, item.label_bytes, plaintext, hops, at)
     message = ItemMessage(item.id, node.party, envelope, one.to, one.via, granted.covering(label, item.id, at),
-                          (node.party,))
+                          (node.party,), **decided_under(catalog, decision))
     message_id = enqueue(uow, at, one.via or one.to, message, item.id)
     uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
     item_event(uow, at, actor, item.id, "released", one.to, f"under {decision.agreement}"
                + (f" via {one.via}" if one.via else "") + f"; message {message_id}", seq)
     return message_id
+
+
+def decided_under(catalog: Catalog, decision: Decision) -> dict[str, str | None]:
+    """The agreement an item was released under and this node's version of it, for the receiver to hold
+    the same (G5)."""
+    agreement = decision.agreement
+    return {"agreement": agreement, "version": catalog.version(agreement).digest if agreement else None}
 
 
 def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
@@ -125,7 +134,8 @@ def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
         granted = granted_consents(uow, label.originator)
         request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to, consents=granted.consents,
                           item_id=item_ref(item))
-        decision = decide(request, node.catalog)
+        catalog = node.catalog
+        decision = decide(request, catalog)
         seq = audit_decision(uow, at, actor, "item.disclose", item_id, decision)
         if decision.allowed:
             plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
@@ -134,7 +144,7 @@ def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
             envelope = _sealed_for(node, original_bytes, plaintext, [to], at)
             message = ItemMessage(item_ref(item), label.originator, envelope, to, None,
                                   granted.covering(label, item_ref(item), at), (label.originator, node.party),
-                                  disclosed_by=node.party)
+                                  disclosed_by=node.party, **decided_under(catalog, decision))
             message_id = enqueue(uow, at, to, message, item.id)
             item_event(uow, at, actor, item.id, "disclosed", to, f"with {label.originator}'s written consent;"
                        f" message {message_id}", seq)
