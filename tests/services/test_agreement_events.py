@@ -14,6 +14,7 @@ from tests.services.handling_fixtures import PASSPHRASE, TOPIC, Cast, label
 
 from gsomia.crypto import KeyDirectory, verify_record
 from gsomia.data import load_catalog
+from gsomia.domain.agreement_events import event_from_dict
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.errors import DomainError
 from gsomia.domain.life import Status
@@ -26,7 +27,7 @@ from gsomia.services.context import Node
 from gsomia.services.errors import InvalidInput, NotFound, PermissionDenied
 from gsomia.services.live_catalog import LiveCatalog
 from gsomia.services.runtime import open_node
-from gsomia.storage.agreements import RECORDED
+from gsomia.storage.agreements import PROPOSED, RECORDED, AgreementEventRecord
 
 GSOMIA = "jpn-kor-gsomia-2016"
 TISA = "usa-jpn-kor-tisa-2014"
@@ -160,25 +161,27 @@ def test_bad_events_name_the_problem_and_write_nothing(node: Node, cast: Cast, c
 
 
 def test_a_notice_act_must_fit_the_notice(node: Node, cast: Cast) -> None:
-    officer = cast.officer
-    agreement_events.record_notice(node, officer, GSOMIA, by="KOR", kind="termination", given=date(2026, 1, 10),
-                                   reference="note 1")
-    with pytest.raises(InvalidInput, match="JPN has no notice"):
-        agreement_events.record_notice(node, officer, GSOMIA, by="JPN", kind="withdrawal", given=date(2026, 2, 1),
-                                       reference="not JPN's")
-    agreement_events.record_notice(node, officer, GSOMIA, by="KOR", kind="suspension", given=date(2026, 11, 1),
-                                   reference="suspended")
-    with pytest.raises(DomainError, match="second suspension is not representable"):
-        agreement_events.record_notice(node, officer, GSOMIA, by="KOR", kind="suspension", given=date(2026, 11, 2),
-                                       reference="again")
-    with pytest.raises(DomainError, match="is not suspended on 2026-10-01"):
-        agreement_events.record_notice(node, officer, GSOMIA, by="KOR", kind="lifting", given=date(2026, 10, 1),
-                                       reference="lifted before it was suspended")
-    agreement_events.record_notice(node, officer, GSOMIA, by="JPN", kind="termination", given=date(2025, 1, 10),
-                                   reference="JPN's, in force on 23 Nov 2025")
-    with pytest.raises(DomainError, match="comes too late: notice .* took effect on 2025-11-23 \\(R21.4\\)"):
-        agreement_events.record_notice(node, officer, GSOMIA, by="JPN", kind="withdrawal", given=date(2026, 1, 5),
-                                       reference="too late")
+    def notice(by: str, kind: str, given: date, reference: str) -> None:
+        agreement_events.record_notice(node, cast.officer, GSOMIA, by=by, kind=kind, given=given, reference=reference)
+
+    steps: list[tuple[tuple[str, str, date, str], type[Exception] | None, str]] = [
+        (("KOR", "termination", date(2026, 1, 10), "note 1"), None, ""),
+        (("JPN", "withdrawal", date(2026, 2, 1), "not JPN's"), InvalidInput, "JPN has no notice"),
+        (("KOR", "suspension", date(2026, 11, 1), "suspended"), None, ""),
+        (("KOR", "suspension", date(2026, 11, 2), "again"), DomainError, "second suspension is not representable"),
+        (("KOR", "lifting", date(2026, 10, 1), "before"), DomainError, "is not suspended on 2026-10-01"),
+        (("JPN", "termination", date(2025, 1, 10), "JPN's, in force on 23 Nov 2025"), None, ""),
+        (("JPN", "withdrawal", date(2026, 1, 5), "too late"), DomainError,
+         "comes too late: notice .* took effect on 2025-11-23 \\(R21.4\\)"),
+    ]
+    for arguments, error, message in steps:
+        if error is None:
+            notice(*arguments)
+            continue
+        with pytest.raises(error, match=message):
+            notice(*arguments)
+    assert [v.record.kind for v in agreement_events.events(node, cast.officer, GSOMIA)] == [
+        "termination", "suspension", "termination"]
 
 
 def test_restart_keeps_every_event_and_the_catalogue_they_make(node: Node, cast: Cast, tmp_path: Path) -> None:
@@ -212,3 +215,33 @@ def test_only_a_partner_s_proposed_event_is_answered(node: Node, cast: Cast) -> 
     with pytest.raises(InvalidInput, match="say why"):
         agreement_events.reject(node, cast.officer, view.record.id, " ")
     assert timedelta(0) <= node.clock() - view.record.recorded_at < timedelta(seconds=1)
+
+
+def _proposed_by_jpn(node: Node, event_id: str, kind: str, given: date, notice: str | None = None) -> None:
+    """A partner's event as the inbound handler stores it (its signed record is not read again)."""
+    event = event_from_dict({"id": event_id, "agreement": GSOMIA, "kind": kind, "by": "JPN", "given": given,
+                             "reference": f"JPN {kind}", "notice": notice}, node.live_catalog.baseline)
+    with node.store.unit_of_work() as uow:
+        uow.agreements.add(AgreementEventRecord(
+            event.id, GSOMIA, kind, "JPN", given, None, event.reference, notice, None, "JPN", "OFF-jpn",
+            node.clock(), event.digest, b"signed by JPN", PROPOSED))
+
+
+def test_R21_3_a_partner_s_events_apply_once_confirmed_in_their_order(node: Node, cast: Cast) -> None:
+    _proposed_by_jpn(node, "JPN-termination-1", "termination", date(2026, 8, 1))
+    _proposed_by_jpn(node, "JPN-suspension-1", "suspension", date(2026, 11, 1), notice="JPN-termination-1")
+    assert node.catalog.version(GSOMIA) == SHIPPED.version(GSOMIA)  # proposed: not applied
+    with pytest.raises(InvalidInput, match="still proposed here: confirm JPN-termination-1 first"):
+        agreement_events.confirm(node, cast.officer, "JPN-suspension-1")
+    with pytest.raises(PermissionDenied, match="security officer"):
+        agreement_events.confirm(node, cast.reader, "JPN-termination-1")
+    confirmed = agreement_events.confirm(node, cast.officer, "JPN-termination-1")
+    assert confirmed.record.state == "confirmed" and confirmed.answers[0].confirmed
+    pending = node.catalog.status(node.catalog.agreement(GSOMIA), datetime(2026, 11, 22, tzinfo=timezone.utc))
+    assert pending.condition == "in_force_notice_pending"
+    rejected = agreement_events.reject(node, cast.officer, "JPN-suspension-1", "no such note received")
+    assert (rejected.record.state, rejected.record.reason) == ("rejected", "no such note received")
+    assert node.catalog.version(GSOMIA).events == (("JPN-termination-1", confirmed.record.digest),)
+    with node.store.unit_of_work(readonly=True) as uow:  # each answer goes back to JPN's node, signed
+        kinds = [(m.peer, m.kind) for m in uow.exchange.outbox(limit=10)]
+    assert kinds.count(("JPN", "agreement-answer")) == 2

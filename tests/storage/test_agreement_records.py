@@ -9,28 +9,21 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import Engine
 
 from gsomia.storage import Store
-from gsomia.storage.agreements import (
-    CONFIRMED,
-    PROPOSED,
-    RECORDED,
-    REJECTED,
-    AgreementEventRecord,
-    EventAnswer,
-    PeerVersion,
-)
+from gsomia.storage import agreements as stored
+from gsomia.storage.agreements import AgreementEventRecord, EventAnswer, PeerVersion
 
 SEOUL = timezone(timedelta(hours=9))
 T0 = datetime(2026, 11, 22, 21, 0, 0, 123456, tzinfo=SEOUL)
 NOTICE = AgreementEventRecord("KOR-termination-1", "jpn-kor-gsomia-2016", "termination", "KOR", date(2019, 8, 23),
                               date(2019, 8, 22), "외교부 공한 2019-08-23", None, None, "KOR", "OFF-1", T0, "d" * 64,
-                              b"signed", RECORDED)
+                              b"signed", stored.RECORDED)
 
 
 def test_events_keep_their_fields_and_states(engine: Engine) -> None:
     store = Store(engine)
     amendment = replace(NOTICE, id="JPN-amendment-1", kind="amendment", by_party="JPN", given=date(2026, 11, 1),
                         decided=None, amendment='{"highest_tier": "TOP_SECRET"}', origin="JPN",
-                        recorded_at=T0 + timedelta(seconds=1), state=PROPOSED)
+                        recorded_at=T0 + timedelta(seconds=1), state=stored.PROPOSED)
     with store.unit_of_work() as uow:
         uow.agreements.add(NOTICE)
         uow.agreements.add(amendment)
@@ -42,13 +35,14 @@ def test_events_keep_their_fields_and_states(engine: Engine) -> None:
         assert [e.id for e in uow.agreements.applied()] == [NOTICE.id]  # recorded, not proposed
         assert uow.agreements.generation() == 1
     with store.unit_of_work() as uow:
-        uow.agreements.decide(amendment.id, state=CONFIRMED, by="OFF-2", at=T0)
+        uow.agreements.decide(amendment.id, state=stored.CONFIRMED, by="OFF-2", at=T0)
     with store.unit_of_work(readonly=True) as uow:
         confirmed = uow.agreements.get(amendment.id)
         assert confirmed is not None and confirmed.applied and confirmed.decided_by == "OFF-2"
         assert {e.id for e in uow.agreements.applied()} == {NOTICE.id, amendment.id}
     with store.unit_of_work() as uow:
-        uow.agreements.decide(amendment.id, state=REJECTED, by="KOR", at=T0, reason="rejected by KOR: no such note")
+        uow.agreements.decide(amendment.id, state=stored.REJECTED, by="KOR", at=T0,
+                              reason="rejected by KOR: no such note")
     with store.unit_of_work(readonly=True) as uow:
         rejected = uow.agreements.get(amendment.id)
         assert rejected is not None and not rejected.applied and rejected.reason == "rejected by KOR: no such note"

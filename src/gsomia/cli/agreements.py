@@ -60,10 +60,8 @@ def catalog_of(data: Path | None) -> Iterator[Catalog]:
 
 
 def _day(text: str | None, what: str) -> date | None:
-    if text is None:
-        return None
     try:
-        return parse_date(text)
+        return None if text is None else parse_date(text)
     except DomainError as bad:
         fail(f"{what}: {bad}")
 

@@ -221,8 +221,8 @@ def _answer(node: Node, actor: Actor, event_id: str, *, confirmed: bool, reason:
             raise Conflict(f"event {event_id} is {record.state}: only a partner's proposed event is confirmed or"
                            " rejected")
         built, generation = None, None
-        if confirmed:  # DomainError if it does not fit what is applied here (an earlier event still proposed …)
-            built = build_catalog(baseline, [*_applied(uow, baseline), event_of(record, baseline)])
+        if confirmed:
+            built = _with(uow, baseline, record)
             generation = uow.agreements.bump()
         uow.agreements.decide(event_id, state=CONFIRMED if confirmed else REJECTED, by=actor.official.id, at=at,
                               reason=reason or None)
@@ -241,6 +241,19 @@ def _answer(node: Node, actor: Actor, event_id: str, *, confirmed: bool, reason:
     if built is not None and generation is not None:
         node.live_catalog.install(built, generation)
     return view
+
+
+def _with(uow: UnitOfWork, baseline: Catalog, record: AgreementEventRecord) -> Catalog:
+    """The catalogue with a partner's event applied too; DomainError if it does not fit what is applied here,
+    naming the notice to confirm first when the event acts on one still proposed here."""
+    try:
+        return build_catalog(baseline, [*_applied(uow, baseline), event_of(record, baseline)])
+    except DomainError:
+        notice = uow.agreements.get(record.notice) if record.notice else None
+        if notice is not None and notice.state == PROPOSED:
+            raise InvalidInput(f"event {record.id} acts on notice {notice.id}, which is still proposed here:"
+                               f" confirm {notice.id} first") from None
+        raise
 
 
 def _rule(record: AgreementEventRecord) -> str:
