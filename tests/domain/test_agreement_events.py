@@ -75,11 +75,14 @@ def test_G5_a_receipt_decided_under_another_version_of_the_agreement_is_refused(
     reason = other.reason
     assert f"version {theirs.version(GSOMIA).short}" in reason and BASELINE.version(GSOMIA).short in reason
     assert "the shipped text alone" in reason and "nothing is decided here under other rules" in reason
-    elsewhere = decide(_receive(BASELINE, ("usa-jpn-kor-tisa-2014", BASELINE.version("usa-jpn-kor-tisa-2014")
+    elsewhere = decide(_receive(BASELINE, ("usa-jpn-gsomia-2007", BASELINE.version("usa-jpn-gsomia-2007")
                                            .digest)), BASELINE)
-    assert not elsewhere.allowed and "here jpn-kor-gsomia-2016 governs it" in elsewhere.reason
+    assert not elsewhere.allowed and "which does not bind KOR and JPN here" in elsewhere.reason
     unknown = decide(_receive(BASELINE, ("aus-kor-2030", "0" * 64)), BASELINE)
-    assert not unknown.allowed and "which JPN does not hold" in unknown.reason
+    assert not unknown.allowed and "aus-kor-2030, which does not bind" in unknown.reason
+    unsaid = decide(_receive(BASELINE, ("", "")), BASELINE)  # a message that names no version
+    assert not unsaid.allowed and unsaid.rules == ("G5",) and "nothing is decided here on a guess" in unsaid.reason
+    assert decide(_receive(BASELINE, None), BASELINE).allowed  # asked without a message (a what-if, the feed)
 
 
 def test_R21_2_an_amendment_adds_rows_and_raises_the_version_number() -> None:

@@ -89,20 +89,25 @@ def version_of(baseline: Agreement, applied: Iterable[tuple[str, str]],
     return AgreementVersion(baseline.id, digest, base, events)
 
 
-def version_problems(party: str, sender: str, claimed: tuple[str, str], ours: AgreementVersion | None,
-                     governing: str | None) -> list[Problem]:
-    """G5: what `sender` decided under (agreement id, version digest) must be what this node holds and finds
-    governing; otherwise nothing is decided here under other rules."""
+def version_problems(party: str, sender: str, claimed: tuple[str, str],
+                     ours: tuple[Agreement, AgreementVersion] | None) -> list[Problem]:
+    """G5: the agreement `sender` decided under (its id and version digest, as its message says) must bind the
+    two and be held here at the same version; otherwise nothing is decided here under other rules.
+
+    Only the version is compared, not which agreement governs here: a hub takes an item released under the
+    arrangement as it would directly, and a third party takes a disclosure under its own agreement with the
+    originator, while the sender decided under the agreement of its own path."""
     agreement_id, digest = claimed
-    compare = f" Compare them with `gsomia agreements versions {agreement_id}`."
-    if ours is None:
-        return [("G5", f"{sender} decided this under {agreement_id}, which {party} does not hold: nothing is decided"
-                       " here under other rules.")]
-    problems: list[Problem] = []
-    if governing is not None and governing != agreement_id:
-        problems.append(("G5", f"{sender} decided this under {agreement_id}; here {governing} governs it."))
-    if digest != ours.digest:
-        problems.append(("G5", f"{sender} decided this under {agreement_id} version {digest[:12]}, {party} holds"
-                               f" version {ours.short} ({ours.describe()}): the two nodes hold different versions"
-                               " of the agreement, and nothing is decided here under other rules." + compare))
-    return problems
+    if not agreement_id or not digest:
+        return [("G5", f"{sender} does not say under which version of which agreement it decided this: nothing"
+                       " is decided here on a guess.")]
+    if ours is None or not {party, sender} <= ours[0].parties:
+        return [("G5", f"{sender} decided this under {agreement_id}, which does not bind {sender} and {party} here:"
+                       " nothing is decided here under other rules.")]
+    version = ours[1]
+    if digest == version.digest:
+        return []
+    return [("G5", f"{sender} decided this under {agreement_id} version {digest[:12]}, {party} holds version"
+                   f" {version.short} ({version.describe()}): the two nodes hold different versions of the"
+                   " agreement, and nothing is decided here under other rules. Compare them with"
+                   f" `gsomia agreements versions {agreement_id}`.")]

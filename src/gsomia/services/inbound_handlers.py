@@ -108,15 +108,12 @@ def on_item(node: Node, uow: UnitOfWork, envelope: Envelope, item: ItemMessage, 
                       "item.receive", item.item_ref) from None
     if label.originator != item.originator:
         raise Refused(decide_unreadable_item(item, label), "item.receive", item.item_ref)
-    if item.agreement is None or item.version is None:
-        raise Refused(refusal(("G5",), f"the item from {envelope.sender} does not say under which version of which"
-                                       " agreement it was released: nothing is decided here on a guess."),
-                      "item.receive", item.item_ref)
     consents = consents_from_records(item.consents, node.partners.directory)
     catalog = node.catalog  # once: every decision on this item under the same version
+    claimed = (item.agreement or "", item.version or "")  # what the sender decided under; nothing: refused (G5)
     decision = decide(Request(Action.RECEIVE, now, node_official(node), label, recipient=item.final, via=item.via,
                               consents=consents, item_id=item.item_ref, sender=envelope.sender,
-                              signer=opened.signer.party, decided_under=(item.agreement, item.version)), catalog)
+                              signer=opened.signer.party, decided_under=claimed), catalog)
     if not decision.allowed:
         raise Refused(decision, "item.receive", item.item_ref)
     seq = audit_decision(uow, now, actor, "item.receive", item.item_ref, decision)
