@@ -202,7 +202,7 @@ def test_another_process_s_event_applies_on_the_next_refresh(node: Node, cast: C
     old = node.catalog
     assert agreement_events.refresh(node)
     assert node.catalog is not old and node.catalog.version(GSOMIA) != old.version(GSOMIA)
-    assert node.live_catalog.generation == 1 and not agreement_events.refresh(node)
+    assert node.live_catalog.generation != 0 and not agreement_events.refresh(node)
 
 
 def test_only_a_partner_s_proposed_event_is_answered(node: Node, cast: Cast) -> None:

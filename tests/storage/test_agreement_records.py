@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import Engine
 
 from gsomia.storage import Store
@@ -27,13 +28,16 @@ def test_events_keep_their_fields_and_states(engine: Engine) -> None:
     with store.unit_of_work() as uow:
         uow.agreements.add(NOTICE)
         uow.agreements.add(amendment)
-        assert uow.agreements.generation() == 0 and uow.agreements.bump() == 1
+        assert uow.agreements.generation() == 0
+        generation = uow.agreements.bump()
+        assert generation not in (0, uow.agreements.bump())  # never the same twice (a rolled-back one neither)
+        generation = uow.agreements.bump()
     with store.unit_of_work(readonly=True) as uow:
         assert uow.agreements.get(NOTICE.id) == replace(NOTICE, recorded_at=T0.astimezone(timezone.utc))
         assert [e.id for e in uow.agreements.events("jpn-kor-gsomia-2016")] == [NOTICE.id, amendment.id]
         assert uow.agreements.events("usa-kor-gsomia-1987") == []
         assert [e.id for e in uow.agreements.applied()] == [NOTICE.id]  # recorded, not proposed
-        assert uow.agreements.generation() == 1
+        assert uow.agreements.generation() == generation
     with store.unit_of_work() as uow:
         uow.agreements.decide(amendment.id, state=stored.CONFIRMED, by="OFF-2", at=T0)
     with store.unit_of_work(readonly=True) as uow:
@@ -63,3 +67,24 @@ def test_a_party_s_later_answer_and_version_replace_its_earlier_ones(engine: Eng
         assert uow.agreements.answers([]) == []
         (version,) = uow.agreements.peer_versions(NOTICE.agreement)
         assert (version.digest, version.events) == ("c" * 64, ((NOTICE.id, NOTICE.digest),))
+
+
+def test_what_follows_a_commit_runs_once_it_is_committed_and_never_after_a_rollback(engine: Engine) -> None:
+    store = Store(engine)
+    ran: list[str] = []
+    with store.unit_of_work() as uow:
+        uow.agreements.add(NOTICE)
+        uow.on_commit(lambda: ran.append("committed"))
+        assert ran == []  # not before the commit
+    assert ran == ["committed"]
+    with pytest.raises(RuntimeError), store.unit_of_work() as uow:
+        uow.on_commit(lambda: ran.append("rolled back"))
+        raise RuntimeError("the use case failed")
+    with store.batch():  # the writer's batch: one savepoint fails, the other stands
+        with pytest.raises(RuntimeError), store.unit_of_work() as uow:
+            uow.on_commit(lambda: ran.append("its savepoint rolled back"))
+            raise RuntimeError("this one failed")
+        with store.unit_of_work() as uow:
+            uow.on_commit(lambda: ran.append("batch committed"))
+        assert ran == ["committed"]  # the batch is not committed yet
+    assert ran == ["committed", "batch committed"]

@@ -9,8 +9,9 @@ counts nowhere: the recording node takes it back out, and tells the other partie
     events, versions                  what is recorded, proposed, confirmed, rejected; where partners differ
     load, refresh                     the node's catalogue from the store (at start; polled while running)
 
-Every change of what a node applies bumps the store's generation, installs the new catalogue at once
-(services/live_catalog.py: the catalogue's memos and the feed's gates forget what they decided) and tells
+Every change of what a node applies bumps the store's generation, installs the new catalogue as soon as
+it is committed (services/live_catalog.py: the catalogue's memos and the feed's gates forget what they
+decided) and tells
 the other parties the node's new version of each agreement it changed (`agreement-version`), so both sides
 can list where they differ. The partners' messages are handled in services/agreement_inbound.py.
 """
@@ -120,22 +121,42 @@ def _record(node: Node, actor: Actor, agreement: Agreement, data: dict[str, Any]
     if event.given > today:
         raise InvalidInput(f"given {event.given} is after today ({today} in {agreement.id}'s time zone): an event"
                            " is recorded once it has happened")
-    before = node.catalog
     with node.store.unit_of_work() as uow:
-        built = build_catalog(baseline, [*_applied(uow, baseline), event])  # DomainError if it does not fit
+        generation, applied = turn(uow, node)
         record = _signed_event(node, actor, event, at)
         uow.agreements.add(AgreementEventRecord(
             event.id, event.agreement, event.kind.value, event.by, event.given, event.decided, event.reference,
             event.notice, _amendment_json(event), node.party, actor.official.id, at, event.digest, record, RECORDED))
-        generation = uow.agreements.bump()
         told = _tell_parties(uow, node, agreement, AgreementEventMessage(record), at)
+        change(uow, node, generation, applied, [*applied, event], at)  # DomainError if it does not fit
         audit_decision(uow, at, actor, f"agreement.{event.kind.value}", agreement.id, Decision(
             True, allowed.rules, (*allowed.reasons, f"Recorded and applied: {event.describe()} ({event.id});"
                                   f" proposed to {', '.join(told) or 'no partner'}."), agreement.id))
-        announce_changes(uow, node, before, built, at)
         view = EventView(_required(uow, event.id), ())
-    node.live_catalog.install(built, generation)
     return view
+
+
+def turn(uow: UnitOfWork, node: Node) -> tuple[int, list[AgreementEvent]]:
+    """First in a transaction that changes what a node applies: a new generation (on PostgreSQL this takes
+    the transaction's turn), then the events applied now, as the previous such transaction left them."""
+    generation = uow.agreements.bump()
+    return generation, _applied(uow, node.live_catalog.baseline)
+
+
+def change(uow: UnitOfWork, node: Node, generation: int, before: Sequence[AgreementEvent],
+           after: Sequence[AgreementEvent], at: datetime) -> Catalog:
+    """The node applies `after` instead of `before`: the new catalogue (DomainError if the events do not
+    fit), our new versions announced to the other parties, and the catalogue installed once the
+    transaction is committed (never if it is rolled back)."""
+    baseline = node.live_catalog.baseline
+    built = build_catalog(baseline, after)
+    announce_changes(uow, node, build_catalog(baseline, before), built, at)
+
+    def install() -> None:
+        node.live_catalog.install(built, generation)
+
+    uow.on_commit(install)
+    return built
 
 
 def _authorised(node: Node, actor: Actor, agreement: Agreement, what: str, rule: str, at: datetime) -> Decision:
@@ -214,16 +235,13 @@ def _answer(node: Node, actor: Actor, event_id: str, *, confirmed: bool, reason:
     agreement = baseline.agreement(found.agreement)
     verb = "confirmation" if confirmed else "rejection"
     allowed = _authorised(node, actor, agreement, f"the {verb} of event {event_id}", _rule(found), at)
-    before = node.catalog
     with node.store.unit_of_work() as uow:
         record = _required(uow, event_id)
         if record.state != PROPOSED:
             raise Conflict(f"event {event_id} is {record.state}: only a partner's proposed event is confirmed or"
                            " rejected")
-        built, generation = None, None
         if confirmed:
-            built = _with(uow, baseline, record)
-            generation = uow.agreements.bump()
+            _confirmed(uow, node, record, at)
         uow.agreements.decide(event_id, state=CONFIRMED if confirmed else REJECTED, by=actor.official.id, at=at,
                               reason=reason or None)
         signed = record_bodies.sign(AgreementAnswerBody(event_id, record.agreement, record.digest, node.party,
@@ -235,19 +253,16 @@ def _answer(node: Node, actor: Actor, event_id: str, *, confirmed: bool, reason:
             True, allowed.rules, (*allowed.reasons, f"{record.origin}'s {record.kind} {event_id}"
                                   f" {'confirmed: applied here from now on' if confirmed else 'rejected: ' + reason}."),
             agreement.id))
-        if built is not None:
-            announce_changes(uow, node, before, built, at)
         view = EventView(_required(uow, event_id), tuple(uow.agreements.answers([event_id])))
-    if built is not None and generation is not None:
-        node.live_catalog.install(built, generation)
     return view
 
 
-def _with(uow: UnitOfWork, baseline: Catalog, record: AgreementEventRecord) -> Catalog:
-    """The catalogue with a partner's event applied too; DomainError if it does not fit what is applied here,
-    naming the notice to confirm first when the event acts on one still proposed here."""
+def _confirmed(uow: UnitOfWork, node: Node, record: AgreementEventRecord, at: datetime) -> None:
+    """A partner's event applied here too; DomainError if it does not fit what is applied here, naming the
+    notice to confirm first when the event acts on one still proposed here."""
+    generation, applied = turn(uow, node)
     try:
-        return build_catalog(baseline, [*_applied(uow, baseline), event_of(record, baseline)])
+        change(uow, node, generation, applied, [*applied, event_of(record, node.live_catalog.baseline)], at)
     except DomainError:
         notice = uow.agreements.get(record.notice) if record.notice else None
         if notice is not None and notice.state == PROPOSED:
@@ -353,12 +368,6 @@ def event_of(record: AgreementEventRecord, baseline: Catalog) -> AgreementEvent:
 
 def _applied(uow: UnitOfWork, baseline: Catalog) -> list[AgreementEvent]:
     return [event_of(r, baseline) for r in uow.agreements.applied()]
-
-
-def rebuilt(uow: UnitOfWork, node: Node) -> tuple[Catalog, int]:
-    """The catalogue of what the store applies now (in this transaction), and a new generation for it."""
-    baseline = node.live_catalog.baseline
-    return build_catalog(baseline, _applied(uow, baseline)), uow.agreements.bump()
 
 
 def tell_parties(uow: UnitOfWork, node: Node, agreement: Agreement, message: AgreementAnswerMessage,

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from gsomia.domain.errors import DomainError
 from gsomia.domain.requests import refusal
-from gsomia.services.agreement_events import announce_changes, event_of, rebuilt, tell_parties
+from gsomia.services.agreement_events import change, event_of, tell_parties, turn
 from gsomia.services.context import Node
 from gsomia.services.exchange_common import audit_note, node_actor
 from gsomia.services.inbound_support import Details, Refused, signed
@@ -76,6 +76,10 @@ def on_agreement_answer(node: Node, uow: UnitOfWork, envelope: Envelope, message
     if held is None or held.digest != body.digest:
         raise _unreadable(f"{body.party} answers event {body.event_id}, which is not held here as it was answered",
                           ANSWER, body.agreement)
+    agreement = node.live_catalog.baseline.agreement(held.agreement)
+    if body.party not in agreement.parties:
+        raise Refused(refusal(("G3",), f"{body.party} is not a party to {agreement.id}: its answer counts for"
+                                       " nothing here."), ANSWER, agreement.id)
     if envelope.sender not in (body.party, held.origin) or body.party == node.party:
         raise _unreadable(f"{envelope.sender} passes on {body.party}'s answer to an event {held.origin} recorded",
                           ANSWER, held.agreement)
@@ -85,16 +89,13 @@ def on_agreement_answer(node: Node, uow: UnitOfWork, envelope: Envelope, message
                f"{body.party} {verb} ({held.kind} {held.id})")
     if body.confirmed or held.state == REJECTED:
         return {"event": held.id, "state": held.state}
-    before = node.catalog
+    if held.applied:  # no longer: the catalogue without it
+        generation, applied = turn(uow, node)
+        change(uow, node, generation, applied, [e for e in applied if e.id != held.id], now)
     uow.agreements.decide(held.id, state=REJECTED, by=body.party, at=now, reason=f"rejected by {body.party}: "
                           f"{body.reason}")
-    agreement = node.live_catalog.baseline.agreement(held.agreement)
     if held.origin == node.party:  # ours: the other parties learn of the rejection too
         tell_parties(uow, node, agreement, message, now, besides=(body.party,))
-    if held.applied:
-        built, generation = rebuilt(uow, node)
-        announce_changes(uow, node, before, built, now)
-        node.live_catalog.install(built, generation)
     return {"event": held.id, "state": REJECTED}
 
 

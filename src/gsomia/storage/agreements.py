@@ -8,6 +8,7 @@ partner's, confirmed by ours); `proposed` waits for our officer; `rejected` coun
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
@@ -71,8 +72,7 @@ class PeerVersion:
 
 _EVENT_COLUMNS = [t.agreement_events.c[f.name] for f in fields(AgreementEventRecord)]
 _GENERATION = select(t.agreement_generation.c.generation).where(t.agreement_generation.c.id == 1)
-_BUMP = (update(t.agreement_generation).where(t.agreement_generation.c.id == 1)
-         .values(generation=t.agreement_generation.c.generation + 1))
+_BUMP = update(t.agreement_generation).where(t.agreement_generation.c.id == 1).values(generation=bindparam("new"))
 
 
 def _values(record: Any) -> dict[str, Any]:
@@ -145,10 +145,12 @@ class AgreementsRepository:
         return int(self._conn.execute(_GENERATION).scalar_one())
 
     def bump(self) -> int:
-        """A new generation of applied events: written in the transaction that changes them (and, on
-        PostgreSQL, holding the row until it commits, so that such transactions take their turns)."""
-        self._conn.execute(_BUMP)
-        return self.generation()
+        """A new generation of applied events, first in the transaction that changes them: on PostgreSQL it
+        holds the row until that commits, so such transactions take their turns and each reads the events
+        as the one before left them. Random, not counted: a generation rolled back is never met again."""
+        new = secrets.randbits(62) + 1
+        self._conn.execute(_BUMP, {"new": new})
+        return new
 
 
 def _peer_version(row: Row[Any]) -> PeerVersion:
