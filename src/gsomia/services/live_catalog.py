@@ -8,8 +8,9 @@ new. The old one is then told to forget its memos, and the listeners (the runnin
 their decisions per stream) are told of the new one.
 
 Each install carries the store's generation of agreement events (`storage/agreements.py`): a use case
-installs what it built in its transaction; a node's poll (another process, a CLI, may have written)
-rebuilds only when the store's generation differs, and installs only if nothing was installed meanwhile.
+installs what it built in its transaction once that is committed (never from writes rolled back); a
+node's poll (another process, a CLI, may have written) rebuilds only when the store's generation differs,
+and installs only if nothing was installed meanwhile.
 """
 
 from __future__ import annotations
