@@ -227,6 +227,7 @@ def events(agreement_id: str, data: DataOption, as_json: JsonOption = False) -> 
         print_json([event_dict(v) for v in views])
         return
     table = Table("id", "kind", "by", "given", "reference", "origin", "state", "answers", title=agreement_id)
+    table.columns[0].no_wrap = True  # an id is what the officer types next (confirm, reject)
     for v in views:
         r = v.record
         answers = "; ".join(f"{a.party} {'confirmed' if a.confirmed else 'rejected: ' + a.reason}" for a in v.answers)

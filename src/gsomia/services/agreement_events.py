@@ -127,7 +127,7 @@ def _record(node: Node, actor: Actor, agreement: Agreement, data: dict[str, Any]
         uow.agreements.add(AgreementEventRecord(
             event.id, event.agreement, event.kind.value, event.by, event.given, event.decided, event.reference,
             event.notice, _amendment_json(event), node.party, actor.official.id, at, event.digest, record, RECORDED))
-        told = _tell_parties(uow, node, agreement, AgreementEventMessage(record), at)
+        told = _tell_parties(uow, node, agreement, AgreementEventMessage(record), at, rule=event.rule)
         change(uow, node, generation, applied, [*applied, event], at)  # DomainError if it does not fit
         audit_decision(uow, at, actor, f"agreement.{event.kind.value}", agreement.id, Decision(
             True, allowed.rules, (*allowed.reasons, f"Recorded and applied: {event.describe()} ({event.id});"
@@ -171,7 +171,7 @@ def _authorised(node: Node, actor: Actor, agreement: Agreement, what: str, rule:
 
 def _tell_parties(uow: UnitOfWork, node: Node, agreement: Agreement, message: AgreementEventMessage
                   | AgreementAnswerMessage | AgreementVersionMessage, at: datetime,
-                  besides: Iterable[str] = ()) -> list[str]:
+                  besides: Iterable[str] = (), rule: str = "R21.2") -> list[str]:
     """`message` to every other party of the agreement that is a configured partner; the others are named
     in the audit trail as not told."""
     told, untold = [], []
@@ -182,7 +182,7 @@ def _tell_parties(uow: UnitOfWork, node: Node, agreement: Agreement, message: Ag
         enqueue(uow, at, party, message, ordering_key(agreement.id))
         told.append(party)
     if untold and not isinstance(message, AgreementVersionMessage):
-        audit_note(uow, at, node_actor(node), f"peer.{message.kind}", agreement.id, ("R21.2",),
+        audit_note(uow, at, node_actor(node), f"peer.{message.kind}", agreement.id, (rule,),
                    f"{', '.join(untold)}: not a configured partner node, not told (see `gsomia peers add`)")
     return told
 
