@@ -28,10 +28,11 @@ from gsomia.federation.sender import Sender
 from gsomia.federation.tls import Listener
 from gsomia.feed.errors import FeedError
 from gsomia.feed.served import NodeFeed
-from gsomia.services import audit, audit_anchors
+from gsomia.services import agreement_events, audit, audit_anchors
 from gsomia.services.context import Node
 
 log = logging.getLogger(__name__)
+AGREEMENTS_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class NodeServer:
         tasks = [asyncio.create_task(s.serve()) for s in self.servers]
         tasks.append(asyncio.create_task(self.sender.run(self.stop)))
         tasks.append(asyncio.create_task(self._anchor(self.stop)))
+        tasks.append(asyncio.create_task(self._follow_agreements()))
         try:
             await self.stop.wait()
             for server in self.servers:
@@ -123,6 +125,17 @@ class NodeServer:
                     last, since = anchored or count, 0.0
             except Exception:  # the store unavailable for a while: try again at the next turn
                 log.exception("%s node: cannot anchor the audit trail", self.node.party)
+    async def _follow_agreements(self) -> None:
+        """Agreement events written by another process (`gsomia agreements notice` beside the server) apply
+        here within AGREEMENTS_POLL_S: one small read when nothing changed (services.agreement_events.refresh)."""
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), AGREEMENTS_POLL_S)
+                return
+            try:
+                await asyncio.to_thread(agreement_events.refresh, self.node)
+            except Exception:  # a store hiccup must not stop the node; the next poll retries
+                log.exception("%s node: cannot re-read the agreement events", self.node.party)
 
     async def started(self) -> None:
         while not (self.feed_started.is_set() and all(s.started for s in self.servers)):

@@ -123,5 +123,8 @@ def forged_release(sender: RunningNode, item_id: str, to: str) -> bytes:
     now = sender.node.clock()
     envelope = seal(plaintext, label=item.label_bytes, sender=sender.node.keys, recipients=[partners.by_party[to].keys],
                     at=now)
-    payload = encode(ItemMessage(item_id, sender.spec.party, envelope, to, None, (), (sender.spec.party,)))
+    # It names the agreement between the two and the sender's version of it, as a release would (G5).
+    agreement = sender.node.catalog.between(sender.spec.party, to)[0].id
+    payload = encode(ItemMessage(item_id, sender.spec.party, envelope, to, None, (), (sender.spec.party,),
+                                 agreement=agreement, version=sender.node.catalog.version(agreement).digest))
     return sign_message(sender.node.keys, f"msg-forged-{item_id}", "item", to, payload, now)

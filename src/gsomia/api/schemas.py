@@ -7,7 +7,7 @@ Times are ISO 8601 with a zone (`AwareDatetime`): a naive time is ambiguous and 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -146,7 +146,9 @@ class LifeOut(Out):
     signed: date | None
     signed_by: list[str]
     notifications: dict[str, date]
+    entry_into_force: date | None = Field(description="Explicit, for an arrangement effective on signature.")
     term_years: int
+    renewal_years: int
     auto_renew: bool
     notice_days: int
     notice_reference: str
@@ -193,6 +195,7 @@ class AgreementOut(Out):
     title: str
     parties: list[str]
     binding: bool
+    timezone: str = Field(description="The UTC offset its dates are local to, e.g. +09:00.")
     rides_on: list[str]
     highest_tier: str
     scope_topics: list[str] | None
@@ -202,10 +205,103 @@ class AgreementOut(Out):
     equivalence: list[EquivalenceRowOut]
     life: LifeOut
     notices: list[NoticeOut]
+    rule_ids: dict[str, str] = Field(description="Rule ids this agreement's checks cite where not the defaults.")
 
 
 class AgreementWithStatus(AgreementOut):
     status: StatusOut
+
+
+# --- the life of agreements: events, answers, versions -------------------------------------------------
+
+NoticeKind = Literal["termination", "suspension", "lifting", "withdrawal"]
+EVENT_ID = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+class NoticeIn(In):
+    """A written notice (R21.3) or an act on one, as the party gave it."""
+
+    by: str = Field(pattern="^[A-Z]{3}$", description="The party that gave it, e.g. KOR.")
+    kind: NoticeKind
+    given: date = Field(description="The day it was given in writing (delivered), in the agreement's time zone.")
+    decided: date | None = Field(None, description="The day the party decided it, where that differs.")
+    reference: str = Field(min_length=1, max_length=2000, description="The document: a note's number, a date.")
+    notice: str | None = Field(None, pattern=EVENT_ID, description="For a suspension, lifting or withdrawal: the "
+                                                                   "notice it concerns (default: the party's latest).")
+
+
+class AmendmentIn(In):
+    """New terms by mutual written consent (R21.2), in force since `given`."""
+
+    given: date = Field(description="The day the amendment entered into force.")
+    decided: date | None = None
+    reference: str = Field(min_length=1, max_length=2000)
+    add_rows: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description=(
+        "Rows added to the equivalence table: {\"tier\": \"SECRET\", \"KOR\": [\"II\"], \"JPN\": [\"GOKUHI\"]}."))
+    highest_tier: Literal["CONFIDENTIAL", "SECRET", "TOP_SECRET"] | None = None
+
+
+class RejectIn(In):
+    reason: str = Field(min_length=1, max_length=2000, description="Why: it goes back to the recording node.")
+
+
+class EventAnswerOut(Out):
+    party: str
+    confirmed: bool
+    reason: str
+    at: AwareDatetime
+
+
+class AgreementEventOut(Out):
+    id: str
+    agreement: str
+    kind: str
+    by: str
+    given: date
+    decided: date | None
+    reference: str
+    notice: str | None
+    amendment: dict[str, Any] | None
+    origin: str = Field(description="The party whose node recorded it.")
+    recorded_by: str
+    recorded_at: AwareDatetime
+    digest: str
+    state: str = Field(description="recorded (ours), proposed (a partner's, awaiting our security officer), "
+                                   "confirmed or rejected")
+    applied: bool = Field(description="Whether this node decides under it.")
+    decided_by: str | None
+    decided_at: AwareDatetime | None
+    reason: str | None
+    answers: list[EventAnswerOut] = Field(description="The other parties' signed answers.")
+
+
+class EventRefOut(Out):
+    id: str
+    digest: str
+
+
+class VersionOut(Out):
+    agreement: str
+    digest: str
+    baseline: str = Field(description="The digest of the shipped data alone.")
+    events: list[EventRefOut]
+
+
+class PartnerVersionOut(Out):
+    party: str
+    digest: str | None = Field(description="The version it last told us it holds (null: not told yet).")
+    same: bool
+    baseline_differs: bool
+    only_ours: list[str]
+    only_theirs: list[str]
+    content_differs: list[str]
+    states_here: dict[str, str] = Field(description="The state here of each event only it applies.")
+    told_at: AwareDatetime | None
+
+
+class VersionsOut(Out):
+    ours: VersionOut
+    partners: list[PartnerVersionOut]
 
 
 # --- the policy's what-if ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from gsomia.domain.agreements import Agreement
 from gsomia.domain.labels import Label
 from gsomia.domain.life import Status
 from gsomia.domain.schemes import Schemes
+from gsomia.services.agreement_events import EventView, Versions
 from gsomia.services.agreements import agreement_dict, status_dict
 from gsomia.services.audit_chain import VerifyReport
 from gsomia.services.context import Actor
@@ -105,3 +106,23 @@ def verify_report(r: VerifyReport) -> schemas.VerifyOut:
 def checkpoint(c: Checkpoint) -> schemas.CheckpointOut:
     return schemas.CheckpointOut(count=c.count, head_hash=c.head_hash, at=c.at, key_id=c.key_id,
                                  signature_base64=base64.b64encode(c.signature).decode())
+
+
+def agreement_event(view: EventView) -> schemas.AgreementEventOut:
+    r = view.record
+    return schemas.AgreementEventOut(
+        id=r.id, agreement=r.agreement, kind=r.kind, by=r.by_party, given=r.given, decided=r.decided,
+        reference=r.reference, notice=r.notice, amendment=view.amendment, origin=r.origin,
+        recorded_by=r.recorded_by, recorded_at=utc(r.recorded_at), digest=r.digest, state=r.state,
+        applied=r.applied, decided_by=r.decided_by, decided_at=utc(r.decided_at), reason=r.reason,
+        answers=[schemas.EventAnswerOut(party=a.party, confirmed=a.confirmed, reason=a.reason, at=utc(a.at))
+                 for a in view.answers])
+
+
+def versions(v: Versions) -> schemas.VersionsOut:
+    ours = schemas.VersionOut(agreement=v.ours.agreement, digest=v.ours.digest, baseline=v.ours.baseline,
+                              events=[schemas.EventRefOut(id=i, digest=d) for i, d in v.ours.events])
+    return schemas.VersionsOut(ours=ours, partners=[schemas.PartnerVersionOut(
+        party=p.party, digest=p.digest, same=p.same, baseline_differs=p.baseline_differs,
+        only_ours=list(p.only_ours), only_theirs=list(p.only_theirs), content_differs=list(p.content_differs),
+        states_here=dict(p.states), told_at=utc(p.told_at)) for p in v.partners])

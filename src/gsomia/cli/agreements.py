@@ -1,22 +1,47 @@
-"""`gsomia agreements list | show ID | status ID --at TIME`."""
+"""`gsomia agreements …`: the agreements, their life, and the events a node records and shares.
+
+    list | show ID | status ID [--at TIME] [--data DIR]   as the shipped data has them, or (--data) as the
+                                                       node's agreement events make them
+    notice ID --by PARTY --kind termination|suspension|lifting|withdrawal --given DATE --reference TEXT
+              [--decided DATE] [--notice EVENT] --data DIR            the security officer records a notice
+    amend ID --given DATE --reference TEXT [--add-row ROW]... [--highest TIER] --data DIR      an amendment
+    events ID --data DIR          recorded (ours), proposed (a partner's), confirmed, rejected
+    confirm EVENT | reject EVENT --reason TEXT --data DIR                   answering a partner's event
+    versions ID --data DIR        our version of the agreement, and where each partner's differs
+
+Exit codes as for every node command: 0 done, 1 the node is unavailable, 2 bad input, 3 refused.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Optional
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
 
 from gsomia.cli.common import catalog, clear_errors, console, print_json
-from gsomia.domain.life import status_at
-from gsomia.domain.timeutil import parse_instant
+from gsomia.cli.node import DataOption, acting, clean_errors, fail, opened, opened_node
+from gsomia.domain.catalog import Catalog
+from gsomia.domain.errors import DomainError
+from gsomia.domain.timeutil import format_instant, parse_date, parse_instant
+from gsomia.services import agreement_events
+from gsomia.services.agreement_events import EventView
 from gsomia.services.agreements import agreement_dict, status_dict
 
 agreements_app = typer.Typer(help="The agreements this node enforces, and their life.", no_args_is_help=True)
 
 AtOption = Annotated[Optional[str], typer.Option("--at", help="ISO 8601 time (default: now)")]  # noqa: UP007
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+# No GSOMIA_DATA here: without --data these commands answer from the shipped data, whatever the shell holds.
+NodeOption = Annotated[Optional[Path], typer.Option(  # noqa: UP007
+    "--data", help="A node's data directory: answer as its agreement events make the agreements.")]
+DateOption = Annotated[str, typer.Option(help="ISO 8601 date, in the agreement's time zone")]
+Reference = Annotated[str, typer.Option("--reference", help="The document: a note's number and date …")]
+Decided = Annotated[Optional[str], typer.Option("--decided", help="When the party decided it, if another day")]  # noqa: UP007
 
 
 def _at(text: str | None) -> datetime:
@@ -24,11 +49,29 @@ def _at(text: str | None) -> datetime:
         return parse_instant(text) if text else datetime.now(timezone.utc)
 
 
+@contextmanager
+def catalog_of(data: Path | None) -> Iterator[Catalog]:
+    """The shipped catalogue, or (with a node's directory) the node's, as its agreement events make it."""
+    if data is None:
+        yield catalog()
+        return
+    with opened(data) as node:
+        yield node.catalog
+
+
+def _day(text: str | None, what: str) -> date | None:
+    try:
+        return None if text is None else parse_date(text)
+    except DomainError as bad:
+        fail(f"{what}: {bad}")
+
+
 @agreements_app.command("list")
-def list_agreements(at: AtOption = None, as_json: JsonOption = False) -> None:
+def list_agreements(at: AtOption = None, as_json: JsonOption = False, data: NodeOption = None) -> None:
     """Every agreement, with its condition at a time."""
     when = _at(at)
-    rows = [(a, status_at(a, when)) for a in catalog().agreements]
+    with catalog_of(data) as known:
+        rows = [(a, known.status(a, when)) for a in known.agreements]
     if as_json:
         print_json([{**agreement_dict(a), "status": status_dict(s)} for a, s in rows])
         return
@@ -43,15 +86,14 @@ def list_agreements(at: AtOption = None, as_json: JsonOption = False) -> None:
 
 
 @agreements_app.command("show")
-def show(agreement_id: str, as_json: JsonOption = False) -> None:
+def show(agreement_id: str, as_json: JsonOption = False, data: NodeOption = None) -> None:
     """One agreement in full: parties, scope, table, paths, life, notices."""
-    with clear_errors():
-        a = catalog().agreement(agreement_id)
-    data = agreement_dict(a)
+    with catalog_of(data) as known, clear_errors():
+        a, version, schemes = known.agreement(agreement_id), known.version(agreement_id), known.schemes
     if as_json:
-        print_json(data)
+        print_json({**agreement_dict(a), "version_digest": version.digest})
         return
-    console.print(f"[bold]{a.title}[/] ({a.id} v{a.version})")
+    console.print(f"[bold]{a.title}[/] ({a.id} v{a.version}; version {version.short}: {version.describe()})")
     console.print(f"parties: {', '.join(sorted(a.parties))}; binding: {a.binding}; highest: {a.highest_tier.banner}")
     console.print(f"scope: {a.scope_note}")
     table = Table(title="Equivalence")
@@ -59,7 +101,6 @@ def show(agreement_id: str, as_json: JsonOption = False) -> None:
     table.add_column("tier")
     for p in parties:
         table.add_column(p)
-    schemes = catalog().schemes
     for row in a.equivalence:
         table.add_row(row.tier.banner, *(", ".join(schemes.scheme(p).level(c).marking for c in row.codes.get(p, ()))
                                         for p in parties))
@@ -70,16 +111,16 @@ def show(agreement_id: str, as_json: JsonOption = False) -> None:
                   f" auto-renew {a.life.auto_renew}; notice {a.life.notice_days} days")
     for n in a.notices:
         console.print(f"notice {n.id}: {n.kind} by {n.by} given {n.given}; suspended {n.suspended};"
-                      f" withdrawn {n.withdrawn}")
+                      f" resumed {n.resumed}; withdrawn {n.withdrawn}")
 
 
 @agreements_app.command("status")
-def status(agreement_id: str, at: AtOption = None, as_json: JsonOption = False) -> None:
+def status(agreement_id: str, at: AtOption = None, as_json: JsonOption = False, data: NodeOption = None) -> None:
     """The agreement's condition at a time: not yet in force, in force (notice pending/suspended), terminated."""
     when = _at(at)
-    with clear_errors():
-        a = catalog().agreement(agreement_id)
-    s = status_at(a, when)
+    with catalog_of(data) as known, clear_errors():
+        a = known.agreement(agreement_id)
+        s = known.status(a, when)
     if as_json:
         print_json(status_dict(s))
         return
@@ -91,4 +132,154 @@ def status(agreement_id: str, at: AtOption = None, as_json: JsonOption = False) 
     if s.terminates_on:
         console.print(f"terminates on {s.terminates_on}")
     for n in s.notices:
-        console.print(f"notice {n.notice.id} ({n.notice.by}): {n.state.value}")
+        verb = "took" if n.state.value == "effective" else "takes"
+        effect = f", {verb} effect on {n.takes_effect_on}" if n.takes_effect_on else ""
+        console.print(f"notice {n.notice.id} ({n.notice.by}): {n.state.value}{effect}")
+
+
+# --- events ------------------------------------------------------------------------------------------------
+
+
+def event_dict(view: EventView) -> dict[str, Any]:
+    r = view.record
+    return {"id": r.id, "agreement": r.agreement, "kind": r.kind, "by": r.by_party, "given": r.given.isoformat(),
+            "decided": r.decided.isoformat() if r.decided else None, "reference": r.reference, "notice": r.notice,
+            "amendment": view.amendment, "origin": r.origin, "recorded_by": r.recorded_by,
+            "recorded_at": format_instant(r.recorded_at), "digest": r.digest, "state": r.state, "applied": r.applied,
+            "decided_by": r.decided_by, "decided_at": format_instant(r.decided_at) if r.decided_at else None,
+            "reason": r.reason, "answers": [{"party": a.party, "confirmed": a.confirmed, "reason": a.reason,
+                                             "at": format_instant(a.at)} for a in view.answers]}
+
+
+def _print_event(view: EventView, as_json: bool) -> None:
+    if as_json:
+        print_json(event_dict(view))
+        return
+    r = view.record
+    console.print(f"[bold]{r.id}[/]: {r.kind} of {r.agreement} by {r.by_party}, given {r.given}"
+                  + (f" (decided {r.decided})" if r.decided else "") + f"; reference {r.reference}", highlight=False,
+                  soft_wrap=True)
+    console.print(f"state: [bold]{r.state}[/] ({'applied here' if r.applied else 'not applied here'});"
+                  f" recorded by {r.origin} ({r.recorded_by}) at {format_instant(r.recorded_at)}", highlight=False,
+                  soft_wrap=True)
+    for a in view.answers:
+        console.print(f"{a.party}: {'confirmed' if a.confirmed else 'rejected: ' + a.reason}", highlight=False)
+
+
+@agreements_app.command("notice")
+def notice(agreement_id: str, data: DataOption,
+           by: Annotated[str, typer.Option("--by", help="The party that gave it, e.g. KOR")],
+           kind: Annotated[str, typer.Option("--kind", help="termination, suspension, lifting or withdrawal")],
+           given: Annotated[str, typer.Option("--given", help="ISO 8601 date it was given in writing")],
+           reference: Reference, decided: Decided = None,
+           notice_id: Annotated[Optional[str], typer.Option(  # noqa: UP007
+               "--notice", help="The notice a suspension, lifting or withdrawal concerns (default: the latest)",
+           )] = None,
+           as_json: JsonOption = False) -> None:
+    """The security officer records a notice (R21.3): signed, audited, applied here at once, proposed to the
+    other parties of the agreement."""
+    given_on, decided_on = _day(given, "--given"), _day(decided, "--decided")
+    assert given_on is not None
+    with opened_node(data) as node, clean_errors():
+        view = agreement_events.record_notice(node, acting(node), agreement_id, by=by.strip().upper(),
+                                              kind=kind.strip().lower(), given=given_on, reference=reference,
+                                              decided=decided_on, notice=notice_id)
+    _print_event(view, as_json)
+
+
+@agreements_app.command("amend")
+def amend(agreement_id: str, data: DataOption,
+          given: Annotated[str, typer.Option("--given", help="ISO 8601 date it entered into force")],
+          reference: Reference, decided: Decided = None,
+          add_row: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
+              "--add-row", help="A row of the equivalence table, e.g. TOP_SECRET:KOR=I,JPN=KIMITSU")] = None,
+          highest: Annotated[Optional[str], typer.Option(  # noqa: UP007
+              "--highest", help="The new highest level: CONFIDENTIAL, SECRET or TOP_SECRET")] = None,
+          as_json: JsonOption = False) -> None:
+    """The security officer records an amendment in force (R21.2): applied here at once, proposed to the others."""
+    given_on, decided_on = _day(given, "--given"), _day(decided, "--decided")
+    assert given_on is not None
+    rows = [_row(text) for text in add_row or ()]
+    with opened_node(data) as node, clean_errors():
+        view = agreement_events.record_amendment(node, acting(node), agreement_id, given=given_on,
+                                                 reference=reference, decided=decided_on, add_rows=rows,
+                                                 highest_tier=highest.strip().upper() if highest else None)
+    _print_event(view, as_json)
+
+
+def _row(text: str) -> dict[str, Any]:
+    """`TOP_SECRET:KOR=I,JPN=KIMITSU` (a party's several codes joined by `/`) → a row as data."""
+    tier, _, rest = text.partition(":")
+    pairs = [part.partition("=") for part in rest.split(",") if part.strip()]
+    if not tier.strip() or not pairs or any(not sep or not codes.strip() for _, sep, codes in pairs):
+        fail(f"--add-row {text!r}: write TIER:PARTY=CODE,PARTY=CODE (e.g. TOP_SECRET:KOR=I,JPN=KIMITSU)")
+    return {"tier": tier.strip().upper(),
+            **{party.strip().upper(): [c.strip() for c in codes.split("/")] for party, _, codes in pairs}}
+
+
+@agreements_app.command("events")
+def events(agreement_id: str, data: DataOption, as_json: JsonOption = False) -> None:
+    """Every event of the agreement held by the node: recorded (ours), proposed (a partner's, awaiting our
+    security officer), confirmed, rejected; with the other parties' answers."""
+    with opened(data) as node, clean_errors():
+        views = agreement_events.events(node, acting(node), agreement_id)
+    if as_json:
+        print_json([event_dict(v) for v in views])
+        return
+    table = Table("id", "kind", "by", "given", "reference", "origin", "state", "answers", title=agreement_id)
+    table.columns[0].no_wrap = True  # an id is what the officer types next (confirm, reject)
+    for v in views:
+        r = v.record
+        answers = "; ".join(f"{a.party} {'confirmed' if a.confirmed else 'rejected: ' + a.reason}" for a in v.answers)
+        table.add_row(r.id, r.kind, r.by_party, str(r.given), r.reference, r.origin,
+                      r.state + (f" ({r.reason})" if r.reason else ""), answers or "-")
+    console.print(table)
+
+
+@agreements_app.command("confirm")
+def confirm(event_id: str, data: DataOption, as_json: JsonOption = False) -> None:
+    """The security officer confirms a partner's proposed event: applied here from now on."""
+    with opened_node(data) as node, clean_errors():
+        view = agreement_events.confirm(node, acting(node), event_id)
+    _print_event(view, as_json)
+
+
+@agreements_app.command("reject")
+def reject(event_id: str, data: DataOption,
+           reason: Annotated[str, typer.Option("--reason", help="Why: it goes back to the recording node")],
+           as_json: JsonOption = False) -> None:
+    """The security officer rejects a partner's proposed event, with the reason its node is told."""
+    with opened_node(data) as node, clean_errors():
+        view = agreement_events.reject(node, acting(node), event_id, reason)
+    _print_event(view, as_json)
+
+
+@agreements_app.command("versions")
+def versions(agreement_id: str, data: DataOption, as_json: JsonOption = False) -> None:
+    """The node's version of the agreement (baseline + applied events) and where each partner's differs."""
+    with opened(data) as node, clean_errors():
+        found = agreement_events.versions(node, acting(node), agreement_id)
+    ours = found.ours
+    rows = [{"party": p.party, "digest": p.digest, "same": p.same, "baseline_differs": p.baseline_differs,
+             "only_ours": list(p.only_ours), "only_theirs": list(p.only_theirs),
+             "content_differs": list(p.content_differs), "states_here": dict(p.states),
+             "told_at": format_instant(p.told_at) if p.told_at else None} for p in found.partners]
+    if as_json:
+        print_json({"ours": {"digest": ours.digest, "baseline": ours.baseline,
+                             "events": [{"id": i, "digest": d} for i, d in ours.events]}, "partners": rows})
+        return
+    console.print(f"{ours.agreement} here: version {ours.short} ({ours.describe()})", highlight=False,
+                  soft_wrap=True)
+    for p in found.partners:
+        if p.digest is None:
+            console.print(f"{p.party}: has not told us its version yet", highlight=False)
+            continue
+        if p.same:
+            console.print(f"{p.party}: the same version", highlight=False)
+            continue
+        theirs = ", ".join(f"{i} ({state} here)" for i, state in p.states)
+        differences = ([f"only here: {', '.join(p.only_ours)}"] if p.only_ours else []) + (
+            [f"only at {p.party}: {theirs}"] if theirs else []) + (
+            [f"other content: {', '.join(p.content_differs)}"] if p.content_differs else []) + (
+            ["the shipped text differs"] if p.baseline_differs else [])
+        console.print(f"{p.party}: version {p.digest[:12]}, differs: {'; '.join(differences)}", highlight=False)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 
-from gsomia.cli.common import catalog, fail
+from gsomia.cli.agreements import NodeOption, catalog_of
+from gsomia.cli.common import fail
+from gsomia.domain.catalog import Catalog
 from gsomia.domain.errors import DomainError
 from gsomia.domain.parsing import request_from_dict
 from gsomia.domain.policy import decide
 
 
-def decide_command() -> None:
-    """Would this be allowed, and why? Reads a request (or JSON Lines of them) and prints each decision.
+def decide_command(data: NodeOption = None) -> None:
+    """Would this be allowed, and why? Reads a request (or JSON Lines of them) and prints each decision:
+    under the shipped data, or (--data DIR) as that node's agreement events make the agreements.
 
     Exit code 0 when every request was read (allowed or not), 2 when input is malformed.
     """
@@ -32,7 +36,11 @@ def decide_command() -> None:
                 documents.append(json.loads(line))
             except json.JSONDecodeError as bad:
                 raise fail(f"line {number} is not JSON: {bad.msg} (column {bad.colno})") from None
-    the_catalog = catalog()
+    with catalog_of(data) as the_catalog:
+        _decide_all(documents, the_catalog)
+
+
+def _decide_all(documents: list[Any], the_catalog: Catalog) -> None:
     requests = []
     for number, document in enumerate(documents, start=1):
         try:

@@ -37,7 +37,8 @@ from gsomia.crypto.keys import NodeKeys, PublicKeys, TrustedKeys
 EXTERNAL_AAD = b"gsomia-record/1"
 CONTENT_TYPE = "application/vnd.gsomia.record+cbor"
 RECORD_TYPES = frozenset({"consent", "receipt", "destruction-certificate", "compromise-report",
-                          "compromise-result", "audit-checkpoint", "peer-message"})
+                          "compromise-result", "audit-checkpoint", "peer-message",
+                          "agreement-event", "agreement-answer"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,23 +144,31 @@ def _tier(value: Any, what: str) -> Tier:
         raise DomainError(f"{what}: unknown tier {value!r} (known: {', '.join(t.name for t in Tier)})") from None
 
 
+def equivalence_row(row: Mapping[str, Any], where: str, parties: frozenset[str], schemes: Schemes) -> EquivalenceRow:
+    """One row of a table from data: `{"tier": "SECRET", "KOR": ["II"], "JPN": ["GOKUHI"]}` (R4.1)."""
+    if not isinstance(row, Mapping) or "tier" not in row:
+        raise DomainError(f"{where}: a row is a tier and each party's markings")
+    tier = _tier(row["tier"], where)
+    codes = {}
+    for party, party_codes in row.items():
+        if party == "tier":
+            continue
+        if party not in parties:
+            raise DomainError(f"{where}: the row names {party}, not a party to the agreement")
+        if isinstance(party_codes, str) or not isinstance(party_codes, (list, tuple)) or not party_codes:
+            raise DomainError(f"{where}: {party}'s markings are not a list of codes")
+        scheme = schemes.scheme(party)
+        codes[party] = tuple(scheme.level(str(c)).code for c in party_codes)
+    return EquivalenceRow(tier, codes)
+
+
 def agreement_from_dict(data: Mapping[str, Any], schemes: Schemes) -> Agreement:
     """Validate and build an agreement from its data file's contents; errors name the field."""
     try:
         ident = str(data["id"])
         parties = frozenset(schemes.require_party(str(p)) for p in data["parties"])
-        rows = []
-        for i, row in enumerate(data.get("equivalence", [])):
-            tier = _tier(row["tier"], f"{ident} equivalence[{i}]")
-            codes = {}
-            for party, party_codes in row.items():
-                if party == "tier":
-                    continue
-                if party not in parties:
-                    raise DomainError(f"{ident}: equivalence row names {party}, not a party to the agreement")
-                scheme = schemes.scheme(party)
-                codes[party] = tuple(scheme.level(str(c)).code for c in party_codes)
-            rows.append(EquivalenceRow(tier, codes))
+        rows = [equivalence_row(row, f"{ident} equivalence[{i}]", parties, schemes)
+                for i, row in enumerate(data.get("equivalence", []))]
         life_data = data["life"]
         life = Life(
             signed=_date(life_data["signed"], f"{ident} life.signed"),

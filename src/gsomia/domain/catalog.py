@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from types import MappingProxyType
 
 from gsomia.domain.agreements import Agreement, Relay
 from gsomia.domain.errors import DomainError, UnknownAgreement
@@ -11,6 +12,7 @@ from gsomia.domain.life import Status, status_on
 from gsomia.domain.memo import BoundedCache
 from gsomia.domain.requests import Decision
 from gsomia.domain.schemes import Classification, Schemes
+from gsomia.domain.versions import AgreementVersion, version_of
 
 # The local date in every agreement's time zone (one number when they share one): see Catalog.day_key.
 DayKey = int | tuple[int, ...]
@@ -26,7 +28,11 @@ ReleaseQuestion = tuple[str, str, str | None, Classification, str]
 
 
 class Catalog:
-    def __init__(self, schemes: Schemes, agreements: Iterable[Agreement]) -> None:
+    """Schemes and agreements, with each agreement's version (domain/versions.py): without `versions`,
+    each is the version of its data alone (the shipped baseline)."""
+
+    def __init__(self, schemes: Schemes, agreements: Iterable[Agreement],
+                 versions: Mapping[str, AgreementVersion] | None = None) -> None:
         self.schemes = schemes
         self._agreements: dict[str, Agreement] = {}
         for agreement in agreements:
@@ -37,6 +43,9 @@ class Catalog:
             for other in agreement.rides_on:
                 if other not in self._agreements:
                     raise DomainError(f"{agreement.id} rides on {other}, which is not in the catalogue")
+        self._versions = dict(versions) if versions is not None else versions_for(self._agreements)
+        if self._versions.keys() != self._agreements.keys():
+            raise DomainError("a catalogue's versions must name exactly its agreements")
         # Binding agreements first: where both a treaty and an arrangement apply, the treaty governs.
         ordered = sorted(self._agreements.values(), key=lambda a: (not a.binding, a.id))
         self._by_pair: dict[frozenset[str], tuple[Agreement, ...]] = {}
@@ -64,6 +73,13 @@ class Catalog:
             known = ", ".join(sorted(self._agreements))
             raise UnknownAgreement(f"unknown agreement {agreement_id!r} (known: {known})") from None
 
+    def version(self, agreement_id: str) -> AgreementVersion:
+        self.agreement(agreement_id)  # UnknownAgreement, naming the known ones
+        return self._versions[agreement_id]
+
+    def versions(self) -> Mapping[str, AgreementVersion]:
+        return MappingProxyType(self._versions)
+
     def between(self, a: str, b: str) -> tuple[Agreement, ...]:
         """Agreements to which both parties belong, binding ones first."""
         return self._by_pair.get(frozenset((a, b)), ())
@@ -89,3 +105,24 @@ class Catalog:
         if cached is None:
             cached = self._status_cache.put(key, status_on(agreement, on))
         return cached
+
+
+def versions_for(baselines: Mapping[str, Agreement],
+                 applied: Mapping[str, Iterable[tuple[str, str]]] | None = None) -> dict[str, AgreementVersion]:
+    """Each agreement's version: its baseline, the (event id, digest) pairs applied to it, and the versions of
+    the agreements it rides on (computed first)."""
+    versions: dict[str, AgreementVersion] = {}
+    events = applied or {}
+
+    def version(agreement_id: str, seen: tuple[str, ...]) -> AgreementVersion:
+        if agreement_id in seen:
+            raise DomainError(f"{agreement_id} rides on itself through {' → '.join(seen)}")
+        if agreement_id not in versions:
+            baseline = baselines[agreement_id]
+            versions[agreement_id] = version_of(baseline, events.get(agreement_id, ()),
+                                                [version(other, (*seen, agreement_id)) for other in baseline.rides_on])
+        return versions[agreement_id]
+
+    for agreement_id in baselines:
+        version(agreement_id, ())
+    return versions

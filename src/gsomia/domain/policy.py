@@ -16,6 +16,7 @@ from gsomia.domain.life import State
 from gsomia.domain.officials import OfficialStatus, Role
 from gsomia.domain.requests import Action, Decision, Request
 from gsomia.domain.schemes import Classification, Tier
+from gsomia.domain.versions import version_problems
 
 Problem = tuple[str, str]
 
@@ -268,6 +269,11 @@ def decide_receive(request: Request, catalog: Catalog) -> Decision:
                                      if agreement else "T5")
     if party not in item.releasable_to:  # also through a hub: the originator's marking travels with it
         problems.append(("G1", f"{party} is not in the item's releasability."))
+    if request.decided_under is not None:  # the sender's version of the agreement must be ours (G5)
+        claimed = request.decided_under[0]
+        ours = catalog.versions().get(claimed)
+        problems += version_problems(party, sender, request.decided_under,
+                                     (catalog.agreement(claimed), ours) if ours is not None else None)
     equivalent = agreement.equivalent(item.classification, party) if agreement else None
     tier = _tier(catalog, equivalent) if equivalent else _tier(catalog, item.classification)
     problems += subject_problems(request, catalog, tier, CUSTODIANS, None)

@@ -42,6 +42,8 @@ class Request:
     new_classification: Classification | None = None  # for reclassify
     sender: str | None = None   # receive: the party whose node delivered it (default: the hub, else the originator)
     signer: str | None = None   # receive: the party whose key signed the sealed item, when it came sealed
+    # receive: (agreement id, version digest) the sender decided under, as its message says (G5)
+    decided_under: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

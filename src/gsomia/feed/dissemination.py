@@ -8,7 +8,8 @@ not each pay a full decision. A cached decision lapses
   force, termination, a notice taking effect) is seen within the hour it happens — at most one
   decision per stream per hour, a cost nobody will notice;
 - when the acting official's clearance or a consent it relied on expires, exactly then;
-- when `invalidate()` is called (a consent withdrawn, an agreement notice recorded).
+- when `invalidate()` is called (a consent withdrawn, an agreement event applied: see
+  FeedNode.agreements_changed).
 
 Every cached decision also counts the messages it is applied to (`allows`), for the audit trail: a
 `HopLedger` (`hop_audit`) collects the counts per interval, and a refusal the moment it is decided.
@@ -250,7 +251,7 @@ class Receipt(StreamFilter):
     def __init__(self, decider: Decider, clock: Clock, catalog: Catalog, party: str, provider: str,
                  node: Official, consents: Consents = _no_consents) -> None:
         super().__init__(decider, clock, node, consents)
-        self._catalog = catalog
+        self.catalog = catalog  # replaced when the agreements change (FeedNode.agreements_changed)
         self.party, self.provider = party, provider
         self.counterpart = f"from {provider}"
 
@@ -267,7 +268,7 @@ class Receipt(StreamFilter):
     def settle(self, msg: Routed, decision: Decision) -> tuple[Decision, Held | None]:
         if decision.agreement is None:
             return Decision(False, ("G3",), ("no agreement governs this receipt.",)), None
-        ours = self._catalog.agreement(decision.agreement).equivalent(msg.label.classification, self.party)
+        ours = self.catalog.agreement(decision.agreement).equivalent(msg.label.classification, self.party)
         if ours is None:
             return Decision(False, ("R4.1",), (f"{decision.agreement} gives {self.party} no equivalent of"
                                                f" {msg.label.classification}.",), decision.agreement), None

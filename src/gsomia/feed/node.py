@@ -201,6 +201,16 @@ class FeedNode:
             if isinstance(link.gate, StreamFilter):
                 link.gate.invalidate()
 
+    def agreements_changed(self, catalog: Catalog) -> None:
+        """An agreement event was applied: receipts re-mark under `catalog`, and every gate (peers', arrivals',
+        subscribers') forgets what it decided, so the next message of each stream is decided afresh."""
+        self.catalog = catalog
+        for receipt in self._receipts.values():
+            receipt.catalog = catalog
+        for gate in self.reader_gates:
+            gate.invalidate()
+        self.invalidate()
+
     def _receipt(self, provider: str) -> Receipt:
         receipt = self._receipts.get(provider)
         if receipt is None:

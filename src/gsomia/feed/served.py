@@ -32,18 +32,20 @@ import contextlib
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gsomia.domain.catalog import Catalog
 from gsomia.domain.consents import Consent
 from gsomia.domain.officials import Official
+from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.domain.tracks import Routed, TrackMessage
 from gsomia.feed.broker import Subscription
-from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter, policy_decider
+from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter
 from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.node import FeedNode, PeerLink
@@ -106,7 +108,8 @@ class NodeFeed:
                 peers[partner.keys.node] = Peer(partner.keys.node, partner.party, key)
             else:
                 log.warning("feed: %s signs with a non-Ed25519 key; its batches cannot be accepted", partner.party)
-        self.decider: Decider = policy_decider(node.catalog)
+        # The node's catalogue as it is at each decision: an agreement event applied meanwhile counts at once.
+        self.decider: Decider = lambda request: decide(request, node.catalog)
         # The replay buffer and stream positions survive a restart; so do the streams' origins (the node's records).
         self.store = open_replay_store(node)
         buffer = ReplayBuffer(self._clock, max_per_stream=REPLAY_PER_STREAM, max_age_s=REPLAY_MAX_AGE_S,
@@ -119,6 +122,7 @@ class NodeFeed:
         self.streams: dict[str, Origination] = stream_origins(node)
         self.port: int | None = None
         self._poll: asyncio.Task[None] | None = None
+        self._stop_agreements: Callable[[], None] = lambda: None
 
     def _clock(self) -> float:
         # The node's clock (a demo node may run from a fictitious date): decisions use the node's time.
@@ -139,6 +143,12 @@ class NodeFeed:
                 partner.feed_url, partner.party, self.official, ssl_context=self._client_context, gate=gate,
                 pin=pinned_to(partner.tls_fingerprint), greeting=functools.partial(self._greeting, partner.party))
         self._poll = asyncio.ensure_future(self._poll_register())
+        loop = asyncio.get_running_loop()
+        # Installed from whichever thread applied the event; the gates live on this loop.
+        def changed(catalog: Catalog) -> None:
+            loop.call_soon_threadsafe(self.feed.agreements_changed, catalog)
+
+        self._stop_agreements = self.node.live_catalog.on_change(changed)
         self.audit.start()
         return self.port
 
@@ -146,6 +156,7 @@ class NodeFeed:
         return [consents_message(self.consents.needed_by(party))]
 
     async def close(self) -> None:
+        self._stop_agreements()
         if self._poll is not None:
             self._poll.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,7 @@ for what an official does, the authenticated `Actor`.
     node.settings    its settings (gsomia.toml and GSOMIA_* variables: ports, data directory …)
     node.store       the database (units of work; the writer that batches them, storage/writer.py)
     node.party       whose node this is
-    node.catalog     schemes and agreements (node.schemes for short)
+    node.catalog     schemes and agreements, as the node's agreement events make them now (node.schemes)
     node.clock()     now (a demo or test node may run from another instant)
     node.keys        the key ring (signing, sealing); KeysUnavailable if the node was opened without it
     node.sealer      content sealed at rest to the node's own key
@@ -32,6 +32,7 @@ from gsomia.domain.officials import Official
 from gsomia.domain.schemes import Schemes
 from gsomia.services.audit_chain import CheckpointSigner
 from gsomia.services.errors import KeysUnavailable, StoreUnavailable
+from gsomia.services.live_catalog import LiveCatalog
 from gsomia.services.partners import Partners
 from gsomia.storage.unit_of_work import Store
 from gsomia.storage.writer import WriterClosed
@@ -66,10 +67,16 @@ class Node:
 
     settings: Settings
     store: Store
-    catalog: Catalog = field(default_factory=load_catalog)
+    live_catalog: LiveCatalog = field(default_factory=lambda: LiveCatalog(load_catalog()))
     clock: Callable[[], datetime] = utc_now
     keyring: KeyRing | None = None
     partners: Partners = field(default_factory=Partners.none)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalogue as this node's applied agreement events make it now (services/live_catalog.py).
+        Read it once per decision: an event applied meanwhile installs a new one."""
+        return self.live_catalog.current
 
     @property
     def party(self) -> str:

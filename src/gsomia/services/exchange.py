@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gsomia.crypto import seal
+from gsomia.domain.catalog import Catalog
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request
 from gsomia.services import audit, record_bodies, visibility
@@ -80,11 +81,12 @@ def release_many(node: Node, actor: Actor, releases: Sequence[Release],
     Each is decided and audited on its own, exactly as a single release."""
     at = node.clock()
     outcomes: list[str | ServiceError] = []
+    catalog = node.catalog  # once: every release of the batch decided, and sent, under the same versions
     with node.store.unit_of_work() as uow:
         granted = granted_consents(uow, node.party)
         for one in releases:
             try:
-                outcomes.append(_release_one(node, actor, uow, one, at, granted))
+                outcomes.append(_release_one(node, catalog, actor, uow, one, at, granted))
             except ServiceError as stopped:
                 outcomes.append(stopped)
     return outcomes
@@ -113,11 +115,11 @@ def preview_release(node: Node, actor: Actor, item_id: str, to: str, *, via: str
     return decide(request, node.catalog)
 
 
-def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
+def _release_one(node: Node, catalog: Catalog, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
                  granted: GrantedConsents) -> str:
     item, request = _release_request(node, actor, uow, one, at, granted)
     label = request.item
-    decision = decide(request, node.catalog)
+    decision = decide(request, catalog)
     seq = audit_decision(uow, at, actor, "item.release", item.id, decision)
     if not decision.allowed:
         raise refused(decision)
@@ -125,12 +127,19 @@ def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: da
     hops = [one.to] + ([one.via] if one.via else [])
     envelope = _sealed_for(node, item.label_bytes, plaintext, hops, at)
     message = ItemMessage(item.id, node.party, envelope, one.to, one.via, granted.covering(label, item.id, at),
-                          (node.party,))
+                          (node.party,), **decided_under(catalog, decision))
     message_id = enqueue(uow, at, one.via or one.to, message, item.id)
     uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
     item_event(uow, at, actor, item.id, "released", one.to, f"under {decision.agreement}"
                + (f" via {one.via}" if one.via else "") + f"; message {message_id}", seq)
     return message_id
+
+
+def decided_under(catalog: Catalog, decision: Decision) -> dict[str, str | None]:
+    """The agreement an item was released under and this node's version of it, for the receiver to hold
+    the same (G5)."""
+    agreement = decision.agreement
+    return {"agreement": agreement, "version": catalog.version(agreement).digest if agreement else None}
 
 
 def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
@@ -139,7 +148,8 @@ def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
     with node.store.unit_of_work() as uow:
         item, granted, request = _disclose_request(node, actor, uow, item_id, to, at)
         label = request.item
-        decision = decide(request, node.catalog)
+        catalog = node.catalog
+        decision = decide(request, catalog)
         seq = audit_decision(uow, at, actor, "item.disclose", item_id, decision)
         if decision.allowed:
             plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
@@ -148,7 +158,7 @@ def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
             envelope = _sealed_for(node, original_bytes, plaintext, [to], at)
             message = ItemMessage(item_ref(item), label.originator, envelope, to, None,
                                   granted.covering(label, item_ref(item), at), (label.originator, node.party),
-                                  disclosed_by=node.party)
+                                  disclosed_by=node.party, **decided_under(catalog, decision))
             message_id = enqueue(uow, at, to, message, item.id)
             item_event(uow, at, actor, item.id, "disclosed", to, f"with {label.originator}'s written consent;"
                        f" message {message_id}", seq)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from gsomia.crypto import InvalidEnvelope, InvalidRecord, VerifiedRecord, open
+from gsomia.crypto import InvalidEnvelope, open
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request, refusal
-from gsomia.services import record_bodies
+from gsomia.services.agreement_inbound import on_agreement_answer, on_agreement_event, on_agreement_version
 from gsomia.services.context import Node
 from gsomia.services.exchange_common import (
     GRANTED,
@@ -34,7 +33,11 @@ from gsomia.services.exchange_common import (
     node_actor,
     node_official,
 )
+from gsomia.services.inbound_support import Details, Refused, signed
 from gsomia.services.messages import (
+    AgreementAnswerMessage,
+    AgreementEventMessage,
+    AgreementVersionMessage,
     AuditCheckpointMessage,
     CompromiseReportMessage,
     CompromiseResultMessage,
@@ -48,7 +51,6 @@ from gsomia.services.messages import (
 )
 from gsomia.services.peer_messages import Envelope, PeerMessage
 from gsomia.services.record_bodies import (
-    B,
     CheckpointBody,
     CompromiseReportBody,
     CompromiseResultBody,
@@ -56,20 +58,11 @@ from gsomia.services.record_bodies import (
     DestructionCertificateBody,
     ReceiptBody,
 )
-from gsomia.services.wire import Malformed
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
 from gsomia.storage.records import ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
-Details = dict[str, Any]
-
-
-class Refused(Exception):
-    """A message refused: what its handler wrote is rolled back; `inbound` audits `decision` as `action`."""
-
-    def __init__(self, decision: Decision, action: str, subject: str | None = None) -> None:
-        super().__init__(decision.reason)
-        self.decision, self.action, self.subject = decision, action, subject
+__all__ = ["Details", "Refused", "dispatch"]
 
 
 def dispatch(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -> Details:
@@ -95,20 +88,12 @@ def dispatch(node: Node, uow: UnitOfWork, message: PeerMessage, now: datetime) -
             return on_destruction_certificate(node, uow, envelope, body, now)
         case AuditCheckpointMessage():
             return on_checkpoint(node, uow, envelope, body, now)
-
-
-def signed(node: Node, data: bytes, body_type: type[B], action: str, rule: str, subject: str | None = None,
-           ) -> tuple[B, VerifiedRecord]:
-    """A signed record carried in a message, verified against the partners' keys and read; refused if it
-    does not verify (`rule`) or cannot be understood (G4)."""
-    try:
-        return record_bodies.read(data, body_type, trusted=node.partners.directory)
-    except InvalidRecord as bad:
-        raise Refused(refusal((rule,), f"the {body_type.record_type} does not verify: {bad}."), action,
-                      subject) from None
-    except Malformed as bad:
-        raise Refused(refusal(("G4",), f"the {body_type.record_type} cannot be understood: {bad}."), action,
-                      subject) from None
+        case AgreementEventMessage():
+            return on_agreement_event(node, uow, envelope, body, now)
+        case AgreementAnswerMessage():
+            return on_agreement_answer(node, uow, envelope, body, now)
+        case AgreementVersionMessage():
+            return on_agreement_version(node, uow, envelope, body, now)
 
 
 # --- items -----------------------------------------------------------------------------------------------
@@ -124,20 +109,22 @@ def on_item(node: Node, uow: UnitOfWork, envelope: Envelope, item: ItemMessage, 
     if label.originator != item.originator:
         raise Refused(decide_unreadable_item(item, label), "item.receive", item.item_ref)
     consents = consents_from_records(item.consents, node.partners.directory)
+    catalog = node.catalog  # once: every decision on this item under the same version
+    claimed = (item.agreement or "", item.version or "")  # what the sender decided under; nothing: refused (G5)
     decision = decide(Request(Action.RECEIVE, now, node_official(node), label, recipient=item.final, via=item.via,
                               consents=consents, item_id=item.item_ref, sender=envelope.sender,
-                              signer=opened.signer.party), node.catalog)
+                              signer=opened.signer.party, decided_under=claimed), catalog)
     if not decision.allowed:
         raise Refused(decision, "item.receive", item.item_ref)
     seq = audit_decision(uow, now, actor, "item.receive", item.item_ref, decision)
-    agreement = node.catalog.agreement(str(decision.agreement))
+    agreement = catalog.agreement(str(decision.agreement))
     marking = agreement.equivalent(label.classification, node.party)
     assert marking is not None  # an allowed receipt has an equivalent (R6.c)
     held = label.received(envelope.sender, marking)
     hub = item.final != node.party
     if hub:  # we are the hub: forward only if the relay is allowed too (T4-T6)
         relay = decide(Request(Action.RELAY, now, node_official(node), held, recipient=item.final, consents=consents,
-                               item_id=item.item_ref), node.catalog)
+                               item_id=item.item_ref), catalog)
         if not relay.allowed:
             raise Refused(relay, "item.relay", item.item_ref)
         seq = audit_decision(uow, now, actor, "item.relay", item.item_ref, relay)
@@ -147,7 +134,9 @@ def on_item(node: Node, uow: UnitOfWork, envelope: Envelope, item: ItemMessage, 
     details: Details = {"holder_item_id": stored.id, "national_marking": str(marking),
                         "agreement": decision.agreement, "holder": node.party}
     if hub:
-        enqueue(uow, now, item.final, replace(item, provenance=(*item.provenance, node.party)), stored.id)
+        onward = replace(item, provenance=(*item.provenance, node.party), agreement=relay.agreement,
+                         version=catalog.version(str(relay.agreement)).digest)
+        enqueue(uow, now, item.final, onward, stored.id)
         item_event(uow, now, actor, stored.id, "relayed", item.final,
                    f"to {item.final} under T5 consent of {item.originator}", seq)
         details["relayed_to"] = item.final

@@ -16,6 +16,11 @@ refusal that the sender records as final.
     reclassification         the originator changed the classification (R6.g)
     destruction-certificate  a holder destroyed the item (Art. 13), back to the originator
     audit-checkpoint         a node's signed audit head, kept by its partners
+    agreement-event          an agreement event recorded by the sender's security officer, proposed to the
+                             other parties of the agreement (held until their own officer confirms it)
+    agreement-answer         a party's signed confirmation or rejection of an event; the recording node
+                             passes a rejection on to the other parties
+    agreement-version        the sender's version of an agreement (digest, its events) after it changed
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class ItemMessage:
     consents: tuple[bytes, ...]     # the originator's signed consents that cover this item (R6.a, T5)
     provenance: tuple[str, ...]     # the parties it passed through, the originator first
     disclosed_by: str | None = None  # a holder passing on another party's item (R6.a)
+    # The agreement the sender decided it under, and the sender's version of it (G5: the receiver holds the same).
+    agreement: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +120,32 @@ class AuditCheckpointMessage:
     record: bytes                   # the sender's signed audit checkpoint
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementEventMessage:
+    kind: ClassVar[str] = "agreement-event"
+    record: bytes                   # the recording node's signed event (record_bodies.AgreementEventBody)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementAnswerMessage:
+    kind: ClassVar[str] = "agreement-answer"
+    record: bytes                   # a party's signed confirmation or rejection (record_bodies.AgreementAnswerBody)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementVersionMessage:
+    kind: ClassVar[str] = "agreement-version"
+    agreement: str
+    digest: str                     # the sender's version of the agreement (domain/versions.py)
+    baseline: str                   # the digest of its shipped data
+    event_ids: tuple[str, ...]      # the events it applies …
+    event_digests: tuple[str, ...]  # … and the digest of each
+
+
 Payload: TypeAlias = (ItemMessage | ReceiptMessage | ConsentRequest | ConsentAnswer | CompromiseReportMessage
                       | CompromiseResultMessage | RecallMessage | ReclassificationMessage
-                      | DestructionCertificateMessage | AuditCheckpointMessage)
+                      | DestructionCertificateMessage | AuditCheckpointMessage | AgreementEventMessage
+                      | AgreementAnswerMessage | AgreementVersionMessage)
 
 KINDS: dict[str, type[Payload]] = {cls.kind: cls for cls in get_args(Payload)}
 

@@ -7,6 +7,8 @@ read through services/wire.py: what a node signs is what its partner reads, fiel
     audit-checkpoint    a node's audit head, signed (partners keep it)
     destruction-certificate  (built by crypto.destruction_certificate; read here)
     receipt             a node's answer to a peer message (its outcome, and for a refusal the rules and reasons)
+    agreement-event     an agreement event as its recording node's security officer recorded it
+    agreement-answer    a party's confirmation or rejection of an agreement event, by its security officer
 
 `read` verifies a record against the partners' keys and reads its body: InvalidRecord when it does not
 verify, wire.Malformed when its body is not the one its type says.
@@ -22,7 +24,7 @@ from gsomia.crypto import KeyDirectory, KeyRing, VerifiedRecord, sign_record, ve
 from gsomia.services.wire import from_map, to_map
 
 B = TypeVar("B", "ConsentBody", "CompromiseReportBody", "CompromiseResultBody", "CheckpointBody",
-            "DestructionCertificateBody", "ReceiptBody")
+            "DestructionCertificateBody", "ReceiptBody", "AgreementEventBody", "AgreementAnswerBody")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +102,40 @@ class ReceiptBody:
     reasons: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementEventBody:
+    record_type: ClassVar[str] = "agreement-event"
+    id: str
+    agreement: str
+    kind: str
+    by: str
+    given: str               # ISO 8601 date
+    decided: str | None      # ISO 8601 date
+    reference: str
+    notice: str | None
+    amendment: str | None    # canonical JSON of what an amendment changes
+    origin: str              # the party whose node recorded it
+    recorded_by: str
+    recorded_at: str         # ISO 8601
+    digest: str              # SHA-256 of the event's canonical form
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementAnswerBody:
+    record_type: ClassVar[str] = "agreement-answer"
+    event_id: str
+    agreement: str
+    digest: str              # of the event answered: the answer binds its content
+    party: str
+    confirmed: bool
+    reason: str
+    officer: str
+    at: str                  # ISO 8601
+
+
 def sign(body: ConsentBody | CompromiseReportBody | CompromiseResultBody | CheckpointBody
-         | DestructionCertificateBody, *, signer: KeyRing, at: datetime) -> bytes:
+         | DestructionCertificateBody | AgreementEventBody | AgreementAnswerBody, *, signer: KeyRing,
+         at: datetime) -> bytes:
     return sign_record(body.record_type, to_map(body), signer=signer, at=at)
 
 

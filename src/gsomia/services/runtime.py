@@ -1,9 +1,10 @@
 """Opening a node from its data directory, and creating one (what `gsomia init` needs).
 
 `open_node(DIR)` reads the settings, opens the store (checked to be at this release's schema), loads
-the catalogue, the partners of peers.toml and the node's key ring (the passphrase from
-GSOMIA_KEY_PASSPHRASE[_FILE] unless given); `open_node(DIR, keys=False)` leaves the keys out, for
-what only reads and writes records (the register, the audit trail): those commands need no passphrase.
+the catalogue (the shipped agreements with the node's agreement events applied), the partners of
+peers.toml and the node's key ring (the passphrase from GSOMIA_KEY_PASSPHRASE[_FILE] unless given);
+`open_node(DIR, keys=False)` leaves the keys out, for what only reads and writes records (the register,
+the audit trail): those commands need no passphrase.
 
 The clock is the real UTC clock, unless a test passes one, or the settings name a `clock_start`
 (demo and testing only: the node's time starts there when the process starts and runs forward in
@@ -21,8 +22,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from gsomia.config import Settings, load_settings
 from gsomia.crypto import CryptoError, KeyRing, init_keystore, load_keyring_at, passphrase_from_env
 from gsomia.data import load_catalog
+from gsomia.services import agreement_events
 from gsomia.services.context import Node, utc_now
 from gsomia.services.errors import KeysUnavailable, StoreUnavailable
+from gsomia.services.live_catalog import LiveCatalog
 from gsomia.services.partners import load_partners
 from gsomia.storage import open_store, upgrade_to_head
 from gsomia.storage.migrate import current_revision, head_revision
@@ -39,6 +42,7 @@ def open_node(data_dir: Path, *, passphrase: bytes | None = None, keys: bool = T
                           keyring=ring)
     try:
         check_database(node)
+        agreement_events.load(node)  # the catalogue as the node's agreement events make it
     except BaseException:
         node.close()
         raise
@@ -50,7 +54,7 @@ def unchecked_node(settings: Settings, *, clock: Callable[[], datetime] = utc_no
     """The node over its store, not yet checked: no connection (and no SQLite file) until first used."""
     store = open_store(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous,
                        schema=settings.database_schema)
-    return Node(settings, store, load_catalog(), clock, keyring=keyring)
+    return Node(settings, store, LiveCatalog(load_catalog()), clock, keyring=keyring)
 
 
 def load_keys(settings: Settings, passphrase: bytes | None = None) -> KeyRing:

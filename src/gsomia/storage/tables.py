@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Double,
@@ -255,6 +257,64 @@ peer_checkpoints = Table(
     Column("head_hash", String(64), nullable=False),
     Column("record", LargeBinary, nullable=False),  # the partner's signed checkpoint, verifiable later
     Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# --- the life of agreements: events recorded here or proposed by partners (storage/agreements.py) ---------
+
+agreement_events = Table(
+    "agreement_events",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the recording node's id: the same on every node
+    Column("agreement", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # termination | suspension | lifting | withdrawal | amendment
+    Column("by_party", String(3), nullable=False),
+    Column("given", Date, nullable=False),
+    Column("decided", Date, nullable=True),
+    Column("reference", Text, nullable=False),
+    Column("notice", String(64), nullable=True),  # the notice a suspension, lifting or withdrawal concerns
+    Column("amendment", Text, nullable=True),  # canonical JSON of what an amendment changes
+    Column("origin", String(3), nullable=False),  # the party whose node recorded it
+    Column("recorded_by", String(64), nullable=False),  # that node's security officer
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of the event's canonical form
+    Column("record", LargeBinary, nullable=False),  # the origin's signed record of it
+    Column("state", String(16), nullable=False),  # recorded | proposed | confirmed | rejected
+    Column("decided_by", String(64), nullable=True),  # who confirmed or rejected it here (or whose rejection)
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("reason", Text, nullable=True),  # why it was rejected
+)
+
+# The other parties' answers to an event: their signed confirmation or rejection.
+agreement_event_answers = Table(
+    "agreement_event_answers",
+    metadata,
+    Column("event_id", String(64), ForeignKey("agreement_events.id"), primary_key=True),
+    Column("party", String(3), primary_key=True),
+    Column("confirmed", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("record", LargeBinary, nullable=False),
+)
+
+# The version of each agreement each partner last told us it holds (to list where we differ).
+agreement_peer_versions = Table(
+    "agreement_peer_versions",
+    metadata,
+    Column("peer", String(3), primary_key=True),
+    Column("agreement", String(64), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("baseline", String(64), nullable=False),
+    Column("events", Text, nullable=False),  # canonical JSON [[event id, event digest], ...]
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# One row (id = 1): bumped by every transaction that changes which events are applied, so that a running
+# node sees another process's change with one small read.
+agreement_generation = Table(
+    "agreement_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
 )
 
 # --- the missile-warning feed --------------------------------------------------------------------------

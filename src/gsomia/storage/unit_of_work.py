@@ -6,11 +6,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from gsomia.storage.agreements import AgreementsRepository
 from gsomia.storage.console import ConsoleSessionsRepository
 from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
 from gsomia.storage.exchange import Enqueued, ExchangeRepository
@@ -31,9 +32,17 @@ class UnitOfWork:
     exchange: ExchangeRepository
     feed_streams: FeedStreamsRepository
     console_sessions: ConsoleSessionsRepository
+    agreements: AgreementsRepository
     # True when this is a savepoint of the node's writer batch (Store.batch): the writes are kept or
     # dropped together just the same, and made durable by the batch's one commit before anyone is answered.
     in_batch: bool = False
+    # What to do once the transaction is committed and durable (never if it is rolled back): `on_commit`.
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """`action()` once this unit of work's writes are committed and durable (in a writer batch: once the
+        batch is), from the committing thread, before its callers are answered; never if they are dropped."""
+        self.committed.append(action)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -41,7 +50,7 @@ class UnitOfWork:
         error. Plain SQL, because SQLAlchemy's begin_nested() compiles its statements anew every time
         (four times the cost here). Nested ones may share the name: both backends take the newest."""
         self.connection.exec_driver_sql(_SAVEPOINT)
-        enqueued = len(self.exchange.enqueued)
+        enqueued, committed = len(self.exchange.enqueued), len(self.committed)
         try:
             yield
         except BaseException:
@@ -49,6 +58,7 @@ class UnitOfWork:
             self.connection.exec_driver_sql(_RELEASE)
             self.audit.forget_head()
             del self.exchange.enqueued[enqueued:]  # those messages are gone with it: never to be sent
+            del self.committed[committed:]  # and what was to follow them
             raise
         self.connection.exec_driver_sql(_RELEASE)
 
@@ -133,6 +143,11 @@ class Store:
             commit = self._flusher.committed() if self._flusher is not None else 0
         if self._flusher is not None:
             self._flusher.wait_durable(commit)
+        for action in uow.committed:
+            try:
+                action()
+            except Exception:  # the write stands; what follows it must not look like its failure
+                log.exception("an action after a commit failed")
         if not uow.exchange.enqueued:
             return
         for listener in self._on_enqueued:
@@ -156,7 +171,7 @@ class Store:
             with conn.begin():
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
                                  ExchangeRepository(conn), FeedStreamsRepository(conn),
-                                 ConsoleSessionsRepository(conn))
+                                 ConsoleSessionsRepository(conn), AgreementsRepository(conn))
 
     def reclaim_erased(self, table: str = "items") -> bool:
         """`engine.reclaim_erased` after the erasing commit. Never inside a batch: its open transaction

@@ -16,6 +16,7 @@ from gsomia.domain.parsing import request_from_dict
 from gsomia.domain.policy import decide as policy_decide
 from gsomia.domain.policy import decide_many
 from gsomia.domain.timeutil import parse_instant
+from gsomia.services import agreement_events
 from gsomia.services.context import Node
 from gsomia.services.errors import NotFound
 
@@ -55,6 +56,59 @@ def agreement_status(node: NodeDep, actor: ActorDep, agreement_id: str, at: At =
     """The agreement's condition at a time (Art. 21): not yet in force, in force (notice pending or
     suspended), terminated; with its term, notice deadline and notices."""
     return views.status(node.catalog.status(_agreement(node, agreement_id), _at(node, at)))
+
+
+# --- the life of agreements as records (services/agreement_events.py) ----------------------------------
+
+
+@router.post("/agreements/{agreement_id}/notices", status_code=201, response_model=schemas.AgreementEventOut,
+             responses=responses(400, 403, 404))
+async def record_notice(node: NodeDep, actor: ActorDep, agreement_id: str,
+                        body: schemas.NoticeIn) -> schemas.AgreementEventOut:
+    """The security officer records a notice of termination, its suspension, the lifting of a suspension or a
+    withdrawal (R21.3): signed, audited, applied at once here and proposed to the other parties."""
+    return views.agreement_event(await node.write(
+        agreement_events.record_notice, node, actor, agreement_id, by=body.by, kind=body.kind, given=body.given,
+        reference=body.reference, decided=body.decided, notice=body.notice))
+
+
+@router.post("/agreements/{agreement_id}/amendments", status_code=201, response_model=schemas.AgreementEventOut,
+             responses=responses(400, 403, 404))
+async def record_amendment(node: NodeDep, actor: ActorDep, agreement_id: str,
+                           body: schemas.AmendmentIn) -> schemas.AgreementEventOut:
+    """The security officer records an amendment in force (R21.2): rows added to the equivalence table, or
+    another highest level; applied at once here and proposed to the other parties."""
+    return views.agreement_event(await node.write(
+        agreement_events.record_amendment, node, actor, agreement_id, given=body.given, reference=body.reference,
+        decided=body.decided, add_rows=body.add_rows, highest_tier=body.highest_tier))
+
+
+@router.get("/agreements/{agreement_id}/events", response_model=list[schemas.AgreementEventOut],
+            responses=responses(404))
+def list_events(node: NodeDep, actor: ActorDep, agreement_id: str) -> list[schemas.AgreementEventOut]:
+    """Every event of the agreement held here: recorded (ours), proposed, confirmed, rejected; with answers."""
+    return [views.agreement_event(v) for v in agreement_events.events(node, actor, agreement_id)]
+
+
+@router.get("/agreements/{agreement_id}/versions", response_model=schemas.VersionsOut, responses=responses(404))
+def versions(node: NodeDep, actor: ActorDep, agreement_id: str) -> schemas.VersionsOut:
+    """This node's version of the agreement (G5), and where each other party's, as it last told us, differs."""
+    return views.versions(agreement_events.versions(node, actor, agreement_id))
+
+
+@router.post("/agreement-events/{event_id}/confirm", response_model=schemas.AgreementEventOut,
+             responses=responses(400, 403, 404, 409))
+async def confirm_event(node: NodeDep, actor: ActorDep, event_id: str) -> schemas.AgreementEventOut:
+    """The security officer confirms a partner's proposed event: applied here from now on."""
+    return views.agreement_event(await node.write(agreement_events.confirm, node, actor, event_id))
+
+
+@router.post("/agreement-events/{event_id}/reject", response_model=schemas.AgreementEventOut,
+             responses=responses(400, 403, 404, 409))
+async def reject_event(node: NodeDep, actor: ActorDep, event_id: str,
+                       body: schemas.RejectIn) -> schemas.AgreementEventOut:
+    """The security officer rejects a partner's proposed event; the reason goes back to its node."""
+    return views.agreement_event(await node.write(agreement_events.reject, node, actor, event_id, body.reason))
 
 
 PolicyRequests = Annotated[
