@@ -178,3 +178,8 @@ def test_a_write_arriving_while_the_node_shuts_down_is_a_503_to_retry(tmp_path: 
         _error(refused, 503, "store_unavailable")
         assert "shutting down" in refused.json()["error"]["message"]
     stopping.close()
+
+
+def test_a_405_lists_every_method_the_path_answers(client: TestClient, team: Team) -> None:
+    refused = client.delete("/v1/items", headers=bearer(team.officer))
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, POST"

@@ -9,6 +9,7 @@ sub-application); the composition root (gsomia/node.py) hands over the node's ru
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from gsomia.api.auth import vouch_for
 from gsomia.api.docs import install_docs
@@ -54,6 +55,9 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     install_docs(app, open_docs=open_docs)
     for router in ROUTERS:
         app.include_router(router)
+    # For the Allow header of a 405 (api/errors.py): every method each path answers.
+    app.state.route_methods = [(route.path_regex, set(route.methods or ())) for router in ROUTERS
+                               for route in router.routes if isinstance(route, APIRoute)]
     # The security officer's web console: pages, not API, so a sub-application outside the OpenAPI document.
     app.mount(CONSOLE_BASE, create_console(node, track_feed=track_feed, failures=app.state.failed_authentications))
     return app

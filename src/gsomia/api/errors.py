@@ -19,6 +19,7 @@ Bad input never becomes a 5xx, and no response carries a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,7 +119,18 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, HTTPException):  # registered for this type only
         return _unexpected(request, error)
     code = HTTP_CODES.get(error.status_code, "http_error")
-    return error_response(error.status_code, code, str(error.detail), headers=dict(error.headers or {}))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names only the first route that matched the path; a path may have one route per method.
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(error.status_code, code, str(error.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the API answers on this request's path (`app.state.route_methods`, set
+    by create_app from its routers)."""
+    routes: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "route_methods", [])
+    return sorted({m for pattern, methods in routes if pattern.match(request.url.path) for m in methods})
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
