@@ -27,7 +27,7 @@ from gsomia.services.audit_log import AuditedDecision, append, append_one, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput
 from gsomia.storage.records import AuditEntry, Checkpoint
-from gsomia.storage.repositories import RawEntry, dump_list, stream_raw_entries
+from gsomia.storage.repositories import RawEntry, dump_list, entry_from_raw, stream_raw_entries
 from gsomia.storage.tables import audit_entries
 
 EXPORT_FORMAT = "gsomia-audit-export/1"
@@ -56,6 +56,17 @@ def tail(node: Node, actor: Actor, count: int = 20) -> list[AuditEntry]:
     access.require(node, actor, "audit.tail", None, Role.SECURITY_OFFICER)
     with node.store.unit_of_work(readonly=True) as uow:
         return uow.audit.tail(count)
+
+
+def entries_after(node: Node, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
+    """Entries with seq > since, oldest first, at most `limit`; and the cursor of the next page (None at the
+    end). The caller passes the cursor back as `since`: no cursor is kept here (R7.5: the security officer's)."""
+    access.require(node, actor, "audit.entries", None, Role.SECURITY_OFFICER)
+    with closing(stream_raw_entries(node.store.engine, from_seq=since + 1, batch=limit)) as batches:
+        rows = next(batches, [])
+    found = [entry_from_raw(row) for row in rows]
+    more = len(found) == limit and entry_count(node) > found[-1].seq
+    return found, found[-1].seq if more else None
 
 
 def verify_store(node: Node, actor: Actor, *, check_signature: SignatureCheck | None,

@@ -6,7 +6,6 @@ so any replica or restart answers the same page the same way.
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -14,36 +13,18 @@ from fastapi import APIRouter, Query, status
 from gsomia.api import schemas, views
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
-from gsomia.domain.officials import Role
-from gsomia.services import access, audit, signing
-from gsomia.services.context import Actor, Node
-from gsomia.storage.records import AuditEntry
-from gsomia.storage.repositories import entry_from_raw, stream_raw_entries
+from gsomia.services import audit, signing
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 MAX_PAGE = 1000
 
 
-def entries_after(node: Node, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
-    """Entries with seq > since, at most `limit`, and the cursor of the next page (None at the end).
-
-    TODO(lead): this belongs in services.audit beside tail(); it lives here only because the API
-    work was scoped to src/gsomia/api/.
-    """
-    access.require(node, actor, "audit.entries", None, Role.SECURITY_OFFICER)
-    with closing(stream_raw_entries(node.store.engine, from_seq=since + 1, batch=limit)) as batches:
-        rows = next(batches, [])
-    entries = [entry_from_raw(row) for row in rows]
-    more = len(entries) == limit and audit.entry_count(node) > entries[-1].seq
-    return entries, entries[-1].seq if more else None
-
-
 @router.get("/entries", response_model=schemas.AuditPage, responses=responses(403))
 def entries(node: NodeDep, actor: ActorDep, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
             limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> schemas.AuditPage:
     """Entries after seq `since`, oldest first (R7.5); only the security officer reads the trail."""
-    found, cursor = entries_after(node, actor, since, limit)
+    found, cursor = audit.entries_after(node, actor, since, limit)
     return schemas.AuditPage(entries=[views.audit_entry(e) for e in found], next=cursor)
 
 
