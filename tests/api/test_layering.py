@@ -10,10 +10,8 @@ import gsomia.api
 
 API = Path(gsomia.api.__file__).parent
 ALLOWED = {"api", "services", "domain", "config", "data"}
-# Plain record dataclasses for typing, and the audit pager that should move to services.audit.
-STORAGE_EXCEPTIONS = {("views.py", "gsomia.storage.records"), ("routes/audit.py", "gsomia.storage.records"),
-                      ("routes/audit.py", "gsomia.storage.repositories"),
-                      ("routes/exchange.py", "gsomia.storage.exchange")}
+# Plain record dataclasses for typing.
+STORAGE_EXCEPTIONS = {("views.py", "gsomia.storage.records"), ("routes/exchange.py", "gsomia.storage.exchange")}
 
 
 def _imports(path: Path) -> set[str]:
