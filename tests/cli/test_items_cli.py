@@ -139,7 +139,7 @@ def test_destroy_gives_a_certificate_that_verifies_offline(node: Path, tmp_path:
     tampered = tmp_path / "tampered.cbor"
     tampered.write_bytes(certificate.read_bytes().replace(b"crypto-erase", b"crypto-erasE"))
     assert "INVALID" in run("verify", str(tampered), "--key", str(public), code=1)
-    assert "destroyed" in run("items", "read", item, "--data", str(node), token=reader, code=2)
+    assert "destroyed" in run("items", "read", item, "--data", str(node), token=reader, code=5)
 
     other = json.loads(originate(node, reader, "--json"))["id"]
     printed = run("items", "destroy", other, "--method", "crypto-erase", "--reason", "done", "--data", str(node))

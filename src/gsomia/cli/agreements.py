@@ -6,12 +6,8 @@ from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from gsomia.cli.common import catalog, clear_errors, console, print_json
-from gsomia.domain.life import status_at
-from gsomia.domain.timeutil import parse_instant
-from gsomia.services.agreements import agreement_dict, status_dict
+# Each command imports what it needs as it runs: `gsomia --help` builds every command and must stay light.
 
 agreements_app = typer.Typer(help="The agreements this node enforces, and their life.", no_args_is_help=True)
 
@@ -20,6 +16,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _at(text: str | None) -> datetime:
+    from gsomia.cli.common import clear_errors
+    from gsomia.domain.timeutil import parse_instant
+
     with clear_errors():
         return parse_instant(text) if text else datetime.now(timezone.utc)
 
@@ -27,6 +26,12 @@ def _at(text: str | None) -> datetime:
 @agreements_app.command("list")
 def list_agreements(at: AtOption = None, as_json: JsonOption = False) -> None:
     """Every agreement, with its condition at a time."""
+    from rich.table import Table
+
+    from gsomia.cli.common import catalog, console, print_json
+    from gsomia.domain.life import status_at
+    from gsomia.services.agreements import agreement_dict, status_dict
+
     when = _at(at)
     rows = [(a, status_at(a, when)) for a in catalog().agreements]
     if as_json:
@@ -45,6 +50,11 @@ def list_agreements(at: AtOption = None, as_json: JsonOption = False) -> None:
 @agreements_app.command("show")
 def show(agreement_id: str, as_json: JsonOption = False) -> None:
     """One agreement in full: parties, scope, table, paths, life, notices."""
+    from rich.table import Table
+
+    from gsomia.cli.common import catalog, clear_errors, console, print_json
+    from gsomia.services.agreements import agreement_dict
+
     with clear_errors():
         a = catalog().agreement(agreement_id)
     data = agreement_dict(a)
@@ -76,6 +86,10 @@ def show(agreement_id: str, as_json: JsonOption = False) -> None:
 @agreements_app.command("status")
 def status(agreement_id: str, at: AtOption = None, as_json: JsonOption = False) -> None:
     """The agreement's condition at a time: not yet in force, in force (notice pending/suspended), terminated."""
+    from gsomia.cli.common import catalog, clear_errors, console, print_json
+    from gsomia.domain.life import status_at
+    from gsomia.services.agreements import status_dict
+
     when = _at(at)
     with clear_errors():
         a = catalog().agreement(agreement_id)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
-import typer
-
-from gsomia.cli.common import catalog, fail
-from gsomia.domain.errors import DomainError
-from gsomia.domain.parsing import request_from_dict
-from gsomia.domain.policy import decide
+from gsomia.cli.options import JsonOption
 
 
-def decide_command() -> None:
-    """Would this be allowed, and why? Reads a request (or JSON Lines of them) and prints each decision.
+def decide_command(as_json: JsonOption = False) -> None:
+    """Would this be allowed, and why? Reads a request (or JSON Lines of them) and prints each decision as
+    a JSON line (always: --json changes nothing). A what-if: nothing is recorded.
 
     Exit code 0 when every request was read (allowed or not), 2 when input is malformed.
     """
+    import json
+    import sys
+
+    from gsomia.cli.common import catalog
+    from gsomia.cli.output import fail
+    from gsomia.domain.errors import DomainError
+    from gsomia.domain.parsing import request_from_dict
+    from gsomia.domain.policy import decide
+
     text = sys.stdin.read()
     if not text.strip():
-        raise fail("no request on standard input (expected a JSON object or JSON Lines)")
+        fail("no request on standard input (expected a JSON object or JSON Lines)")
     try:
         documents = [json.loads(text)]
     except json.JSONDecodeError:
@@ -31,7 +33,7 @@ def decide_command() -> None:
             try:
                 documents.append(json.loads(line))
             except json.JSONDecodeError as bad:
-                raise fail(f"line {number} is not JSON: {bad.msg} (column {bad.colno})") from None
+                fail(f"line {number} is not JSON: {bad.msg} (column {bad.colno})")
     the_catalog = catalog()
     requests = []
     for number, document in enumerate(documents, start=1):
@@ -39,8 +41,6 @@ def decide_command() -> None:
             requests.append(request_from_dict(document, the_catalog))
         except DomainError as bad:
             where = f"request {number}: " if len(documents) > 1 else ""
-            raise fail(f"{where}{bad}") from None
-    out = sys.stdout
+            fail(f"{where}{bad}")
     for request in requests:
-        out.write(json.dumps(decide(request, the_catalog).to_dict(), ensure_ascii=False) + "\n")
-    raise typer.Exit(0)
+        sys.stdout.write(json.dumps(decide(request, the_catalog).to_dict(), ensure_ascii=False) + "\n")
