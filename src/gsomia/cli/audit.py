@@ -13,8 +13,8 @@ from gsomia.cli.options import DataOption, JsonOption, group
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from gsomia.services.audit import AuditEntry
     from gsomia.services.audit_chain import VerifyReport
-    from gsomia.storage.records import AuditEntry
 
 app = group("The hash-chained audit log.")
 

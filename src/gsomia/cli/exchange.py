@@ -10,8 +10,6 @@ beside it); `--wait S` waits up to S seconds for the partner's signed answer. Th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,7 +20,7 @@ from gsomia.cli.options import DataOption, JsonOption, WideOption, group
 
 if TYPE_CHECKING:
     from gsomia.services.context import Actor, Node
-    from gsomia.storage.exchange import CompromiseReport, ConsentRecord
+    from gsomia.services.listings import CompromiseReport, ConsentRecord
 
 consents_app = group("Written consents: requested of the originator, granted or refused, standing (R6.a, T5).")
 reports_app = group("Compromise reports made and received, and their results (R17.1).")
@@ -55,12 +53,13 @@ def release_many(data: DataOption, file: Annotated[Path, typer.Argument(
     """Release several items: each is decided, audited and queued as a single release would be, and a refused or
     unknown one stops only itself. Exit 0 if all were queued, else the code the first one that was not had."""
     from gsomia.cli.node import clean_errors, session
-    from gsomia.cli.output import print_json, print_table
+    from gsomia.cli.output import print_json, print_table, progress
     from gsomia.services import exchange
 
     wanted = _releases(file)
     outcomes: list[str | Exception] = []
-    with session(data, keys=True) as (node, actor), _progress(len(wanted)) as advance:
+    with session(data, keys=True) as (node, actor), \
+            progress("releasing", len(wanted), shown=len(wanted) > RELEASES_PER_TRANSACTION) as advance:
         for start in range(0, len(wanted), RELEASES_PER_TRANSACTION):
             chunk = wanted[start:start + RELEASES_PER_TRANSACTION]
             outcomes += exchange.release_many(node, actor, chunk)
@@ -98,21 +97,6 @@ def _releases(file: Path) -> list[Any]:
     if not wanted:
         fail(f"{file} names no release")
     return wanted
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr for long work (more than one transaction's worth); nothing for a handful."""
-    if total <= RELEASES_PER_TRANSACTION:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from gsomia.cli.output import err
-
-    with Progress(TextColumn("releasing"), BarColumn(), MofNCompleteColumn(), console=err(), transient=True) as bar:
-        task = bar.add_task("releases", total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 def _error_json(error: Exception) -> dict[str, Any]:

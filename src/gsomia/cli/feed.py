@@ -112,9 +112,8 @@ async def _post(settings: Settings, token: str, label: dict[str, Any],
                 messages: list[Any]) -> tuple[int, dict[str, int]]:
     from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-    from gsomia.cli.node import refuse
-    from gsomia.cli.options import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNAVAILABLE
-    from gsomia.cli.output import fail
+    from gsomia.cli.options import EXIT_REFUSED, EXIT_UNAVAILABLE
+    from gsomia.cli.output import fail, progress
     from gsomia.cli.served import feed_url, own_tls_context
     from gsomia.feed.errors import FeedError
     from gsomia.feed.posting import PostRefused, posting
@@ -122,27 +121,35 @@ async def _post(settings: Settings, token: str, label: dict[str, Any],
     url = feed_url(settings)
     accepted, streams = 0, dict[str, int]()
     try:
-        async with posting(url, token, own_tls_context(settings), timeout_s=CONNECT_S) as send:
-            for start in range(0, len(messages), BATCH):
-                answer = await send({"label": label, "messages": messages[start:start + BATCH]})
-                problem = answer.get("error")
-                if isinstance(problem, dict):
-                    done = f" ({accepted} messages posted before it)" if accepted else ""
-                    code = problem.get("code")
-                    if code == "refused":
-                        refuse(problem.get("rules") or [], problem.get("reasons") or [], str(problem.get("message")))
-                    fail(f"{problem.get('message')}{done}", {"not_found": EXIT_NOT_FOUND, "conflict": EXIT_CONFLICT,
-                                                             "unauthenticated": EXIT_REFUSED,
-                                                             "store_unavailable": EXIT_UNAVAILABLE}
-                         .get(str(code), EXIT_BAD_INPUT))
-                accepted += int(answer.get("accepted", 0))
-                streams.update(answer.get("streams") or {})
+        with progress("posting", len(messages), shown=len(messages) > BATCH) as advance:
+            async with posting(url, token, own_tls_context(settings), timeout_s=CONNECT_S) as send:
+                for start in range(0, len(messages), BATCH):
+                    answer = await send({"label": label, "messages": messages[start:start + BATCH]})
+                    if isinstance(answer.get("error"), dict):
+                        _stopped(answer["error"], accepted)
+                    accepted += int(answer.get("accepted", 0))
+                    streams.update(answer.get("streams") or {})
+                    advance(len(messages[start:start + BATCH]))
     except PostRefused:
         fail(f"refused: the node's feed did not admit the token in {TOKEN_ENV}", EXIT_REFUSED)
     except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, FeedError) as down:
         fail(f"the node's feed at {url} is not reachable ({down or type(down).__name__}): is `gsomia serve "
              f"--data {settings.data_dir}` running?", EXIT_UNAVAILABLE)
     return accepted, streams
+
+
+def _stopped(problem: dict[str, Any], accepted: int) -> None:
+    """The node refused a batch: its error, and the exit code the same error has everywhere in the CLI."""
+    from gsomia.cli.node import refuse
+    from gsomia.cli.options import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNAVAILABLE
+    from gsomia.cli.output import fail
+
+    if problem.get("code") == "refused":
+        refuse(problem.get("rules") or [], problem.get("reasons") or [], str(problem.get("message")))
+    codes = {"not_found": EXIT_NOT_FOUND, "conflict": EXIT_CONFLICT, "unauthenticated": EXIT_REFUSED,
+             "store_unavailable": EXIT_UNAVAILABLE}
+    before = f" ({accepted} messages were posted before it)" if accepted else ""
+    fail(f"{problem.get('message')}{before}", codes.get(str(problem.get("code")), EXIT_BAD_INPUT))
 
 
 @app.command()

@@ -86,7 +86,6 @@ def migrate(data: DataOption, as_json: JsonOption = False) -> None:
     from gsomia.cli.output import out, print_json
     from gsomia.config import load_settings
     from gsomia.services import runtime
-    from gsomia.storage.migrate import head_revision
 
     with clean_errors():
         settings = load_settings(data)
@@ -97,7 +96,7 @@ def migrate(data: DataOption, as_json: JsonOption = False) -> None:
         finally:
             node.close()
     if as_json:
-        print_json({"node_id": settings.node_id, "schema_revision": head_revision()})
+        print_json({"node_id": settings.node_id, "schema_revision": runtime.schema_revision()})
         return
     out().print(f"database of {settings.node_id} is at the newest schema")
 
@@ -127,7 +126,7 @@ def health(data: DataOption,
     from gsomia.cli.node import opened
     from gsomia.cli.output import fail, out, print_json
     from gsomia.cli.served import serving
-    from gsomia.storage.migrate import head_revision
+    from gsomia.services import runtime
 
     with opened(data) as node:  # fails here (exit 1) if the database is unreachable or behind
         settings, partners = node.settings, sorted(node.partners.by_party)
@@ -137,13 +136,14 @@ def health(data: DataOption,
         if all(ports.values()) or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
-    report = {"node_id": settings.node_id, "party": settings.party, "database": "ok", "schema_revision":
-              head_revision(), "partners": partners, "serving": all(ports.values()),
+    schema = runtime.schema_revision()
+    report = {"node_id": settings.node_id, "party": settings.party, "database": "ok", "schema_revision": schema,
+              "partners": partners, "serving": all(ports.values()),
               "api": f"{settings.host}:{settings.api_port}", "feed": f"{settings.host}:{settings.feed_port}"}
     if as_json:
         print_json(report)
     else:
-        out().print(f"{settings.node_id} ({settings.party}): database ok (schema {head_revision()}); partners: "
+        out().print(f"{settings.node_id} ({settings.party}): database ok (schema {schema}); partners: "
                     f"{', '.join(partners) or 'none'}", markup=False)
     if not report["serving"]:
         down = ", ".join(f"{name} port {getattr(settings, name + '_port')}" for name, up in ports.items() if not up)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
@@ -125,6 +126,17 @@ def print_fields(fields: dict[str, object], as_json: bool) -> None:
     console = out()
     for key, value in fields.items():
         console.print(Text.assemble((key, "bold"), ": ", shown(value)))
+
+
+@contextmanager
+def progress(label: str, total: int, *, shown: bool = True) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long work (`shown`), gone when done; yields `advance(n)`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=err(), transient=True,
+                  disable=not shown) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]], *, ids: Sequence[str] = ("id",),

@@ -41,16 +41,15 @@ from gsomia.services.errors import (
 # One posted batch (the decoded JSON document) → its answer.
 Poster = Callable[[Any], Awaitable[dict[str, Any]]]
 
-# Most specific first: NotFound and Conflict are InvalidInput too.
-CODES: tuple[tuple[type[ServiceError], str], ...] = (
-    (NotFound, "not_found"), (Conflict, "conflict"), (InvalidInput, "invalid_input"),
-    (AuthenticationFailed, "unauthenticated"), (PermissionDenied, "refused"), (StoreUnavailable, "store_unavailable"),
-)
+# The officials' API's error codes; a kind's most specific class decides (NotFound is InvalidInput too).
+CODES: dict[type[ServiceError], str] = {NotFound: "not_found", Conflict: "conflict", InvalidInput: "invalid_input",
+                                        AuthenticationFailed: "unauthenticated", PermissionDenied: "refused",
+                                        StoreUnavailable: "store_unavailable"}
 
 
 def error_answer(error: ServiceError) -> dict[str, Any]:
     """A refusal or bad input as the poster's answer: the decision's rules and reasons when the policy refused."""
-    code = next((c for kind, c in CODES if isinstance(error, kind)), "invalid_input")
+    code = next((CODES[kind] for kind in type(error).__mro__ if kind in CODES), "invalid_input")
     rules = list(error.rules) if isinstance(error, PermissionDenied) else []
     reasons = list(error.reasons) if isinstance(error, PermissionDenied) else []
     return {"error": {"code": code, "message": str(error), "rules": rules, "reasons": reasons}}

@@ -7,6 +7,8 @@ carry ids, parties, states and the officials' own wording, never an item's conte
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from gsomia.crypto import InvalidRecord
 from gsomia.services import record_bodies
 from gsomia.services.context import Actor, Node
@@ -15,7 +17,11 @@ from gsomia.services.record_bodies import ReceiptBody
 from gsomia.services.wire import Malformed
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry, OutboxMessage
 
+__all__ = ["CONSENT_STATES", "CompromiseReport", "ConsentRecord", "InboxEntry", "OutboxMessage", "ReceiptBody",
+           "answer", "consent", "consents", "inbox", "outbox_message", "report", "reports"]
+
 CONSENT_STATES = ("requested", "granted", "refused")
+T = TypeVar("T")
 
 
 def consents(node: Node, actor: Actor, *, state: str | None = None) -> list[ConsentRecord]:
@@ -26,10 +32,7 @@ def consents(node: Node, actor: Actor, *, state: str | None = None) -> list[Cons
 
 def consent(node: Node, actor: Actor, consent_id: str) -> ConsentRecord:
     with node.store.unit_of_work(readonly=True) as uow:
-        found = uow.exchange.consent(consent_id)
-    if found is None:
-        raise NotFound(f"no consent {consent_id!r} here")
-    return found
+        return _found(uow.exchange.consent(consent_id), f"no consent {consent_id!r} here")
 
 
 def reports(node: Node, actor: Actor) -> list[CompromiseReport]:
@@ -40,10 +43,7 @@ def reports(node: Node, actor: Actor) -> list[CompromiseReport]:
 
 def report(node: Node, actor: Actor, report_id: str) -> CompromiseReport:
     with node.store.unit_of_work(readonly=True) as uow:
-        found = uow.exchange.report(report_id)
-    if found is None:
-        raise NotFound(f"no compromise report {report_id!r} here")
-    return found
+        return _found(uow.exchange.report(report_id), f"no compromise report {report_id!r} here")
 
 
 def inbox(node: Node, actor: Actor, *, limit: int = 200) -> list[InboxEntry]:
@@ -56,10 +56,13 @@ def inbox(node: Node, actor: Actor, *, limit: int = 200) -> list[InboxEntry]:
 def outbox_message(node: Node, actor: Actor, message_id: str) -> OutboxMessage:
     """One message to a partner and how its delivery stands (pending, delivered or refused)."""
     with node.store.unit_of_work(readonly=True) as uow:
-        found = uow.exchange.outbox_message(message_id)
-    if found is None:
-        raise NotFound(f"no message {message_id!r} in the outbox")
-    return found
+        return _found(uow.exchange.outbox_message(message_id), f"no message {message_id!r} in the outbox")
+
+
+def _found(record: T | None, missing: str) -> T:
+    if record is None:
+        raise NotFound(missing)
+    return record
 
 
 def answer(node: Node, message: OutboxMessage) -> ReceiptBody | None:
