@@ -150,8 +150,8 @@ def read(
     purpose: Annotated[str | None, typer.Option(help="The purpose of this use (R6.b).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The item's content, if the policy lets you read it; the read is audited either way. With --json, the
-    content in base64 beside its marking."""
+    """The item's content, if the policy lets you read it; the read is audited either way. With --json, its
+    marking, and the content in base64 unless it went to --out."""
     import base64
 
     from gsomia.cli.node import session
@@ -165,15 +165,16 @@ def read(
         banner = marking.banner(node.schemes)
         if marking.dual_marked:
             banner += " | " + marking.dual_marking(node.schemes)
-    if as_json and output is None:
-        print_json({"id": item.id, "banner": banner, "content_base64": base64.b64encode(content).decode()})
+    if output is not None:
+        write_private(output, content)
+    if as_json:  # the content in the JSON only when it was not written to --out
+        print_json({"id": item.id, "banner": banner, "out": str(output) if output is not None else None,
+                    "content_base64": None if output is not None else base64.b64encode(content).decode()})
         return
     err().print(f"{item.id}: {banner}")  # the marking goes with the content (R4.4)
     if output is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
-    else:
-        write_private(output, content)
 
 
 @app.command()
