@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
+from tests.ci import in_ci
 
 from gsomia.config import Settings
 from gsomia.services import officials
@@ -41,7 +42,7 @@ def _pg_problem() -> str | None:
 def require_postgres() -> None:
     problem = _pg_problem()
     if problem is not None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             pytest.fail(f"{problem} (mandatory under CI=true)")
         pytest.skip(problem)
 

@@ -9,6 +9,7 @@
   plain record types, and never open a unit of work themselves.
 - Nothing but the composition root (`gsomia/node.py`) imports `api`; the CLI reaches a running node
   through `gsomia.node` only to serve it.
+- `console` (the web console) reaches only services and domain; only the API's app factory mounts it.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ ALLOWED = {
     "crypto": {"crypto"},
     "data": {"data", "domain"},
     "services": {"domain", "storage", "services", "config", "data", "crypto"},
-    "federation": {"federation", "services", "domain", "crypto", "storage"},
+    "edge": {"edge"},
+    "federation": {"federation", "services", "domain", "crypto", "storage", "edge"},
     "feed": {"feed", "services", "domain", "crypto", "data", "storage"},
-    "api": {"api", "services", "domain", "config", "data", "storage"},
+    "api": {"api", "services", "domain", "config", "data", "storage", "edge", "console"},
+    "console": {"console", "services", "domain", "edge"},
 }
 
 
@@ -78,6 +81,16 @@ def test_nothing_but_the_composition_root_imports_the_api() -> None:
             continue
         api = {m for m in _modules(path) if _layer(m) == "api"}
         assert not api, f"{path.relative_to(SRC)} imports {sorted(api)}"
+
+
+def test_only_the_api_app_mounts_the_console() -> None:
+    """The console is an edge like the API: only the API's app factory (and the composition root) import it."""
+    allowed = {SRC / "api" / "app.py", SRC / "node.py"}
+    for path in SRC.rglob("*.py"):
+        if path.is_relative_to(SRC / "console") or path in allowed:
+            continue
+        console = {m for m in _modules(path) if _layer(m) == "console"}
+        assert not console, f"{path.relative_to(SRC)} imports {sorted(console)}"
 
 
 def test_the_layer_list_covers_every_package() -> None:

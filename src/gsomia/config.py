@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     # A message to a partner that has failed to go for this long is flagged for the security officer (in the
     # outbox listing and the audit trail); it is still retried, backing off up to 30 s between attempts.
     delivery_flag_after_s: float = 600.0
+    # The officials' API documents (/openapi.json, /docs) answer only with a token unless this opens them.
+    api_docs_open: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none: the TCP
+    # peer is the caller, whatever headers it sends; that is what the failed-login throttle counts).
+    trusted_proxies: list[str] = []
+    # The audit trail is anchored at the partners (services/audit_anchors.py) this often, or sooner after so
+    # many new entries: what whoever holds the database could cut or rewrite unseen is at most about that.
+    audit_anchor_s: float = 5.0
+    audit_anchor_entries: int = 500
+    # TLS on every port: 1.3 only, unless "1.2" is set explicitly (then 1.2 with ECDHE and AEAD suites only).
+    tls_min_version: Literal["1.3", "1.2"] = "1.3"
+    # The web console (/console/ on the API port): a signed-in session ends after this long without a request,
+    # and in any case this long after sign-in.
+    console_idle_timeout_s: float = 900.0
+    console_session_max_s: float = 12 * 3600.0
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod
@@ -100,6 +115,9 @@ def write_settings(settings: Settings) -> Path:
              "# Without database_url the node uses SQLite in this directory."]
     for key, value in settings.model_dump(exclude={"data_dir"}, exclude_none=True).items():
         # JSON string escapes are valid TOML basic-string escapes.
+        if isinstance(value, list):  # a JSON array of strings is a TOML array
+            lines.append(f"{key} = {json.dumps([str(v) for v in value], ensure_ascii=False)}")
+            continue
         text = value.isoformat() if isinstance(value, datetime) else str(value)
         lines.append(f"{key} = {json.dumps(text, ensure_ascii=False)}")
     path = settings.data_dir / CONFIG_FILE

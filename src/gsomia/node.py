@@ -14,6 +14,7 @@ it of pushes); all run in one event loop with the node's writer thread beside it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from gsomia.federation.sender import Sender
 from gsomia.federation.tls import Listener
 from gsomia.feed.errors import FeedError
 from gsomia.feed.served import NodeFeed
+from gsomia.services import audit, audit_anchors
 from gsomia.services.context import Node
 
 log = logging.getLogger(__name__)
@@ -52,12 +54,12 @@ class NodeTLS:
     def of(cls, node: Node, passphrase: bytes) -> NodeTLS:
         keys = node.settings.effective_keys_dir
         certificate, key = keys / "tls.crt.pem", keys / "tls.key.pem"
-        roots = node.partners.roots_bundle()
-        return cls(api=server_context(certificate, key, passphrase, client_certificates="none"),
-                   peer=server_context(certificate, key, passphrase, client_roots=roots),
+        roots, minimum = node.partners.roots_bundle(), node.settings.tls_min_version
+        return cls(api=server_context(certificate, key, passphrase, client_certificates="none", minimum=minimum),
+                   peer=server_context(certificate, key, passphrase, client_roots=roots, minimum=minimum),
                    feed=server_context(certificate, key, passphrase, client_roots=roots,
-                                       client_certificates="optional" if roots else "none"),
-                   client=client_context(certificate, key, passphrase, server_roots=roots))
+                                       client_certificates="optional" if roots else "none", minimum=minimum),
+                   client=client_context(certificate, key, passphrase, server_roots=roots, minimum=minimum))
 
 
 class NodeServer:
@@ -73,7 +75,7 @@ class NodeServer:
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
         api_app = create_app(node, track_feed=self.feed)
         peer_app = create_peer_app(node)
-        listeners = [(Listener(settings.host, settings.api_port, self.tls.api), api_app),
+        listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
                      (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
         self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
         self.sender = Sender(node, self.tls.client)
@@ -95,6 +97,7 @@ class NodeServer:
         self.feed_started.set()
         tasks = [asyncio.create_task(s.serve()) for s in self.servers]
         tasks.append(asyncio.create_task(self.sender.run(self.stop)))
+        tasks.append(asyncio.create_task(self._anchor(self.stop)))
         try:
             await self.stop.wait()
             for server in self.servers:
@@ -104,6 +107,22 @@ class NodeServer:
             self._stop_notifying()
             if self.feed is not None:
                 await self.feed.close()
+
+    async def _anchor(self, stop: asyncio.Event) -> None:
+        """Anchor the audit trail at the partners every audit_anchor_s seconds, or sooner once
+        audit_anchor_entries entries have come since the last anchor (services/audit_anchors.py)."""
+        settings, last, since = self.node.settings, 0, 0.0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(settings.audit_anchor_s, 0.5))
+            since += min(settings.audit_anchor_s, 0.5)
+            try:
+                count = await self.node.read(audit.entry_count, self.node)
+                if count - last >= settings.audit_anchor_entries or (since >= settings.audit_anchor_s and count > last):
+                    anchored = await self.node.write(audit_anchors.anchor, self.node)
+                    last, since = anchored or count, 0.0
+            except Exception:  # the store unavailable for a while: try again at the next turn
+                log.exception("%s node: cannot anchor the audit trail", self.node.party)
 
     async def started(self) -> None:
         while not (self.feed_started.is_set() and all(s.started for s in self.servers)):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,8 +36,10 @@ def test_health_is_open_and_says_nothing_about_the_node(client: TestClient) -> N
     assert response.status_code == 200 and response.json() == {"status": "ok", "api": "1"}
 
 
-def test_every_other_route_needs_a_token(client: TestClient) -> None:
-    spec = client.get("/openapi.json").json()
+def test_every_other_route_needs_a_token(client: TestClient, team: Team) -> None:
+    spec = client.get("/openapi.json", headers=bearer(team.officer)).json()
+    for document in ("/openapi.json", "/docs"):  # the API's documents too, unless the settings open them
+        _error(client.get(document), 401, "unauthenticated")
     checked = 0
     for path, operations in spec["paths"].items():
         concrete = re.sub(r"\{[^}]+\}", "x", path)
@@ -82,14 +86,45 @@ def test_R7_2_a_caller_failing_too_often_is_turned_away_without_growing_the_audi
 
 
 def test_failure_counts_slide_with_time() -> None:
-    now = [0.0]
-    failures = FailedAuthentications(max_failures=3, window_s=10, clock=lambda: now[0])
-    assert [failures.failed("10.0.0.1") for _ in range(3)] == [False, False, True]  # throttled from the third
+    failures = FailedAuthentications(max_failures=3, window_s=1)
+    for n in range(3):
+        failures.admit("10.0.0.1", f"guess-{n}")  # each unknown credential takes a slot
     with pytest.raises(TooManyFailures):
-        failures.check("10.0.0.1")
-    failures.check("10.0.0.2")  # per caller
-    now[0] = 10.5
-    failures.check("10.0.0.1")  # the window slid past them
+        failures.admit("10.0.0.1", "guess-3")
+    failures.admit("10.0.0.2", "guess-0")  # per address
+    time.sleep(1.1)  # the one-second window slides past them
+    failures.admit("10.0.0.1", "guess-4")
+
+
+def test_R7_2_a_credential_known_at_an_address_keeps_working_while_the_address_is_throttled() -> None:
+    failures = FailedAuthentications(max_failures=2, window_s=60)
+    failures.admit("10.0.0.1", "good")
+    failures.succeeded("10.0.0.1", "good")
+    for guess in ("bad-1",):
+        failures.admit("10.0.0.1", guess)
+    with pytest.raises(TooManyFailures):
+        failures.admit("10.0.0.1", "bad-2")
+    failures.admit("10.0.0.1", "good")  # known there: looked up without a slot
+    first, again = failures.refusals_to_audit("10.0.0.1"), failures.refusals_to_audit("10.0.0.1")
+    assert first is not None and (first.count, first.first) == (1, True) and again is None  # aggregated
+
+
+def test_R7_2_a_concurrent_burst_of_bad_tokens_gets_exactly_the_budget_and_a_valid_token_still_works(
+        node: Node, team: Team) -> None:
+    client = TestClient(create_app(node))  # its own app: its own failure counts
+    assert client.get("/v1/whoami", headers=bearer(team.reader)).status_code == 200  # a first sign-in: one slot
+    budget = MAX_FAILURES - 1
+    before = audit.entry_count(node)
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda n: client.get("/v1/whoami", headers=bearer(f"gsomia_burst-{n}")).status_code,
+                                 range(300)))
+    assert statuses.count(401) == budget and statuses.count(429) == 300 - budget
+    officer = Actor(officials.authenticate(node, team.officer), "test")
+    written = [e for e in audit.tail(node, officer, 500) if e.seq > before]
+    assert [e.action for e in written].count("authenticate") == budget
+    assert 1 <= [e.action for e in written].count("authenticate.throttled") <= 2  # in aggregate
+    time.sleep(1.1)  # past the token cache's second: the valid token is looked up again, without a slot
+    assert client.get("/v1/whoami", headers=bearer(team.reader)).status_code == 200
 
 
 def test_whoami(client: TestClient, team: Team) -> None:

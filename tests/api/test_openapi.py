@@ -52,8 +52,8 @@ def test_the_spec_is_published_with_a_title_and_versioned_paths(node: Node) -> N
 
 
 @pytest.fixture(scope="module")
-def api_schema(node: Node) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_asgi("/openapi.json", served_app(node))
+def api_schema(node: Node, team: Team) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_asgi("/openapi.json", served_app(node), headers=bearer(team.officer))
 
 
 @pytest.mark.slow

@@ -49,6 +49,8 @@ def test_init_creates_the_node(tmp_path: Path) -> None:
     settings = load_settings(data)
     assert (settings.party, settings.name, settings.local_admin is not None) == ("KOR", "MND Seoul", True)
     assert stat.S_IMODE((data / "keys").stat().st_mode) == 0o700
+    for store in data.glob("gsomia.db*"):  # the database, and SQLite's -wal and -shm beside it
+        assert stat.S_IMODE(store.stat().st_mode) == 0o600, store
     assert token not in (data / "gsomia.db").read_bytes().decode("latin-1")
     listed = json.loads(run("officials", "list", "--data", str(data), "--json", token=token))
     assert [o["roles"] for o in listed] == [["security_officer"]]

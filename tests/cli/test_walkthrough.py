@@ -125,4 +125,5 @@ def test_the_first_ten_minutes_run_as_written(tmp_path: Path) -> None:
     assert "released" in history and "receipt" in history
     assert "delivered" in by_start["gsomia outbox"] and "accepted" in by_start["gsomia inbox"]
     assert "KOR:II" in by_start["gsomia items list"] and "held" in by_start["gsomia items list"]
+    assert "<title>Sign in · gsomia KOR</title>" in next(o for c, o in said.items() if c.startswith("curl"))
     assert "Launch 05:12Z" not in "".join(said.values())  # the content is never printed

@@ -4,13 +4,13 @@ under CI=true these tests run, and fail if the token software is missing (.ci/ap
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.ci import in_ci
 
 from gsomia.crypto import KeyDirectory, NodeKeys, _cose, open, seal, sign_record, verify_record
 from gsomia.crypto.pkcs11 import SOFTHSM2_LIBRARY, Pkcs11Signer
@@ -30,7 +30,7 @@ def _missing() -> str | None:
 def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reason = _missing()
     if reason:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(f"{reason}, and CI must run the PKCS#11 tests")
         pytest.skip(reason)
     directory = tmp_path_factory.mktemp("softhsm")

@@ -20,6 +20,7 @@ from gsomia.crypto import (
     client_ssl_context,
     fingerprint,
     party_of,
+    server_context,
     server_ssl_context,
 )
 
@@ -108,3 +109,13 @@ def test_tls_key_file_is_encrypted_and_private(pki: dict[str, PartyPKI], tmp_pat
     files = pki["KOR"].tls.write(tmp_path / "kor", PASS)
     assert files.key.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert files.key.stat().st_mode & 0o077 == 0
+
+
+def test_tls_1_2_when_allowed_offers_forward_secret_aead_suites_only(pki: dict[str, PartyPKI], tmp_path: Path) -> None:
+    files = pki["KOR"].tls.write(tmp_path / "kor", PASS)
+    strict = server_context(files.certificate, files.key, PASS)
+    assert strict.minimum_version == ssl.TLSVersion.TLSv1_3
+    lenient = server_context(files.certificate, files.key, PASS, minimum="1.2")
+    assert lenient.minimum_version == ssl.TLSVersion.TLSv1_2
+    tls12 = [c for c in lenient.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    assert tls12 and all(c["kea"] == "kx-ecdhe" and c["aead"] for c in tls12), tls12

@@ -12,6 +12,7 @@ import socket
 import uuid
 
 import pytest
+from tests.ci import in_ci
 
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.tracks import EndOfTrack, Routed, TrackMessage
@@ -36,7 +37,7 @@ def nats_reachable() -> bool:
 @pytest.fixture(autouse=True)
 def need_nats() -> None:
     if not nats_reachable():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail("NATS is unreachable at 127.0.0.1:4222 and CI is set: the NATS backend must be tested")
         pytest.skip("NATS unreachable at 127.0.0.1:4222 (CI unset)")
 

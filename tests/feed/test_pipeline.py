@@ -82,10 +82,10 @@ def test_without_kor_consent_the_hub_holds_the_track_but_does_not_relay_it(catal
         for m in msgs:
             await p.send(m)
         await until(lambda: len(p.probe.stamps["USA"]) == len(msgs), "the hub to receive the track")
-        await asyncio.sleep(0.1)
-        assert p.subscriber.updates.qsize() == 0 and not p.probe.stamps["JPN"]
         link_gate = p.links[2].gate
         assert isinstance(link_gate, PeerFilter)
+        await until(lambda: link_gate.refused == len(msgs), "the hub's gate to JPN to stop every message")
+        assert p.subscriber.updates.qsize() == 0 and not p.probe.stamps["JPN"]
         assert link_gate.decisions_made == 1  # once for the stream, not per message
         # Consent given (a written, signed record in real life): the decision is revisited.
         from gsomia.feed.pipeline import standing_consent
@@ -107,7 +107,9 @@ def test_noforn_track_never_leaves_kor(catalog: Catalog) -> None:
         for m in msgs:
             await p.send(m)
         await until(lambda: len(p.probe.stamps["KOR"]) == len(msgs), "KOR to hold the track")
-        await asyncio.sleep(0.1)
+        gate = p.links[1].gate
+        assert isinstance(gate, PeerFilter)
+        await until(lambda: gate.refused == len(msgs), "KOR's gate to USA to stop every message")
         assert not p.probe.stamps["USA"] and p.subscriber.updates.qsize() == 0
 
     run(catalog, scenario)
@@ -121,7 +123,8 @@ def test_a_reader_without_clearance_gets_nothing(catalog: Catalog) -> None:
         for m in msgs:
             await p.send(m)
         await until(lambda: len(p.probe.stamps["JPN"]) == len(msgs), "JPN to hold the track")
-        await asyncio.sleep(0.1)
+        await until(lambda: sum(g.refused for g in p.jpn.reader_gates) == len(msgs),
+                    "the subscriber's gate to stop every message")
         assert p.subscriber.updates.qsize() == 0
 
     run(catalog, scenario, reader=low)

@@ -65,7 +65,40 @@ def test_concurrent_commits_share_fsyncs_and_every_one_is_covered(tmp_path: Path
     for thread in threads:
         thread.join()
     assert sorted(acknowledged) == list(range(1, 1601))
-    assert flusher.real_fsyncs <= 1600
+
+
+def test_commits_written_during_an_fsync_share_the_next_one(tmp_path: Path) -> None:
+    """Eight commits written while a first fsync is held up: the next fsync covers all of them at once."""
+    flusher = GatedFlusher(tmp_path / "x.db")
+    (tmp_path / "x.db-wal").write_bytes(b"frames")
+    first = flusher.committed()
+    leader = threading.Thread(target=flusher.wait_durable, args=(first,))
+    leader.start()
+    assert flusher.in_fsync.wait(5)  # the leader is inside its fsync, covering commit 1 only
+    followers = [flusher.committed() for _ in range(8)]
+    waiting = [threading.Thread(target=flusher.wait_durable, args=(c,)) for c in followers]
+    for thread in waiting:
+        thread.start()
+    flusher.release.set()
+    for thread in [leader, *waiting]:
+        thread.join(10)
+    assert flusher.fsyncs_covering == [1, 9]  # two fsyncs for nine commits, not nine
+
+
+class GatedFlusher(RecordingFlusher):
+    """Holds its first fsync until released, to let commits pile up behind it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.in_fsync, self.release = threading.Event(), threading.Event()
+
+    def _fsync_wal(self) -> None:
+        self.fsyncs_covering.append(self._written)  # what this fsync covers is fixed as it starts
+        if not self.in_fsync.is_set():
+            self.in_fsync.set()
+            assert self.release.wait(5)
+        WalFlusher._fsync_wal(self)
+        self.real_fsyncs += 1
 
 
 def test_a_failing_fsync_reaches_the_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,17 +2,22 @@
 
 The node (store, catalogue, keys, partners) reaches the views through `app.state.node` and the
 `node_of` dependency, so two apps over two nodes can live in one process (the federation tests do
-that). Every router is mounted here; the composition root (gsomia/node.py) hands over the node's
-running feed, if it serves one.
+that). Every router is mounted here, and the web console under /console (gsomia/console, its own
+sub-application); the composition root (gsomia/node.py) hands over the node's running feed, if it serves one.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from gsomia.api.auth import vouch_for
+from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
 from gsomia.api.routes.health import API_VERSION
+from gsomia.console import BASE as CONSOLE_BASE
+from gsomia.console import create_console
+from gsomia.edge.limits import EdgeLimits, api_limits
 from gsomia.services.context import Node
 from gsomia.services.feed import LiveFeed
 from gsomia.services.throttle import FailedAuthentications
@@ -37,12 +42,18 @@ ROUTERS = (exchange.router, feed.router, health.router, agreements.router, offic
 def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     """The API over `node`; the caller opens and closes the node. Without `track_feed` the feed's routes
     answer that this node serves no feed."""
-    app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url="/openapi.json",
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(title=TITLE, version=f"{API_VERSION}.0", description=DESCRIPTION, openapi_url=None,
+                  docs_url=None, redoc_url=None)
     app.state.node = node
     app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
+    open_docs = node.settings.api_docs_open
+    app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs),
+                       vouch=vouch_for(node, app.state.failed_authentications))
     install_error_handlers(app)
+    install_docs(app, open_docs=open_docs)
     for router in ROUTERS:
         app.include_router(router)
+    # The security officer's web console: pages, not API, so a sub-application outside the OpenAPI document.
+    app.mount(CONSOLE_BASE, create_console(node, track_feed=track_feed, failures=app.state.failed_authentications))
     return app

@@ -11,6 +11,7 @@ official id in the register) can sit beside the bearer token here, yielding the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -21,7 +22,7 @@ from gsomia.api.errors import MissingCredentials
 from gsomia.services import officials
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed
-from gsomia.services.throttle import FailedAuthentications
+from gsomia.services.throttle import FailedAuthentications, TooManyFailures
 
 VIA = "api"
 
@@ -52,19 +53,30 @@ async def current_actor(request: Request, node: NodeDep,
         raise MissingCredentials()
     token = credentials.credentials.strip()
     official = officials.recently_authenticated(node, token)
-    if official is not None:
-        return Actor(official, VIA)
-    failures = cast(FailedAuthentications, request.app.state.failed_authentications)
-    caller = request.client.host if request.client is not None else "unknown"
-    failures.check(caller)
-    try:
-        official = await run_in_threadpool(officials.authenticate, node, token, via=VIA)
-    except AuthenticationFailed:
-        if failures.failed(caller):
-            await run_in_threadpool(officials.audit_throttled, node, caller, failures.max_failures,
-                                    failures.window_s, via=VIA)
-        raise
+    if official is None:
+        failures = cast(FailedAuthentications, request.app.state.failed_authentications)
+        caller = request.client.host if request.client is not None else "unknown"
+        official = await run_in_threadpool(officials.authenticate_from, node, token, caller, failures, via=VIA)
     return Actor(official, VIA)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def vouch_for(node: Node, failures: FailedAuthentications) -> Callable[[str, str], Awaitable[bool]]:
+    """What the edge asks before it reads a large body (edge/limits.py): is this bearer token good? The same
+    authentication as `current_actor` (audited, throttled); the route's own check then finds it cached."""
+
+    async def vouch(authorization: str, caller: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        if officials.recently_authenticated(node, token.strip()) is not None:
+            return True
+        try:
+            await run_in_threadpool(officials.authenticate_from, node, token.strip(), caller, failures, via=VIA)
+        except (AuthenticationFailed, TooManyFailures):
+            return False
+        return True
+
+    return vouch

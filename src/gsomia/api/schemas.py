@@ -6,14 +6,28 @@ Times are ISO 8601 with a zone (`AwareDatetime`): a naive time is ambiguous and 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from gsomia.domain.errors import DomainError
 from gsomia.domain.officials import OfficialStatus, Role
+from gsomia.domain.timeutil import within_range
+from gsomia.edge.limits import MAX_ITEM_CONTENT
 
-MAX_CONTENT = 16 * 1024 * 1024  # bytes of content in one request; larger items want a streaming upload
+MAX_CONTENT = MAX_ITEM_CONTENT  # bytes of content in one request; larger items want a streaming upload
+
+
+def _in_range(at: datetime) -> datetime:
+    try:
+        return within_range(at)
+    except DomainError as bad:
+        raise ValueError(str(bad)) from None
+
+
+# An instant the API takes in: with its zone, and between 1900 and 2200 (domain.timeutil.within_range).
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class In(BaseModel):
@@ -86,8 +100,8 @@ class Reason(In):
 class AppointIn(Reason):
     name: str = Field(min_length=1)
     clearance: str = Field(description="A clearance of this node's party, e.g. KOR:II.")
-    granted: AwareDatetime | None = Field(None, description="Default: now.")
-    expires: AwareDatetime | None = Field(None, description="Default: no expiry.")
+    granted: Instant | None = Field(None, description="Default: now.")
+    expires: Instant | None = Field(None, description="Default: no expiry.")
     need_to_know: list[str] = Field(default_factory=list)
     roles: list[Role] = Field(default_factory=lambda: [Role.READER], min_length=1)
 
@@ -97,8 +111,8 @@ class UpdateIn(Reason):
 
     name: str | None = None
     clearance: str | None = None
-    granted: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
+    granted: Instant | None = None
+    expires: Instant | None = None
     need_to_know: list[str] | None = None
     roles: list[Role] | None = None
 

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from gsomia.services.audit import AuditEntry
+    from gsomia.services.audit_anchors import Anchored
     from gsomia.services.audit_chain import VerifyReport
+    from gsomia.services.context import Node
 
 app = group("The hash-chained audit log.")
 
@@ -52,9 +54,18 @@ def verify(
     data: Annotated[Path | None, typer.Option("--data", envvar="GSOMIA_DATA")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="An export (JSON Lines) to check.")] = None,
     public_key: Annotated[Path | None, typer.Option(help="The signer's Ed25519 public key.")] = None,
+    partners: Annotated[bool, typer.Option("--partners", help=(
+        "Also check against the anchors every partner holds of this trail (fetched over mutual TLS;"
+        " needs the key passphrase)."))] = False,
+    anchors: Annotated[list[Path] | None, typer.Option(
+        "--anchors", help="Also check against anchors a partner exported (`gsomia audit anchors --of PARTY`).",
+    )] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Walk the whole chain; report the first bad entry (seq and what is wrong). Exit 1 if any."""
+    """Walk the whole chain; report the first bad entry (seq and what is wrong). Exit 1 if any.
+
+    With --partners or --anchors, each entry is also checked against the hash a partner holds of it, so a
+    rewritten entry or entries cut off the end show even when this database was wholly in other hands."""
     from gsomia.cli.node import clean_errors, session
     from gsomia.cli.output import fail
     from gsomia.services import audit, signing
@@ -75,14 +86,82 @@ def verify(
         _report(report, as_json)
         return
     assert data is not None  # noqa: S101 - checked above
-    with session(data) as (node, actor):
+    with session(data, keys=bool(partners or anchors)) as (node, actor):
         key_bytes = key_bytes or signing.node_public_key(node.settings.effective_keys_dir)
         check = signing.signature_check(key_bytes) if key_bytes else None
+        anchored = _anchored(node, partners, anchors or [])
         with _progress() as bar:
             task = bar.add_task("verify", total=audit.entry_count(node))
-            report = audit.verify_store(node, actor, check_signature=check,
+            report = audit.verify_store(node, actor, check_signature=check, anchored=anchored,
                                         on_progress=lambda n: bar.update(task, completed=n))
     _report(report, as_json)
+
+
+def _anchored(node: Node, partners: bool, files: list[Path]) -> list[Anchored]:
+    """The anchors partners hold of this trail: fetched from them (--partners), or from their exports."""
+    import asyncio
+
+    import cbor2
+
+    from gsomia.cli.output import err, fail
+    from gsomia.services import audit_anchors
+    from gsomia.services.runtime import key_passphrase
+
+    found = []
+    for path in files:
+        try:
+            records = cbor2.loads(path.read_bytes())
+        except (OSError, ValueError, cbor2.CBORDecodeError) as bad:
+            fail(f"cannot read anchors from {path}: {bad}")
+        if not isinstance(records, list) or not all(isinstance(r, bytes) for r in records):
+            fail(f"{path} is not a CBOR array of signed records (`gsomia audit anchors --of PARTY --out FILE`)")
+        found.append(audit_anchors.anchored_hashes(node, records, f"the anchors in {path.name}"))
+    if partners:
+        from gsomia.federation.anchors import fetch_anchors
+        from gsomia.node import NodeTLS
+
+        fetched = asyncio.run(fetch_anchors(node, NodeTLS.of(node, key_passphrase()).client))
+        for party, answer in fetched.items():
+            if isinstance(answer, str):
+                err().print(f"[yellow]warning:[/] {answer}; its anchors are not checked")
+                continue
+            found.append(audit_anchors.anchored_hashes(node, answer, party))
+    for each in found:
+        err().print(f"{each.by}: {len(each.hashes)} entry hashes from {each.records} anchors"
+                    + (f", {each.rejected} not ours and ignored" if each.rejected else ""))
+    return found
+
+
+@app.command()
+def anchors(
+    data: DataOption,
+    of: Annotated[str, typer.Option("--of", help="The partner whose anchors to export, e.g. KOR.")],
+    output: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export the audit anchors a partner sent this node (a CBOR array of its signed records), for it to
+    verify its own trail against (`gsomia audit verify --anchors FILE`). With --json, the records in hex
+    (the file is CBOR either way)."""
+    import sys
+
+    import cbor2
+
+    from gsomia.cli.node import session
+    from gsomia.cli.output import err, print_json
+    from gsomia.services import audit_anchors
+
+    with session(data) as (node, actor):
+        records = audit_anchors.export_held(node, actor, of.strip().upper())
+    encoded = cbor2.dumps(records)
+    if output is not None:
+        output.write_bytes(encoded)
+    if as_json:
+        print_json({"of": of.strip().upper(), "count": len(records), "out": str(output) if output else None,
+                    "anchors_hex": None if output else [r.hex() for r in records]})
+        return
+    if output is None:
+        sys.stdout.buffer.write(encoded)
+    err().print(f"{len(records)} anchors of {of.upper()}")
 
 
 @app.command()

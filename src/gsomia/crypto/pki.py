@@ -162,15 +162,20 @@ def check_pin(peer_der: bytes | None, pinned: set[str] | frozenset[str]) -> None
 
 
 ClientCertificates = Literal["none", "optional", "required"]
+TLSMinimum = Literal["1.3", "1.2"]
+# TLS 1.2, when a node's settings allow it: forward-secret key exchange and AEAD ciphers only (no CBC, no RSA
+# key transport); TLS 1.3's suites are all AEAD.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
 def server_context(certificate: Path, key: Path, passphrase: bytes, *, client_roots: bytes = b"",
-                   client_certificates: ClientCertificates = "required") -> ssl.SSLContext:
-    """A node's TLS 1.3 server: its certificate and key (encrypted PEM); client certificates from
-    `client_roots` (PEM bundle) required, optional or not asked for. Required with no roots: nobody
-    gets in, which is right for a peer port before any partner is configured."""
+                   client_certificates: ClientCertificates = "required", minimum: TLSMinimum = "1.3",
+                   ) -> ssl.SSLContext:
+    """A node's TLS server, 1.3 only unless `minimum` is "1.2": its certificate and key (encrypted PEM);
+    client certificates from `client_roots` (PEM bundle) required, optional or not asked for. Required
+    with no roots: nobody gets in, which is right for a peer port before any partner is configured."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    _identity(context, certificate, key, passphrase)
+    _identity(context, certificate, key, passphrase, minimum)
     if client_certificates != "none":
         context.verify_mode = ssl.CERT_REQUIRED if client_certificates == "required" else ssl.CERT_OPTIONAL
         if client_roots:
@@ -178,18 +183,24 @@ def server_context(certificate: Path, key: Path, passphrase: bytes, *, client_ro
     return context
 
 
-def client_context(certificate: Path, key: Path, passphrase: bytes, *, server_roots: bytes) -> ssl.SSLContext:
-    """A node's TLS 1.3 client: presents its node certificate, checks the server's against
-    `server_roots` (PEM bundle: the partners' national roots) and its name."""
+def client_context(certificate: Path, key: Path, passphrase: bytes, *, server_roots: bytes,
+                   minimum: TLSMinimum = "1.3") -> ssl.SSLContext:
+    """A node's TLS client (1.3 only unless `minimum` is "1.2"): presents its node certificate, checks the
+    server's against `server_roots` (PEM bundle: the partners' national roots) and its name."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    _identity(context, certificate, key, passphrase)
+    _identity(context, certificate, key, passphrase, minimum)
     if server_roots:
         context.load_verify_locations(cadata=server_roots.decode("ascii"))
     return context
 
 
-def _identity(context: ssl.SSLContext, certificate: Path, key: Path, passphrase: bytes) -> None:
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
+def _identity(context: ssl.SSLContext, certificate: Path, key: Path, passphrase: bytes,
+              minimum: TLSMinimum = "1.3") -> None:
+    if minimum == "1.2":
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(TLS12_CIPHERS)
+    else:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.load_cert_chain(certificate, key, password=passphrase)
 
 

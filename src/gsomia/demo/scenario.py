@@ -168,6 +168,8 @@ def serve_on(demo: Demo, once: bool) -> None:
             console.print(f"{node.party}: officials' API {node.api_url}  peers {node.peer_url}  feed {node.feed_url}"
                           f"  data {node.data}")
             console.print(f"      chief security officer's token: {node.tokens['chief']}")
+            console.print(f"      web console {node.api_url}/console/ (the node's certificate is from its own root,"
+                          f" {node.root_certificate}): sign in with the token above")
         console.print("Serving until Ctrl-C.")
         try:
             while True:

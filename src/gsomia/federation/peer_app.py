@@ -3,10 +3,13 @@
     POST /peer/v1/batch     CBOR array of signed messages → CBOR array: per message its signed
                             answer (bytes) or {"status", "error"} when it was not taken
     POST /peer/v1/messages  one signed message → its signed answer, or an HTTP error
+    POST /peer/v1/anchors   → CBOR array: the audit anchors the caller sent us, as signed (to verify its
+                            own trail against; services/audit_anchors.py)
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import cbor2
@@ -14,7 +17,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from gsomia.crypto import fingerprint
+from gsomia.edge.limits import EdgeLimits, RouteLimits
 from gsomia.federation.tls import PEER_CERTIFICATE
+from gsomia.services.audit_anchors import anchors_held_for
 from gsomia.services.context import Node
 from gsomia.services.inbound import handle_messages, open_batch
 from gsomia.services.peer_messages import ProtocolError
@@ -26,6 +31,8 @@ MAX_BATCH_MESSAGES = 256
 def create_peer_app(node: Node) -> FastAPI:
     app = FastAPI(title=f"gsomia peer endpoint ({node.party})", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)
+    # Every caller has shown a partner's certificate already (TLS): no token; bodies bounded as they arrive.
+    app.add_middleware(EdgeLimits, limits=RouteLimits(default=MAX_MESSAGE_BYTES, open=(re.compile(".*"),)))
 
     @app.exception_handler(_NotTaken)
     async def not_taken(_request: Request, refused: _NotTaken) -> JSONResponse:
@@ -37,10 +44,7 @@ def create_peer_app(node: Node) -> FastAPI:
         tls_party = node.partners.party_of_fingerprint(fingerprint(der)) if der else None
         if tls_party is None:
             raise _NotTaken(403, "client certificate is not a pinned partner node")
-        body = await request.body()
-        if len(body) > MAX_MESSAGE_BYTES:
-            raise _NotTaken(413, "message too large")
-        return tls_party, body
+        return tls_party, await request.body()  # bounded by the edge (EdgeLimits) as it arrived
 
     @app.post("/peer/v1/messages")
     async def receive_message(request: Request) -> Response:
@@ -58,6 +62,13 @@ def create_peer_app(node: Node) -> FastAPI:
         answers = await node.write(handle_messages, node, open_batch(node, _batch(body), tls_party))
         entries: list[Any] = [a if isinstance(a, bytes) else {"status": a.status, "error": str(a)} for a in answers]
         return Response(cbor2.dumps(entries), media_type="application/cbor")
+
+    @app.post("/peer/v1/anchors")
+    async def anchors(request: Request) -> Response:
+        """The caller's own audit anchors, as this node keeps them: its evidence against a cut or rewrite."""
+        tls_party, _ = await caller_and_body(request)
+        held = await node.read(anchors_held_for, node, tls_party)
+        return Response(cbor2.dumps(held), media_type="application/cbor")
 
     return app
 

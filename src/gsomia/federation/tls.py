@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +33,20 @@ class PeerCertificateProtocol(HttpToolsProtocol):
 
 @dataclass(frozen=True)
 class Listener:
-    """One TLS listener, serving with `tls` (crypto.pki.server_context)."""
+    """One TLS listener, serving with `tls` (crypto.pki.server_context). Proxy headers (X-Forwarded-For,
+    -Proto) are believed only from `trusted_proxies`: by default the caller is the TCP peer, whatever it
+    claims (uvicorn would otherwise believe loopback peers)."""
 
     host: str
     port: int
     tls: ssl.SSLContext
+    trusted_proxies: Sequence[str] = ()
 
     def uvicorn_config(self, app: Any) -> uvicorn.Config:
         return uvicorn.Config(
             app, host=self.host, port=self.port, http=PeerCertificateProtocol, lifespan="off",
             ssl_context_factory=lambda _config, _default: self.tls,
+            proxy_headers=bool(self.trusted_proxies), forwarded_allow_ips=list(self.trusted_proxies) or None,
             # Partners keep idle connections open; at shutdown those are simply closed, which is no error.
             log_level="critical", access_log=False, timeout_graceful_shutdown=1,
         )

@@ -90,6 +90,7 @@ class StreamFilter:
         self._max = max_entries
         self._ledger: HopLedger | None = None
         self.decisions_made = 0
+        self.refused = 0  # messages this gate has stopped, since it was made
 
     def audit_to(self, ledger: HopLedger) -> None:
         """Report this gate's decisions and counts to `ledger` (the node's audit writer drains it)."""
@@ -167,7 +168,10 @@ class StreamFilter:
 
     def allows(self, msg: Routed) -> bool:
         """Decide for `msg` (from the cache) and count it: the per-message call of every hop."""
-        return self._count(msg).decision.allowed
+        if self._count(msg).decision.allowed:
+            return True
+        self.refused += 1
+        return False
 
     def invalidate(self) -> None:
         if self._ledger is not None:

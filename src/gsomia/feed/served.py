@@ -33,6 +33,7 @@ import contextlib
 import functools
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,8 @@ from gsomia.domain.consents import Consent
 from gsomia.domain.officials import Official
 from gsomia.domain.requests import Action, Request
 from gsomia.domain.tracks import Routed, TrackMessage
-from gsomia.feed.dissemination import Clock, Decider, PeerFilter, policy_decider
+from gsomia.feed.broker import Subscription
+from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter, policy_decider
 from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.node import FeedNode, PeerLink
@@ -55,13 +57,16 @@ from gsomia.services import feed_links, feed_posts
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, ServiceError
 from gsomia.services.exchange_common import node_official
-from gsomia.services.feed import Origination, open_replay_store, publish, registered, stream_origins
+from gsomia.services.feed import Origination, TrackWatch, open_replay_store, publish, registered, stream_origins
 
 log = logging.getLogger(__name__)
 CONSENT_POLL_S = 2.0
 REPLAY_MAX_AGE_S = 600.0        # a track older than ten minutes is history, not a warning
 REPLAY_PER_STREAM = 50_000
 REPLAY_TOTAL = 300_000
+WATCH_QUEUE = 10_000     # an in-process watcher that falls behind loses its oldest messages first
+WATCH_BATCH = 256
+WATCH_HISTORY = 2_000    # per stream, the newest held: a track's whole flight at the sensors' rates
 
 
 class StreamReleaseFilter(PeerFilter):
@@ -238,6 +243,24 @@ class NodeFeed:
     async def originate(self, msg: TrackMessage) -> None:
         await self.feed.originate(msg)
 
+    def watch(self, official: Official) -> contextlib.AbstractAsyncContextManager[TrackWatch]:
+        return self._watch(official)
+
+    @contextlib.asynccontextmanager
+    async def _watch(self, official: Official) -> AsyncIterator[TrackWatch]:
+        """An in-process subscriber (the console's map) behind the same reader gate as a subscriber on the
+        feed port: counted into the audit trail, re-read with the register, unsubscribed when it closes."""
+        gate = ReaderFilter(self.decider, self.feed.clock, official)
+        gate.audit_to(self.ledger)
+        self.feed.reader_gates.add(gate)
+        subscription = await self.feed.broker.subscribe(f"watch-{official.id}-{id(gate):x}", gate, WATCH_QUEUE)
+        try:
+            yield _Watch(self.feed, gate, subscription)
+        finally:
+            self.feed.reader_gates.discard(gate)
+            await self.feed.broker.unsubscribe(subscription)
+            self.ledger.forget(gate)
+
     def newest_messages(self) -> list[TrackMessage]:
         out = []
         for stream in self.feed.streams():
@@ -245,4 +268,39 @@ class NodeFeed:
             found, _ = self.feed.buffer.replay(stream, newest, newest)
             if found:
                 out.append(self.feed.message(found[0]))
+        return out
+
+
+class _Watch:
+    """`services.feed.TrackWatch` over a broker subscription: the replay buffer's history through the gate
+    first, then what the subscription receives, each stream's numbers only forward (no message twice)."""
+
+    def __init__(self, feed: FeedNode, gate: ReaderFilter, subscription: Subscription) -> None:
+        self._feed, self._gate, self._subscription = feed, gate, subscription
+        self._seen: dict[str, int] | None = None
+
+    async def next(self) -> list[TrackMessage]:
+        if self._seen is None:
+            self._seen = {}
+            history = self._history()
+            if history:
+                return history
+        while True:
+            deliveries = await self._subscription.next_batch(WATCH_BATCH)
+            fresh = [d for d in deliveries if d.msg.seq > self._seen.get(d.msg.stream, 0)]
+            for delivery in fresh:
+                self._seen[delivery.msg.stream] = delivery.msg.seq
+            if fresh:
+                return [self._feed.decoded(d.frame) for d in fresh]
+
+    def _history(self) -> list[TrackMessage]:
+        assert self._seen is not None
+        out = []
+        for stream in self._feed.streams():
+            newest = self._feed.newest(stream)
+            held, _ = self._feed.buffer.replay(stream, max(1, newest - WATCH_HISTORY + 1), newest)
+            for stored in held:
+                if self._gate.allows(self._feed.header(stored)):
+                    out.append(self._feed.message(stored))
+                    self._seen[stream] = max(self._seen.get(stream, 0), stored.seq)
         return out

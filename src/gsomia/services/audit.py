@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from gsomia.domain.officials import Role
 from gsomia.services import access
+from gsomia.services.audit_anchors import Anchored
 from gsomia.services.audit_chain import (
     CheckpointSigner,
     Problem,
@@ -59,26 +60,19 @@ def tail(node: Node, actor: Actor, count: int = 20) -> list[AuditEntry]:
         return uow.audit.tail(count)
 
 
-def entries_after(node: Node, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
-    """Entries with seq > since, oldest first, at most `limit`; and the cursor of the next page (None at the
-    end). The caller passes the cursor back as `since`: no cursor is kept here (R7.5: the security officer's)."""
-    access.require(node, actor, "audit.entries", None, Role.SECURITY_OFFICER)
-    with closing(stream_raw_entries(node.store.engine, from_seq=since + 1, batch=limit)) as batches:
-        rows = next(batches, [])
-    found = [entry_from_raw(row) for row in rows]
-    more = len(found) == limit and entry_count(node) > found[-1].seq
-    return found, found[-1].seq if more else None
-
-
 def verify_store(node: Node, actor: Actor, *, check_signature: SignatureCheck | None,
-                 on_progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Walk the whole chain from seq 1, check checkpoints, and compare with the head row."""
+                 on_progress: Callable[[int], None] | None = None, anchored: Sequence[Anchored] = ()) -> VerifyReport:
+    """Walk the whole chain from seq 1, check checkpoints, compare with the head row, and with the entry
+    hashes partners hold (`anchored`, services/audit_anchors.py) when they are given."""
     access.require(node, actor, "audit.verify", None, Role.SECURITY_OFFICER)
     with node.store.unit_of_work(readonly=True) as uow:
         checkpoints = uow.audit.checkpoints()
         head_seq, head_hash = uow.audit.head()
-    with closing(stream_raw_entries(node.store.engine, to_seq=head_seq)) as batches:
-        report = verify_chain(batches, checkpoints, check_signature=check_signature, on_progress=on_progress)
+    held = {seq: h for a in anchored for seq, h in a.hashes.items()}
+    held_by = " and ".join(sorted({a.by for a in anchored})) or "a partner"
+    with closing(stream_raw_entries(node.store.engine, to_seq=max(head_seq, max(held, default=0)))) as batches:
+        report = verify_chain(batches, checkpoints, check_signature=check_signature, on_progress=on_progress,
+                              held=held, held_by=held_by)
     if report.problem is None and (report.last_seq or 0, report.head_hash or head_hash) != (head_seq, head_hash):
         last = report.last_seq or 0
         what = (f"the head row says {head_seq} entries but the log ends at {last}"
@@ -100,6 +94,17 @@ def _entries_beyond_head(node: Node, report: VerifyReport) -> VerifyReport:
         return _with_problem(report, Problem(head_seq + 1, f"entries up to {highest} lie beyond the head row's"
                                                            f" {head_seq}"))
     return report
+
+
+def entries_after(node: Node, actor: Actor, since: int, limit: int) -> tuple[list[AuditEntry], int | None]:
+    """Entries with seq > since, at most `limit`, and the cursor of the next page (None at the end). The
+    security officer reads the trail (R7.5); paging by sequence number keeps no cursor on the server."""
+    access.require(node, actor, "audit.entries", None, Role.SECURITY_OFFICER)
+    with closing(stream_raw_entries(node.store.engine, from_seq=since + 1, batch=limit)) as batches:
+        rows = next(batches, [])
+    entries = [entry_from_raw(row) for row in rows]
+    more = len(entries) == limit and entry_count(node) > entries[-1].seq
+    return entries, entries[-1].seq if more else None
 
 
 def entry_count(node: Node) -> int:
@@ -182,5 +187,5 @@ def _with_problem(report: VerifyReport, problem: Problem) -> VerifyReport:
 
 __all__ = [
     "AuditedDecision", "CheckpointSigner", "ExportSummary", "SignatureCheck", "VerifyReport", "checkpoint",
-    "entry_count", "export", "record_decision", "tail", "verify_export", "verify_store",
+    "entries_after", "entry_count", "export", "record_decision", "tail", "verify_export", "verify_store",
 ]

@@ -11,7 +11,7 @@ the last checkpoint are protected only by the next checkpoint, so checkpoint oft
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
@@ -90,12 +90,17 @@ def verify_chain(
     check_signature: SignatureCheck | None,
     complete: bool = True,
     on_progress: Callable[[int], None] | None = None,
+    held: Mapping[int, str] | None = None,
+    held_by: str = "a partner",
 ) -> VerifyReport:
     """Walk the entries in order and report the first problem, by seq.
 
     `complete`: the entries start at seq 1 from the genesis hash (a whole log). An export that
     starts later is anchored by its first entry's prev_hash, which a checkpoint may confirm.
+    `held`: copies of entry hashes kept elsewhere (seq → hash; `held_by` says where: the anchors
+    partners keep), which neither a rewrite of the chain nor a cut of its newest entries can match.
     """
+    held = held or {}
     problems = [p for p in (_signature_problem(c, check_signature) for c in checkpoints) if p]
     anchors: dict[int, str] = {}
     for c in checkpoints:
@@ -134,6 +139,10 @@ def verify_chain(
             if seq in anchors and anchors[seq] != hashed:
                 walk_problem = Problem(seq, "hash differs from the signed checkpoint (the log was rewritten)")
                 break
+            if seq in held and held[seq] != hashed:
+                walk_problem = Problem(seq, f"entry {seq} is not the entry whose hash {held_by} holds (the log"
+                                            " was changed here and rewritten after it)")
+                break
             prev = hashed
             expected = seq + 1
         count += len(rows)
@@ -151,6 +160,9 @@ def verify_chain(
             top = max(beyond, key=lambda c: c.count)
             problems.append(Problem((end or 0) + 1, f"entries {(end or 0) + 1}..{top.count} are missing: "
                                                     f"checkpoint of {top.at} covers {top.count} entries"))
+        if held and end is not None and max(held) > end:
+            problems.append(Problem(end + 1, f"entries {end + 1}..{max(held)} are missing: {held_by} holds"
+                                             " their hashes"))
     return VerifyReport(
         entries=0 if first is None or expected is None else expected - first,  # entries that checked out
         first_seq=first, last_seq=last, head_hash=prev if first is not None else None,

@@ -21,7 +21,13 @@ from gsomia.services import record_bodies
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.exchange_common import audit_note, enqueue, node_actor
-from gsomia.services.messages import CompromiseReportMessage, ItemMessage, ReceiptMessage, decode
+from gsomia.services.messages import (
+    AuditCheckpointMessage,
+    CompromiseReportMessage,
+    ItemMessage,
+    ReceiptMessage,
+    decode,
+)
 from gsomia.services.peer_messages import sign_messages
 from gsomia.services.record_bodies import ReceiptBody
 from gsomia.services.wire import Malformed
@@ -134,8 +140,12 @@ def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes, 
 
 
 def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: datetime) -> None:
-    """Audit every settled answer, note it against its item (R6.f), and follow up what it calls for."""
+    """Audit every settled answer, note it against its item (R6.f), and follow up what it calls for. An
+    anchor the partner took is not audited (services/audit_anchors.py says why); its refusal is."""
     actor = node_actor(node)
+    settled = [s for s in settled if not (s.message.kind == AuditCheckpointMessage.kind and s.outcome == "accepted")]
+    if not settled:
+        return
     drafts = [draft(actor, f"peer.{s.message.kind}.{s.outcome}", s.message.item_id, rules=s.receipt.rules,
                     reasons=(f"{s.message.peer} answered {s.message.message_id}: {s.outcome}{s.why}",))
               for s in settled]

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from gsomia.crypto import seal
 from gsomia.domain.policy import decide
-from gsomia.domain.requests import Action, Request
-from gsomia.services import audit, record_bodies
+from gsomia.domain.requests import Action, Decision, Request
+from gsomia.services import audit, record_bodies, visibility
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from gsomia.services.exchange_common import (
@@ -48,6 +48,7 @@ from gsomia.services.messages import (
 )
 from gsomia.services.record_bodies import CheckpointBody, CompromiseReportBody, CompromiseResultBody, ConsentBody
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
+from gsomia.storage.records import ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
 
@@ -89,16 +90,33 @@ def release_many(node: Node, actor: Actor, releases: Sequence[Release],
     return outcomes
 
 
-def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
-                 granted: GrantedConsents) -> str:
+def _release_request(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
+                     granted: GrantedConsents) -> tuple[ItemRecord, Request]:
+    """The question a release puts to the policy: the same for the release and for its preview."""
     for party in (one.to, one.via) if one.via else (one.to,):
         require_partner(node, party)
     item = require_item(uow, one.item_id)
     if item.state == "destroyed":
         raise Conflict(f"item {one.item_id} was destroyed")
-    label = label_of(node, item)
-    request = Request(Action.RELEASE, at, actor.official, label, recipient=one.to, via=one.via,
-                      consents=granted.consents, item_id=item.id)
+    return item, Request(Action.RELEASE, at, actor.official, label_of(node, item), recipient=one.to, via=one.via,
+                         consents=granted.consents, item_id=item.id)
+
+
+def preview_release(node: Node, actor: Actor, item_id: str, to: str, *, via: str | None = None) -> Decision:
+    """What the policy would answer to this release now, with its rules and reasons, for the official to see
+    before confirming. A what-if, like `gsomia decide`: nothing is written and nothing audited (the release
+    itself, allowed or refused, is). Only for an item the official may see (a refusal of that is audited)."""
+    visibility.visible_item(node, actor, item_id, "item.release.preview")
+    with node.store.unit_of_work(readonly=True) as uow:
+        _, request = _release_request(node, actor, uow, Release(item_id, to, via), node.clock(),
+                                      granted_consents(uow, node.party))
+    return decide(request, node.catalog)
+
+
+def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: datetime,
+                 granted: GrantedConsents) -> str:
+    item, request = _release_request(node, actor, uow, one, at, granted)
+    label = request.item
     decision = decide(request, node.catalog)
     seq = audit_decision(uow, at, actor, "item.release", item.id, decision)
     if not decision.allowed:
@@ -117,14 +135,10 @@ def _release_one(node: Node, actor: Actor, uow: UnitOfWork, one: Release, at: da
 
 def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
     """A holder passes a partner's item to a third party: only with the originator's written consent (R6.a)."""
-    require_partner(node, to)
     at = node.clock()
     with node.store.unit_of_work() as uow:
-        item = require_item(uow, item_id)
-        label = label_of(node, item)
-        granted = granted_consents(uow, label.originator)
-        request = Request(Action.DISCLOSE, at, actor.official, label, recipient=to, consents=granted.consents,
-                          item_id=item_ref(item))
+        item, granted, request = _disclose_request(node, actor, uow, item_id, to, at)
+        label = request.item
         decision = decide(request, node.catalog)
         seq = audit_decision(uow, at, actor, "item.disclose", item_id, decision)
         if decision.allowed:
@@ -141,6 +155,26 @@ def disclose(node: Node, actor: Actor, item_id: str, to: str) -> str:
     if not decision.allowed:
         raise refused(decision)
     return message_id
+
+
+def _disclose_request(node: Node, actor: Actor, uow: UnitOfWork, item_id: str, to: str,
+                      at: datetime) -> tuple[ItemRecord, GrantedConsents, Request]:
+    """The question a disclosure puts to the policy: the same for the disclosure and for its preview."""
+    require_partner(node, to)
+    item = require_item(uow, item_id)
+    label = label_of(node, item)
+    granted = granted_consents(uow, label.originator)
+    return item, granted, Request(Action.DISCLOSE, at, actor.official, label, recipient=to,
+                                  consents=granted.consents, item_id=item_ref(item))
+
+
+def preview_disclose(node: Node, actor: Actor, item_id: str, to: str) -> Decision:
+    """What the policy would answer to this disclosure now (R6.a): a what-if, written nowhere, as
+    `preview_release`."""
+    visibility.visible_item(node, actor, item_id, "item.disclose.preview")
+    with node.store.unit_of_work(readonly=True) as uow:
+        _, _, request = _disclose_request(node, actor, uow, item_id, to, node.clock())
+    return decide(request, node.catalog)
 
 
 def request_consent(node: Node, actor: Actor, item_id: str, to: str, purpose: str) -> str:

@@ -16,6 +16,7 @@ the composition root builds (`gsomia.feed.served.NodeFeed`) and hands to the API
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -91,6 +92,20 @@ class LiveFeed(HeldTracks, Protocol):
 
     async def originate(self, msg: TrackMessage) -> None:
         """Into the feed: sequenced, buffered, and on to subscribers and partners, each hop decided."""
+        ...
+
+    def watch(self, official: Official) -> AbstractAsyncContextManager[TrackWatch]:
+        """The tracks `official` may read (R7.2), as the feed delivers them to a subscriber: what the replay
+        buffer holds first, then live; each stream's read decided and audited by the feed's reader gate."""
+        ...
+
+
+class TrackWatch(Protocol):
+    """One official's view of the feed, while it is open (`LiveFeed.watch`)."""
+
+    async def next(self) -> list[TrackMessage]:
+        """The next messages this official may read: the buffered history on the first call, then as they
+        come (waits until there is one)."""
         ...
 
 
@@ -185,6 +200,13 @@ def visible_streams(node: Node, feed: HeldTracks, official: Official) -> list[St
                        msg.kind, msg.time)
             for msg in feed.newest_messages()
             if decide(Request(Action.READ, at, official, msg.label, item_id=msg.stream), node.catalog).allowed]
+
+
+def watch_tracks(node: Node, feed: LiveFeed, actor: Actor) -> AbstractAsyncContextManager[TrackWatch]:
+    """The feed as `actor` may read it (R7.2), for a screen that shows it live (the console's map). The
+    official is weighed as the register holds them now, and the feed re-reads the register while the
+    watch is open (a suspension stops the reads)."""
+    return feed.watch(registered(node, [actor.official])[actor.official.id])
 
 
 def open_replay_store(node: Node) -> ReplayStore:

@@ -23,6 +23,7 @@ from gsomia.services import access
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from gsomia.services.throttle import FailedAuthentications, TooManyFailures
 from gsomia.services.token_cache import cache_of
 from gsomia.storage.records import OfficialChange, OfficialRecord, TokenRecord
 from gsomia.storage.unit_of_work import UnitOfWork
@@ -157,12 +158,30 @@ def authenticate(node: Node, token: str, *, via: str = "api") -> Official:
     raise AuthenticationFailed()
 
 
-def audit_throttled(node: Node, caller: str, failures: int, window_s: float, *, via: str = "api") -> None:
-    """The moment a caller is turned away for failing too often (services/throttle.py): audited once."""
-    with node.store.unit_of_work() as uow:
-        append(uow, node.clock(), [draft(Actor(ANONYMOUS, via), "authenticate.throttled", None, rules=("R7.2",),
-                                        reasons=(f"{failures} failed authentications from {caller} within "
-                                                 f"{window_s:g} s: further attempts refused for a while",))])
+def authenticate_from(node: Node, token: str, address: str, throttle: FailedAuthentications, *,
+                      via: str = "api") -> Official:
+    """`authenticate`, for a caller at `address`: a token that worked from there a moment ago is taken
+    from the cache; any other is looked up only with a slot of the address's budget of failures
+    (services/throttle.py), else TooManyFailures, whose refusals are audited in aggregate."""
+    official = recently_authenticated(node, token)
+    if official is not None:
+        return official
+    digest = _digest(token)
+    try:
+        throttle.admit(address, digest)
+    except TooManyFailures:
+        refused = throttle.refusals_to_audit(address)
+        if refused is not None:
+            what = "turned away" if refused.first else "still turned away"
+            with node.store.unit_of_work() as uow:
+                append(uow, node.clock(), [draft(Actor(ANONYMOUS, via), "authenticate.throttled", None,
+                                                rules=("R7.2",), reasons=(
+                    f"{address} {what}: {refused.count} attempt(s) refused after {throttle.max_failures} failed"
+                    f" authentications within {throttle.window_s} s",))])
+        raise
+    official = authenticate(node, token, via=via)
+    throttle.succeeded(address, digest)
+    return official
 
 
 def recently_authenticated(node: Node, token: str) -> Official | None:
@@ -320,7 +339,8 @@ def _digest(token: str) -> str:
 
 
 __all__ = [
-    "KEEP", "IssuedToken", "OfficialChange", "OfficialRecord", "appoint", "authenticate", "bootstrap",
+    "KEEP", "IssuedToken", "OfficialChange", "OfficialRecord", "appoint", "authenticate", "authenticate_from",
+    "bootstrap",
     "check_bootstrap", "get", "history", "issue_token", "list_officials", "local_admin", "reinstate", "revoke",
     "suspend", "update",
 ]

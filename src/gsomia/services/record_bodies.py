@@ -59,11 +59,16 @@ class CompromiseResultBody:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointBody:
+    """A node's audit head, and (an anchor) the hashes of the entries since its previous anchor, 32 bytes
+    each from `first_seq` to `count`: the partner's copy of them detects a rewritten or cut trail."""
+
     record_type: ClassVar[str] = "audit-checkpoint"
     count: int
     head_hash: str
     at: str
     party: str
+    first_seq: int | None = None
+    hashes: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,7 @@ def sign(body: ConsentBody | CompromiseReportBody | CompromiseResultBody | Check
     return sign_record(body.record_type, to_map(body), signer=signer, at=at)
 
 
-def read(data: bytes, body_type: type[B], *, trusted: KeyDirectory) -> tuple[B, VerifiedRecord]:
+def read(data: bytes, body_type: type[B], *, trusted: KeyDirectory | KeyRing) -> tuple[B, VerifiedRecord]:
     """The record's body, typed, and who signed it when (InvalidRecord, or wire.Malformed)."""
     record = verify_record(data, trusted=trusted, expected_type=body_type.record_type)
     return from_map(body_type, record.body, body_type.record_type, more=body_type is ReceiptBody), record

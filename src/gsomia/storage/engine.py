@@ -20,6 +20,8 @@ is what lets `reclaim_erased` promise that destroyed content leaves no bytes beh
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
@@ -28,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SqliteSync = Literal["GROUP", "FULL", "NORMAL"]
+PRIVATE = 0o600  # the database holds sealed items, the register and the audit trail: its owner's alone
 READONLY = "gsomia_readonly"
 
 
@@ -46,6 +49,7 @@ def open_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", schema: st
 
 def _sqlite_engine(url: str, synchronous: SqliteSync) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 60})
+    private_on_connect(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -116,3 +120,24 @@ def reclaim_erased(engine: Engine, table: str = "items") -> bool:
                 conn.exec_driver_sql("RESET lock_timeout")
         return True
     return False
+
+
+def private_on_connect(engine: Engine) -> None:
+    """Before each connection is made (never earlier: opening an engine creates nothing), see that its
+    SQLite file exists with the owner's permissions only (`private_file`)."""
+    database = engine.url.database
+
+    @event.listens_for(engine, "do_connect")
+    def _private(*_args: Any) -> None:
+        private_file(database)
+
+
+def private_file(database: str | None) -> None:
+    """Create the database file readable and writable by its owner only, before SQLite does (it would use
+    the umask, typically 0644); SQLite gives its -wal and -shm files the database file's permissions."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    descriptor = os.open(database, os.O_CREAT | os.O_WRONLY, PRIVATE)
+    os.close(descriptor)
+    with contextlib.suppress(PermissionError):  # another owner's file: theirs to protect
+        os.chmod(database, PRIVATE)

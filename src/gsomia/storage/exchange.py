@@ -259,6 +259,11 @@ class ExchangeRepository:
         self._conn.execute(insert(t.peer_checkpoints).values(peer=peer, count=count, head_hash=head_hash,
                                                              record=record, received_at=at))
 
+    def peer_checkpoint_records(self, peer: str) -> list[bytes]:
+        """The signed checkpoints `peer` sent us, oldest first: what we give back when it asks."""
+        c = t.peer_checkpoints.c
+        return [bytes(row[0]) for row in self._conn.execute(select(c.record).where(c.peer == peer).order_by(c.id))]
+
     def peer_checkpoints(self, peer: str | None = None) -> list[tuple[str, int, str, datetime]]:
         query = select(t.peer_checkpoints.c.peer, t.peer_checkpoints.c["count"], t.peer_checkpoints.c.head_hash,
                        t.peer_checkpoints.c.received_at).order_by(t.peer_checkpoints.c.id)

@@ -30,6 +30,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.expression import ClauseElement
 
 from gsomia.storage import tables as t
+from gsomia.storage.engine import private_on_connect
 from gsomia.storage.records import Stored, StreamOrigin, Unsaved
 
 _STREAM = select(t.feed_streams).where(t.feed_streams.c.stream == bindparam("stream"))
@@ -152,6 +153,7 @@ def replay_store_in(engine: Engine) -> ReplayStore:
 def open_replay_file(path: str | Path) -> ReplayStore:
     """The replay store in a SQLite file of its own, its tables created if need be (WAL, synchronous=NORMAL)."""
     engine = create_engine(f"sqlite:///{path}")
+    private_on_connect(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -126,3 +126,15 @@ class Unsaved:
 
     def __bool__(self) -> bool:
         return bool(self.frames or self.labels or self.positions)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSessionRecord:
+    """A console session as stored: the SHA-256 of its secret, never the secret."""
+
+    id_hash: str
+    official_id: str
+    token_hash: str
+    created_at: datetime
+    last_seen: datetime
+    flash: tuple[str, ...] = ()

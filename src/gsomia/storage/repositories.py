@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from gsomia.domain.officials import Official, OfficialStatus, Role
 from gsomia.domain.schemes import Classification
@@ -203,9 +204,16 @@ class ItemsRepository:
                 for e in events])
 
     def events(self, item_id: str) -> list[ItemEvent]:
+        return self._events(t.item_events.c.item_id == item_id)
+
+    def events_of_kind(self, *kinds: str, limit: int = 10_000) -> list[ItemEvent]:
+        """Every item's events of these kinds, oldest first (e.g. the recalls and the certificates answering them)."""
+        return self._events(t.item_events.c.kind.in_(kinds), limit)
+
+    def _events(self, where: ColumnElement[bool], limit: int | None = None) -> list[ItemEvent]:
         c = t.item_events.c
         query = select(c.item_id, c.at, c.actor_id, c.kind, c.counterparty, c.detail, c.receipt,
-                       c.audit_seq).where(c.item_id == item_id).order_by(c.id)
+                       c.audit_seq).where(where).order_by(c.id).limit(limit)
         return [ItemEvent(*row) for row in self._conn.execute(query)]
 
 
@@ -294,6 +302,16 @@ class AuditRepository:
         c = t.audit_checkpoints.c
         query = select(c.count, c.head_hash, c.at, c.key_id, c.signature).order_by(c.count, c.id)
         return [Checkpoint(int(r[0]), r[1], r[2], r[3], bytes(r[4])) for r in self._conn.execute(query)]
+
+    def last_checkpoint_count(self) -> int:
+        """How many entries the newest checkpoint covers (0: none yet)."""
+        return int(self._conn.execute(select(func.max(t.audit_checkpoints.c["count"]))).scalar() or 0)
+
+    def entry_hashes(self, first: int, last: int) -> list[str]:
+        """The stored hashes of entries first..last, in order (what partners keep copies of)."""
+        c = t.audit_entries.c
+        query = select(c.entry_hash).where(c.seq >= first, c.seq <= last).order_by(c.seq)
+        return [str(row[0]) for row in self._conn.execute(query)]
 
 
 def entry_from_raw(row: RawEntry) -> AuditEntry:

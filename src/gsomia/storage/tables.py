@@ -307,4 +307,22 @@ feed_positions = Table(
 
 REPLAY_TABLES = (feed_chunks, feed_labels, feed_positions)
 
+# --- the security officer's web console ----------------------------------------------------------------
+
+# Signed-in browser sessions, kept server-side so that every worker process of a node sees the same ones
+# (storage/console.py). Only the SHA-256 of the session's secret is stored; the secret lives in the
+# browser's HttpOnly cookie. A session is bound to the token it was opened with and ends when that token or
+# its official stops being valid, when it is idle too long, or at sign-out.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("official_id", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("flash", Text, nullable=True),  # JSON list of messages for the next page, then cleared
+    Index("ix_console_sessions_last_seen", "last_seen"),
+)
+
 GENESIS_HASH = "0" * 64

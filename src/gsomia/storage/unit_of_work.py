@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from gsomia.storage.console import ConsoleSessionsRepository
 from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
 from gsomia.storage.exchange import Enqueued, ExchangeRepository
 from gsomia.storage.feed import FeedStreamsRepository
@@ -29,6 +30,7 @@ class UnitOfWork:
     audit: AuditRepository
     exchange: ExchangeRepository
     feed_streams: FeedStreamsRepository
+    console_sessions: ConsoleSessionsRepository
     # True when this is a savepoint of the node's writer batch (Store.batch): the writes are kept or
     # dropped together just the same, and made durable by the batch's one commit before anyone is answered.
     in_batch: bool = False
@@ -153,7 +155,8 @@ class Store:
                 conn.execution_options(**{READONLY: True})
             with conn.begin():
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
-                                 ExchangeRepository(conn), FeedStreamsRepository(conn))
+                                 ExchangeRepository(conn), FeedStreamsRepository(conn),
+                                 ConsoleSessionsRepository(conn))
 
     def reclaim_erased(self, table: str = "items") -> bool:
         """`engine.reclaim_erased` after the erasing commit. Never inside a batch: its open transaction

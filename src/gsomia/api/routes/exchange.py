@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import decision_parts, responses, status_and_code
-from gsomia.api.schemas import ErrorBody
+from gsomia.api.schemas import ErrorBody, Instant
 from gsomia.services import delivery, exchange, listings
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry
 
@@ -52,14 +52,14 @@ class ConsentRequestIn(BaseModel):
 
 
 class ConsentAnswerIn(BaseModel):
-    until: datetime | None = None
+    until: Instant | None = None
     reason: str = Field("", max_length=2000)
 
 
 class StandingConsentIn(BaseModel):
     to: Party
     topics: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=50)
-    until: datetime | None = None
+    until: Instant | None = None
     purpose: str = Field(min_length=1, max_length=2000)
 
 
