@@ -93,6 +93,11 @@ def test_originate_read_copy_reclassify_and_refusals(node: Path, tmp_path: Path)
     out = tmp_path / "content.bin"
     run("items", "read", item, "--data", str(node), "--out", str(out), token=reader)
     assert out.read_bytes() == SECRET and stat.S_IMODE(out.stat().st_mode) == 0o600
+    read = json.loads(invoke("items", "read", item, "--data", str(node), "--json", token=reader).stdout)
+    assert base64.b64decode(read["content_base64"]) == SECRET and read["banner"].startswith("SECRET//")
+    written = json.loads(invoke("items", "read", item, "--data", str(node), "--json", "--out", str(out),
+                                token=reader).stdout)
+    assert written["content_base64"] is None and written["out"] == str(out)
 
     refused = run("items", "read", item, "--data", str(node), token=low, code=3)
     assert "refused (R7.2" in refused and "below the item's SECRET" in refused and SECRET.decode() not in refused
@@ -139,7 +144,7 @@ def test_destroy_gives_a_certificate_that_verifies_offline(node: Path, tmp_path:
     tampered = tmp_path / "tampered.cbor"
     tampered.write_bytes(certificate.read_bytes().replace(b"crypto-erase", b"crypto-erasE"))
     assert "INVALID" in run("verify", str(tampered), "--key", str(public), code=1)
-    assert "destroyed" in run("items", "read", item, "--data", str(node), token=reader, code=2)
+    assert "destroyed" in run("items", "read", item, "--data", str(node), token=reader, code=5)
 
     other = json.loads(originate(node, reader, "--json"))["id"]
     printed = run("items", "destroy", other, "--method", "crypto-erase", "--reason", "done", "--data", str(node))

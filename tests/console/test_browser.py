@@ -24,10 +24,11 @@ from tests.federation.harness import PASSPHRASE, RunningNode, start, stop_all, w
 
 from gsomia.crypto import PublicKeys, export_public, verify_record
 from gsomia.demo.loopback import LoopbackNode, create_federation
-from gsomia.demo.missile_warning import LABEL, track_json
+from gsomia.demo.missile_warning import LABEL
 from gsomia.domain.labels import Label
 from gsomia.domain.schemes import Classification
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
+from gsomia.services.feed_posts import track_dict
 
 pytestmark = pytest.mark.slow
 
@@ -299,7 +300,7 @@ def _launch(stream: str) -> list[dict[str, Any]]:
     latency is the system's, not the simulation's)."""
     label = Label("KOR", "KOR", Classification("KOR", "II"), frozenset({"KOR", "USA", "JPN"}), frozenset({TOPIC}),
                   "missile warning", datetime.now(timezone.utc))
-    return [track_json(m) for m in ballistic_track(scenario_for_seed(5), TrackSource(label, stream, rate_hz=0.5),
+    return [track_dict(m) for m in ballistic_track(scenario_for_seed(5), TrackSource(label, stream, rate_hz=0.5),
                                                    time.time(), seed=5)]
 
 

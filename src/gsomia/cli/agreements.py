@@ -9,33 +9,22 @@
     confirm EVENT | reject EVENT --reason TEXT --data DIR                   answering a partner's event
     versions ID --data DIR        our version of the agreement, and where each partner's differs
 
-Exit codes as for every node command: 0 done, 1 the node is unavailable, 2 bad input, 3 refused.
+Exit codes as for every command (cli/options.py). Each command imports its work as it runs
+(agreement_views.py and the services): `gsomia --help` builds every command and must stay light.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from gsomia.cli.common import catalog, clear_errors, console, print_json
-from gsomia.cli.node import DataOption, acting, clean_errors, fail, opened, opened_node
-from gsomia.domain.catalog import Catalog
-from gsomia.domain.errors import DomainError
-from gsomia.domain.timeutil import format_instant, parse_date, parse_instant
-from gsomia.services import agreement_events
-from gsomia.services.agreement_events import EventView
-from gsomia.services.agreements import agreement_dict, status_dict
+from gsomia.cli.options import DataOption, JsonOption
 
 agreements_app = typer.Typer(help="The agreements this node enforces, and their life.", no_args_is_help=True)
 
 AtOption = Annotated[Optional[str], typer.Option("--at", help="ISO 8601 time (default: now)")]  # noqa: UP007
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 # No GSOMIA_DATA here: without --data these commands answer from the shipped data, whatever the shell holds.
 NodeOption = Annotated[Optional[Path], typer.Option(  # noqa: UP007
     "--data", help="A node's data directory: answer as its agreement events make the agreements.")]
@@ -44,32 +33,16 @@ Reference = Annotated[str, typer.Option("--reference", help="The document: a not
 Decided = Annotated[Optional[str], typer.Option("--decided", help="When the party decided it, if another day")]  # noqa: UP007
 
 
-def _at(text: str | None) -> datetime:
-    with clear_errors():
-        return parse_instant(text) if text else datetime.now(timezone.utc)
-
-
-@contextmanager
-def catalog_of(data: Path | None) -> Iterator[Catalog]:
-    """The shipped catalogue, or (with a node's directory) the node's, as its agreement events make it."""
-    if data is None:
-        yield catalog()
-        return
-    with opened(data) as node:
-        yield node.catalog
-
-
-def _day(text: str | None, what: str) -> date | None:
-    try:
-        return None if text is None else parse_date(text)
-    except DomainError as bad:
-        fail(f"{what}: {bad}")
-
-
 @agreements_app.command("list")
 def list_agreements(at: AtOption = None, as_json: JsonOption = False, data: NodeOption = None) -> None:
     """Every agreement, with its condition at a time."""
-    when = _at(at)
+    from rich.table import Table
+
+    from gsomia.cli.agreement_views import at_time, catalog_of
+    from gsomia.cli.common import console, print_json
+    from gsomia.services.agreements import agreement_dict, status_dict
+
+    when = at_time(at)
     with catalog_of(data) as known:
         rows = [(a, known.status(a, when)) for a in known.agreements]
     if as_json:
@@ -88,6 +61,12 @@ def list_agreements(at: AtOption = None, as_json: JsonOption = False, data: Node
 @agreements_app.command("show")
 def show(agreement_id: str, as_json: JsonOption = False, data: NodeOption = None) -> None:
     """One agreement in full: parties, scope, table, paths, life, notices."""
+    from rich.table import Table
+
+    from gsomia.cli.agreement_views import catalog_of
+    from gsomia.cli.common import clear_errors, console, print_json
+    from gsomia.services.agreements import agreement_dict
+
     with catalog_of(data) as known, clear_errors():
         a, version, schemes = known.agreement(agreement_id), known.version(agreement_id), known.schemes
     if as_json:
@@ -117,7 +96,11 @@ def show(agreement_id: str, as_json: JsonOption = False, data: NodeOption = None
 @agreements_app.command("status")
 def status(agreement_id: str, at: AtOption = None, as_json: JsonOption = False, data: NodeOption = None) -> None:
     """The agreement's condition at a time: not yet in force, in force (notice pending/suspended), terminated."""
-    when = _at(at)
+    from gsomia.cli.agreement_views import at_time, catalog_of
+    from gsomia.cli.common import clear_errors, console, print_json
+    from gsomia.services.agreements import status_dict
+
+    when = at_time(at)
     with catalog_of(data) as known, clear_errors():
         a = known.agreement(agreement_id)
         s = known.status(a, when)
@@ -140,32 +123,6 @@ def status(agreement_id: str, at: AtOption = None, as_json: JsonOption = False, 
 # --- events ------------------------------------------------------------------------------------------------
 
 
-def event_dict(view: EventView) -> dict[str, Any]:
-    r = view.record
-    return {"id": r.id, "agreement": r.agreement, "kind": r.kind, "by": r.by_party, "given": r.given.isoformat(),
-            "decided": r.decided.isoformat() if r.decided else None, "reference": r.reference, "notice": r.notice,
-            "amendment": view.amendment, "origin": r.origin, "recorded_by": r.recorded_by,
-            "recorded_at": format_instant(r.recorded_at), "digest": r.digest, "state": r.state, "applied": r.applied,
-            "decided_by": r.decided_by, "decided_at": format_instant(r.decided_at) if r.decided_at else None,
-            "reason": r.reason, "answers": [{"party": a.party, "confirmed": a.confirmed, "reason": a.reason,
-                                             "at": format_instant(a.at)} for a in view.answers]}
-
-
-def _print_event(view: EventView, as_json: bool) -> None:
-    if as_json:
-        print_json(event_dict(view))
-        return
-    r = view.record
-    console.print(f"[bold]{r.id}[/]: {r.kind} of {r.agreement} by {r.by_party}, given {r.given}"
-                  + (f" (decided {r.decided})" if r.decided else "") + f"; reference {r.reference}", highlight=False,
-                  soft_wrap=True)
-    console.print(f"state: [bold]{r.state}[/] ({'applied here' if r.applied else 'not applied here'});"
-                  f" recorded by {r.origin} ({r.recorded_by}) at {format_instant(r.recorded_at)}", highlight=False,
-                  soft_wrap=True)
-    for a in view.answers:
-        console.print(f"{a.party}: {'confirmed' if a.confirmed else 'rejected: ' + a.reason}", highlight=False)
-
-
 @agreements_app.command("notice")
 def notice(agreement_id: str, data: DataOption,
            by: Annotated[str, typer.Option("--by", help="The party that gave it, e.g. KOR")],
@@ -178,13 +135,17 @@ def notice(agreement_id: str, data: DataOption,
            as_json: JsonOption = False) -> None:
     """The security officer records a notice (R21.3): signed, audited, applied here at once, proposed to the
     other parties of the agreement."""
-    given_on, decided_on = _day(given, "--given"), _day(decided, "--decided")
+    from gsomia.cli.agreement_views import day, print_event
+    from gsomia.cli.node import acting, clean_errors, opened_node
+    from gsomia.services import agreement_events
+
+    given_on, decided_on = day(given, "--given"), day(decided, "--decided")
     assert given_on is not None
     with opened_node(data) as node, clean_errors():
         view = agreement_events.record_notice(node, acting(node), agreement_id, by=by.strip().upper(),
                                               kind=kind.strip().lower(), given=given_on, reference=reference,
                                               decided=decided_on, notice=notice_id)
-    _print_event(view, as_json)
+    print_event(view, as_json)
 
 
 @agreements_app.command("amend")
@@ -197,30 +158,31 @@ def amend(agreement_id: str, data: DataOption,
               "--highest", help="The new highest level: CONFIDENTIAL, SECRET or TOP_SECRET")] = None,
           as_json: JsonOption = False) -> None:
     """The security officer records an amendment in force (R21.2): applied here at once, proposed to the others."""
-    given_on, decided_on = _day(given, "--given"), _day(decided, "--decided")
+    from gsomia.cli.agreement_views import day, equivalence_row, print_event
+    from gsomia.cli.node import acting, clean_errors, opened_node
+    from gsomia.services import agreement_events
+
+    given_on, decided_on = day(given, "--given"), day(decided, "--decided")
     assert given_on is not None
-    rows = [_row(text) for text in add_row or ()]
+    rows = [equivalence_row(text) for text in add_row or ()]
     with opened_node(data) as node, clean_errors():
         view = agreement_events.record_amendment(node, acting(node), agreement_id, given=given_on,
                                                  reference=reference, decided=decided_on, add_rows=rows,
                                                  highest_tier=highest.strip().upper() if highest else None)
-    _print_event(view, as_json)
-
-
-def _row(text: str) -> dict[str, Any]:
-    """`TOP_SECRET:KOR=I,JPN=KIMITSU` (a party's several codes joined by `/`) → a row as data."""
-    tier, _, rest = text.partition(":")
-    pairs = [part.partition("=") for part in rest.split(",") if part.strip()]
-    if not tier.strip() or not pairs or any(not sep or not codes.strip() for _, sep, codes in pairs):
-        fail(f"--add-row {text!r}: write TIER:PARTY=CODE,PARTY=CODE (e.g. TOP_SECRET:KOR=I,JPN=KIMITSU)")
-    return {"tier": tier.strip().upper(),
-            **{party.strip().upper(): [c.strip() for c in codes.split("/")] for party, _, codes in pairs}}
+    print_event(view, as_json)
 
 
 @agreements_app.command("events")
 def events(agreement_id: str, data: DataOption, as_json: JsonOption = False) -> None:
     """Every event of the agreement held by the node: recorded (ours), proposed (a partner's, awaiting our
     security officer), confirmed, rejected; with the other parties' answers."""
+    from rich.table import Table
+
+    from gsomia.cli.agreement_views import event_dict
+    from gsomia.cli.common import console, print_json
+    from gsomia.cli.node import acting, clean_errors, opened
+    from gsomia.services import agreement_events
+
     with opened(data) as node, clean_errors():
         views = agreement_events.events(node, acting(node), agreement_id)
     if as_json:
@@ -239,9 +201,13 @@ def events(agreement_id: str, data: DataOption, as_json: JsonOption = False) -> 
 @agreements_app.command("confirm")
 def confirm(event_id: str, data: DataOption, as_json: JsonOption = False) -> None:
     """The security officer confirms a partner's proposed event: applied here from now on."""
+    from gsomia.cli.agreement_views import print_event
+    from gsomia.cli.node import acting, clean_errors, opened_node
+    from gsomia.services import agreement_events
+
     with opened_node(data) as node, clean_errors():
         view = agreement_events.confirm(node, acting(node), event_id)
-    _print_event(view, as_json)
+    print_event(view, as_json)
 
 
 @agreements_app.command("reject")
@@ -249,14 +215,23 @@ def reject(event_id: str, data: DataOption,
            reason: Annotated[str, typer.Option("--reason", help="Why: it goes back to the recording node")],
            as_json: JsonOption = False) -> None:
     """The security officer rejects a partner's proposed event, with the reason its node is told."""
+    from gsomia.cli.agreement_views import print_event
+    from gsomia.cli.node import acting, clean_errors, opened_node
+    from gsomia.services import agreement_events
+
     with opened_node(data) as node, clean_errors():
         view = agreement_events.reject(node, acting(node), event_id, reason)
-    _print_event(view, as_json)
+    print_event(view, as_json)
 
 
 @agreements_app.command("versions")
 def versions(agreement_id: str, data: DataOption, as_json: JsonOption = False) -> None:
     """The node's version of the agreement (baseline + applied events) and where each partner's differs."""
+    from gsomia.cli.common import console, print_json
+    from gsomia.cli.node import acting, clean_errors, opened
+    from gsomia.domain.timeutil import format_instant
+    from gsomia.services import agreement_events
+
     with opened(data) as node, clean_errors():
         found = agreement_events.versions(node, acting(node), agreement_id)
     ours = found.ours

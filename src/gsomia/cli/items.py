@@ -1,44 +1,42 @@
-"""`gsomia items ...`: the item registry (R6.f): inventory, one item, its custody and distribution;
-and handling as the policy allows: originate, read, copy, destroy (signed certificate), reclassify.
+"""`gsomia items ...`: the item registry (R6.f): inventory, one item, its custody and distribution; and
+handling as the policy allows: originate, read, copy, destroy (signed certificate), reclassify. The
+cross-border actions on an item (release, disclose, recall, compromise) are in `exchange.py`.
 
-Exit codes: 0 done, 1 the node is unavailable, 2 bad input, 3 refused (the decision's rules and
-reasons are printed). Content goes in through --file or standard input and out through --out or
-standard output; it is never echoed, logged or put in an error message.
+Content goes in through --file or standard input and out through --out or standard output; it is never
+echoed, logged or put in an error message. Exit codes: options.py.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from gsomia.cli.node import (
+from gsomia.cli.options import (
+    Classification,
     DataOption,
     JsonOption,
-    acting,
-    clean_errors,
-    err,
-    fail,
-    opened,
-    opened_node,
-    out,
-    print_fields,
-    print_json,
+    Purpose,
+    Rel,
+    Topics,
+    WideOption,
+    group,
+    words,
 )
-from gsomia.domain.labels import Label
-from gsomia.domain.schemes import Schemes
-from gsomia.domain.timeutil import format_instant
-from gsomia.services import handling, items
 
-app = typer.Typer(help="The item registry (R6.f).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from gsomia.services.items import ItemRecord
+
+app = group("The item registry (R6.f), handling, and the cross-border actions on an item.")
+
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id (for scripts).")]
 
 
-def _as_json(i: items.ItemRecord) -> dict[str, object]:
+def item_json(i: ItemRecord) -> dict[str, object]:
+    from gsomia.domain.timeutil import format_instant
+
     return {"id": i.id, "origin": i.origin, "originator": i.originator, "classification": i.classification,
             "national_marking": i.national_marking, "releasable_to": list(i.releasable_to),
             "topics": list(i.topics), "purpose": i.purpose, "state": i.state, "custodian": i.custodian,
@@ -48,102 +46,101 @@ def _as_json(i: items.ItemRecord) -> dict[str, object]:
 
 
 @app.command("list")
-def list_(data: DataOption, state: Annotated[str | None, typer.Option()] = None,
-          limit: Annotated[int, typer.Option(min=1)] = 1000, as_json: JsonOption = False) -> None:
+def list_(data: DataOption, state: Annotated[str | None, typer.Option(help="held, released or destroyed")] = None,
+          limit: Annotated[int, typer.Option(min=1)] = 1000, as_json: JsonOption = False,
+          wide: WideOption = False) -> None:
     """The inventory."""
-    with opened(data) as node, clean_errors():
-        found = items.list_items(node, acting(node), state=state, limit=limit)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import print_json, print_table
+    from gsomia.services import items
+
+    with session(data) as (node, actor):
+        found = items.list_items(node, actor, state=state, limit=limit)
     if as_json:
-        print_json([_as_json(i) for i in found])
+        print_json([item_json(i) for i in found])
         return
-    table = Table("id", "classification", "originator", "state", "custodian", "location")
-    for i in found:
-        table.add_row(i.id, i.classification, i.originator, i.state, i.custodian, i.location)
-    out.print(table)
+    print_table(("id", "classification", "originator", "state", "custodian", "location", "origin ref"),
+                [(i.id, i.classification, i.originator, i.state, i.custodian, i.location, i.origin_ref)
+                 for i in found], ids=("id", "origin ref"), wide=wide, empty="no items")
 
 
 @app.command()
 def show(data: DataOption, item_id: str, as_json: JsonOption = False) -> None:
     """One item's identification, label fields, state and custody."""
-    with opened(data) as node, clean_errors():
-        item = items.get_item(node, acting(node), item_id)
-    print_fields(_as_json(item), as_json)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import print_fields
+    from gsomia.services import items
+
+    with session(data) as (node, actor):
+        item = items.get_item(node, actor, item_id)
+    print_fields(item_json(item), as_json)
 
 
 @app.command()
-def history(data: DataOption, item_id: str, as_json: JsonOption = False) -> None:
+def history(data: DataOption, item_id: str, as_json: JsonOption = False, wide: WideOption = False) -> None:
     """Custody and distribution history: originated/received, released, receipts, copies, destruction."""
-    with opened(data) as node, clean_errors():
-        events = items.item_history(node, acting(node), item_id)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import print_json, print_table
+    from gsomia.domain.timeutil import format_instant
+    from gsomia.services import items
+
+    with session(data) as (node, actor):
+        events = items.item_history(node, actor, item_id)
     rows = [{"at": format_instant(e.at), "kind": e.kind, "by": e.actor_id, "counterparty": e.counterparty,
              "detail": e.detail, "receipt": e.receipt is not None, "audit_seq": e.audit_seq} for e in events]
     if as_json:
         print_json(rows)
         return
-    table = Table("at", "kind", "by", "counterparty", "detail", "audit seq")
-    for r in rows:
-        table.add_row(str(r["at"]), str(r["kind"]), str(r["by"]), str(r["counterparty"] or "-"),
-                      str(r["detail"]), str(r["audit_seq"]))
-    out.print(table)
-
-
-def _parties(schemes: Schemes, values: list[str] | None) -> frozenset[str]:
-    return frozenset(schemes.require_party(p.strip().upper()) for v in values or () for p in v.split(",") if p.strip())
-
-
-def _words(values: list[str] | None) -> frozenset[str]:
-    return frozenset(t.strip() for v in values or () for t in v.split(",") if t.strip())
+    print_table(("at", "kind", "by", "counterparty", "detail", "audit seq"),
+                [(r["at"], r["kind"], r["by"], r["counterparty"], r["detail"], r["audit_seq"]) for r in rows],
+                ids=("at", "by"), wide=wide, empty="no events")
 
 
 def _content(file: Path | None) -> bytes:
+    from gsomia.cli.output import fail
+
     if file is not None:
         try:
             return file.read_bytes()
         except OSError as bad:
             fail(f"{file}: {bad.strerror}")
     if sys.stdin.isatty():
-        fail("give the content with --file F or on standard input")
+        fail("give the content with --file FILE or on standard input")
     return sys.stdin.buffer.read()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Written 0600 from creation on: content and certificates are nobody else's business."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-    except OSError as bad:
-        fail(f"{path}: {bad.strerror}")
 
 
 @app.command()
 def originate(
-    data: DataOption,
-    classification: Annotated[str, typer.Option(help="This party's marking, e.g. KOR:II.")],
-    purpose: Annotated[str, typer.Option(help="What the item is provided for (R6.b).")],
-    topics: Annotated[list[str], typer.Option("--topics", "--topic", help="Topics, comma-separated or repeated.")],
-    rel: Annotated[list[str] | None, typer.Option("--rel", help="Releasable to, e.g. USA,JPN.")] = None,
+    data: DataOption, classification: Classification, purpose: Purpose, topics: Topics, rel: Rel = None,
     file: Annotated[Path | None, typer.Option("--file", help="The content (default: standard input).")] = None,
     location: Annotated[str, typer.Option(help="Where the item is kept (R6.f).")] = "registry",
     rights_note: Annotated[str, typer.Option(help="Intellectual-property note (R6.d).")] = "",
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a new item of this party; its content is sealed at rest before it is stored."""
+    """Register a new item of this party from --file (or standard input); sealed at rest before it is stored."""
+    from gsomia.cli.node import session
+    from gsomia.cli.output import fail, out, print_json
+    from gsomia.domain.labels import Label
+    from gsomia.services import handling
+
     content = _content(file)
     if not content:
         fail("the content is empty")
-    with opened_node(data) as node, clean_errors():
+    with session(data, keys=True) as (node, actor):
         schemes = node.schemes
+        parties = frozenset(schemes.require_party(p.upper()) for p in words(rel))
         label = Label(originator=node.party, policy=node.party, classification=schemes.parse(classification),
-                      releasable_to=_parties(schemes, rel) | {node.party}, topics=_words(topics), purpose=purpose,
+                      releasable_to=parties | {node.party}, topics=frozenset(words(topics)), purpose=purpose,
                       created_at=node.clock(), rights_note=rights_note)
-        item = handling.originate(node, acting(node), label, content, location=location)
+        item = handling.originate(node, actor, label, content, location=location)
         banner = label.banner(schemes)
     if as_json:
-        print_json({**_as_json(item), "banner": banner})
-        return
-    out.print(f"{item.id} {banner} ({item.classification}) registered at {item.location}", highlight=False)
+        print_json({**item_json(item), "banner": banner})
+    elif quiet:
+        sys.stdout.write(item.id + "\n")
+    else:
+        out().print(f"{item.id} {banner} ({item.classification}) registered at {item.location}")
 
 
 @app.command()
@@ -151,20 +148,33 @@ def read(
     data: DataOption, item_id: str,
     output: Annotated[Path | None, typer.Option("--out", help="Write the content here (default: stdout).")] = None,
     purpose: Annotated[str | None, typer.Option(help="The purpose of this use (R6.b).")] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """The item's content, if the policy lets you read it; the read is audited either way."""
-    with opened_node(data) as node, clean_errors():
-        item, content = handling.read(node, acting(node), item_id, purpose=purpose)
+    """The item's content, if the policy lets you read it; the read is audited either way. With --json, its
+    marking, and the content in base64 unless it went to --out."""
+    import base64
+
+    from gsomia.cli.node import session
+    from gsomia.cli.output import err, print_json, write_private
+    from gsomia.domain.labels import Label
+    from gsomia.services import handling
+
+    with session(data, keys=True) as (node, actor):
+        item, content = handling.read(node, actor, item_id, purpose=purpose)
         marking = Label.from_canonical(item.label_bytes, node.schemes)
         banner = marking.banner(node.schemes)
         if marking.dual_marked:
             banner += " | " + marking.dual_marking(node.schemes)
-    err.print(f"{item.id}: {banner}", highlight=False)  # the marking goes with the content (R4.4)
+    if output is not None:
+        write_private(output, content)
+    if as_json:  # the content in the JSON only when it was not written to --out
+        print_json({"id": item.id, "banner": banner, "out": str(output) if output is not None else None,
+                    "content_base64": None if output is not None else base64.b64encode(content).decode()})
+        return
+    err().print(f"{item.id}: {banner}")  # the marking goes with the content (R4.4)
     if output is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
-    else:
-        _write_private(output, content)
 
 
 @app.command()
@@ -175,12 +185,16 @@ def copy(
     as_json: JsonOption = False,
 ) -> None:
     """Reproduce or translate an item (Art. 16): a new item with the same markings (R4.5)."""
-    with opened_node(data) as node, clean_errors():
-        made = handling.copy(node, acting(node), item_id, translate=translate, reason=reason, location=location)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import out, print_json
+    from gsomia.services import handling
+
+    with session(data, keys=True) as (node, actor):
+        made = handling.copy(node, actor, item_id, translate=translate, reason=reason, location=location)
     if as_json:
-        print_json(_as_json(made))
+        print_json(item_json(made))
         return
-    out.print(f"{made.id}: {made.origin} of {item_id}, {made.classification}, at {made.location}", highlight=False)
+    out().print(f"{made.id}: {made.origin} of {item_id}, {made.classification}, at {made.location}")
 
 
 @app.command()
@@ -190,16 +204,27 @@ def destroy(
     reason: Annotated[str, typer.Option(help="Why it is no longer needed (R6.h).")],
     certificate_out: Annotated[Path | None, typer.Option(
         "--certificate-out", help="Write the signed certificate here (default: base64 on stdout).")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Destroy an item (Art. 13): erase its content; a destruction certificate signed by this node results."""
-    with opened_node(data) as node, clean_errors():
-        certificate = handling.destroy(node, acting(node), item_id, method=method, reason=reason)
-    err.print(f"{item_id} destroyed; certificate {handling.certificate_digest(certificate)}"
-              " (check it with `gsomia verify FILE --key PUBLIC.json`)", highlight=False)
+    import base64
+
+    from gsomia.cli.node import session
+    from gsomia.cli.output import err, print_json, write_private
+    from gsomia.services import handling
+
+    with session(data, keys=True) as (node, actor):
+        certificate = handling.destroy(node, actor, item_id, method=method, reason=reason)
+    digest = handling.certificate_digest(certificate)
+    if certificate_out is not None:
+        write_private(certificate_out, certificate)
+    if as_json:
+        print_json({"item_id": item_id, "certificate_digest": digest, "certificate_base64":
+                    None if certificate_out else base64.b64encode(certificate).decode()})
+        return
+    err().print(f"{item_id} destroyed; certificate {digest} (check it with `gsomia verify FILE --key PUBLIC.json`)")
     if certificate_out is None:
         sys.stdout.write(base64.b64encode(certificate).decode() + "\n")
-    else:
-        _write_private(certificate_out, certificate)
 
 
 @app.command()
@@ -210,10 +235,13 @@ def reclassify(
     as_json: JsonOption = False,
 ) -> None:
     """Change the classification of one of this party's items (R6.g); its copies here follow."""
-    with opened_node(data) as node, clean_errors():
-        new = node.schemes.parse(classification)
-        item = handling.reclassify(node, acting(node), item_id, new, reason=reason)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import out, print_json
+    from gsomia.services import handling
+
+    with session(data, keys=True) as (node, actor):
+        item = handling.reclassify(node, actor, item_id, node.schemes.parse(classification), reason=reason)
     if as_json:
-        print_json(_as_json(item))
+        print_json(item_json(item))
         return
-    out.print(f"{item.id} is now {item.classification}", highlight=False)
+    out().print(f"{item.id} is now {item.classification}")

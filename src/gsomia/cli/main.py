@@ -1,44 +1,45 @@
-"""`gsomia` command line: one Typer app; each concern mounts its own sub-app here."""
+"""`gsomia` command line: one Typer app; each concern mounts its own commands here.
+
+Start-up is kept light: this module and the command modules it mounts import only Typer and the standard
+library (a test checks it), and each command imports what it needs as it runs, so `gsomia --help` or
+`gsomia decide` never loads the server, the database layer or the crypto. Help is plain text
+(`rich_markup_mode=None`): Rich's help formatter alone would cost more than Typer's whole import. Output of
+the commands themselves still goes through Rich (cli/output.py). Exit codes: cli/options.py.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from gsomia.cli import agreements, audit, decide, demo, exchange, feed, items, keys, messages, node_commands, officials
+from gsomia.cli import serve as serve_commands
+
 app = typer.Typer(
     name="gsomia",
-    help="Exchange classified military information under the GSOMIAs and TISA.",
+    help="Exchange classified military information under the GSOMIAs and TISA. Exit codes: 0 done, "
+         "1 unavailable, 2 bad input, 3 refused, 4 not found, 5 conflict.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
-from gsomia.cli.agreements import agreements_app  # noqa: E402
-from gsomia.cli.decide import decide_command  # noqa: E402
+app.command("init")(node_commands.init)
+app.command("migrate")(node_commands.migrate)
+app.command("health")(node_commands.health)
+app.command("whoami")(node_commands.whoami)
+app.command("serve")(serve_commands.serve_command)
+app.command("demo")(demo.demo_command)
+app.command("decide")(decide.decide_command)
+app.command("verify")(keys.verify_command)
+app.command("outbox")(messages.outbox)
+app.command("inbox")(messages.inbox)
 
-app.add_typer(agreements_app, name="agreements")
-app.command("decide")(decide_command)
-
-from gsomia.cli import audit as audit_cli  # noqa: E402
-from gsomia.cli import items as items_cli  # noqa: E402
-from gsomia.cli import officials as officials_cli  # noqa: E402
-from gsomia.cli.node import init as init_command  # noqa: E402
-from gsomia.cli.node import migrate as migrate_command  # noqa: E402
-
-app.command("init")(init_command)
-app.command("migrate")(migrate_command)
-app.add_typer(officials_cli.app, name="officials")
-app.add_typer(items_cli.app, name="items")
-app.add_typer(audit_cli.app, name="audit")
-
-from gsomia.cli.keys import keys_app, verify_command  # noqa: E402
-
-app.add_typer(keys_app, name="keys")
-app.command("verify")(verify_command)
-
-from gsomia.cli.demo import demo_command  # noqa: E402
-
-app.command("demo")(demo_command)
-
-from gsomia.cli.serve import peers_app, serve_command  # noqa: E402
-
-app.command("serve")(serve_command)
-app.add_typer(peers_app, name="peers")
+app.add_typer(agreements.agreements_app, name="agreements")
+app.add_typer(officials.app, name="officials")
+app.add_typer(items.app, name="items")  # with the cross-border commands of exchange.py
+app.add_typer(exchange.consents_app, name="consents")
+app.add_typer(exchange.reports_app, name="reports")
+app.add_typer(audit.app, name="audit")
+app.add_typer(feed.app, name="feed")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(serve_commands.peers_app, name="peers")

@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from gsomia.cli.node import (
-    DataOption,
-    JsonOption,
-    acting,
-    clean_errors,
-    opened,
-    out,
-    parse_time,
-    print_fields,
-    print_json,
-)
-from gsomia.domain.officials import OfficialStatus
-from gsomia.domain.timeutil import format_instant
-from gsomia.services import officials
+from gsomia.cli.options import DataOption, JsonOption, Reason, WideOption, group
 
-app = typer.Typer(help="The register of cleared officials (R6.e).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from gsomia.services.officials import OfficialRecord
 
-Reason = Annotated[str, typer.Option(help="Why: recorded with the change.")]
+app = group("The register of cleared officials (R6.e).")
+
 Topics = Annotated[list[str] | None, typer.Option("--topic", help="Need-to-know topic (repeat).")]
 Roles = Annotated[list[str] | None, typer.Option("--role", help="reader, releasing_official, security_officer.")]
+TokenOut = Annotated[Path | None, typer.Option("--token-out", help="Also issue a personal token, written to this "
+                                                                  "file (0600), never shown.")]
 
 
-def _as_json(r: officials.OfficialRecord) -> dict[str, object]:
+def official_json(r: OfficialRecord) -> dict[str, object]:
+    from gsomia.domain.timeutil import format_instant
+
     o = r.official
     return {"id": o.id, "name": o.name, "party": o.party, "clearance": str(o.clearance),
             "granted": format_instant(r.clearance_granted),
@@ -39,8 +32,10 @@ def _as_json(r: officials.OfficialRecord) -> dict[str, object]:
             "status": o.status.value, "updated_at": format_instant(r.updated_at)}
 
 
-def _show(r: officials.OfficialRecord, as_json: bool) -> None:
-    print_fields(_as_json(r), as_json)
+def _show(r: OfficialRecord, as_json: bool) -> None:
+    from gsomia.cli.output import print_fields
+
+    print_fields(official_json(r), as_json)
 
 
 @app.command()
@@ -48,15 +43,28 @@ def appoint(
     data: DataOption, name: Annotated[str, typer.Option()], clearance: Annotated[str, typer.Option()],
     reason: Reason, expires: Annotated[str | None, typer.Option(help="ISO 8601")] = None,
     granted: Annotated[str | None, typer.Option(help="ISO 8601 (default: now)")] = None,
-    topic: Topics = None, role: Roles = None, as_json: JsonOption = False,
+    topic: Topics = None, role: Roles = None, token_out: TokenOut = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new official's id.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Appoint an official (clearance of this node's party, e.g. KOR:II)."""
+    """Appoint an official (clearance of this node's party, e.g. KOR:II), with need-to-know topics and roles."""
+    from gsomia.cli.node import parse_time, session
+    from gsomia.cli.output import write_private
+    from gsomia.services import officials
+
     expires_at, granted_at = parse_time(expires, "--expires"), parse_time(granted, "--granted")
-    with opened(data) as node, clean_errors():
+    with session(data) as (node, actor):
         record = officials.appoint(
-            node, acting(node), name=name, clearance=clearance, granted=granted_at or node.clock(),
+            node, actor, name=name, clearance=clearance, granted=granted_at or node.clock(),
             expires=expires_at, need_to_know=topic or [], roles=role or ["reader"], reason=reason)
-    _show(record, as_json)
+        issued = officials.issue_token(node, actor, record.official.id, reason=f"appointed: {reason}") \
+            if token_out is not None else None
+    if issued is not None and token_out is not None:
+        write_private(token_out, (issued.token + "\n").encode())
+    if quiet:
+        sys.stdout.write(record.official.id + "\n")
+    else:
+        _show(record, as_json)
 
 
 @app.command()
@@ -68,75 +76,103 @@ def update(
     as_json: JsonOption = False,
 ) -> None:
     """Change an official's clearance, dates, topics or roles (only the options given)."""
+    from gsomia.cli.node import parse_time, session
+    from gsomia.services import officials
+
     new_expiry = officials.KEEP if expires is None else None if expires == "never" else parse_time(expires, "--expires")
     granted_at = parse_time(granted, "--granted")
-    with opened(data) as node, clean_errors():
-        record = officials.update(node, acting(node), official_id, reason=reason, name=name,
-                                  clearance=clearance, granted=granted_at, expires=new_expiry,
-                                  need_to_know=topic, roles=role)
+    with session(data) as (node, actor):
+        record = officials.update(node, actor, official_id, reason=reason, name=name, clearance=clearance,
+                                  granted=granted_at, expires=new_expiry, need_to_know=topic, roles=role)
     _show(record, as_json)
 
 
+def _change(data: Path, official_id: str, reason: str, as_json: bool, change: str) -> None:
+    from gsomia.cli.node import session
+    from gsomia.cli.output import out
+    from gsomia.services import officials
+
+    act = {"suspend": officials.suspend, "reinstate": officials.reinstate, "revoke": officials.revoke}[change]
+    with session(data) as (node, actor):
+        record = act(node, actor, official_id, reason=reason)
+    if as_json:
+        _show(record, True)
+    else:
+        out().print(f"{official_id} {record.official.status.value}")
+
+
 @app.command()
-def suspend(data: DataOption, official_id: str, reason: Reason) -> None:
+def suspend(data: DataOption, official_id: str, reason: Reason, as_json: JsonOption = False) -> None:
     """Suspend an official: their tokens stop working."""
-    with opened(data) as node, clean_errors():
-        officials.suspend(node, acting(node), official_id, reason=reason)
-    out.print(f"{official_id} suspended")
+    _change(data, official_id, reason, as_json, "suspend")
 
 
 @app.command()
-def reinstate(data: DataOption, official_id: str, reason: Reason) -> None:
+def reinstate(data: DataOption, official_id: str, reason: Reason, as_json: JsonOption = False) -> None:
     """Reinstate a suspended official (tokens must be issued again)."""
-    with opened(data) as node, clean_errors():
-        officials.reinstate(node, acting(node), official_id, reason=reason)
-    out.print(f"{official_id} reinstated")
+    _change(data, official_id, reason, as_json, "reinstate")
 
 
 @app.command()
-def revoke(data: DataOption, official_id: str, reason: Reason) -> None:
+def revoke(data: DataOption, official_id: str, reason: Reason, as_json: JsonOption = False) -> None:
     """Revoke an official for good."""
-    with opened(data) as node, clean_errors():
-        officials.revoke(node, acting(node), official_id, reason=reason)
-    out.print(f"{official_id} revoked")
+    _change(data, official_id, reason, as_json, "revoke")
 
 
 @app.command("list")
-def list_(data: DataOption, status: Annotated[str | None, typer.Option()] = None, as_json: JsonOption = False) -> None:
+def list_(data: DataOption, status: Annotated[str | None, typer.Option(help="active, suspended or revoked")] = None,
+          as_json: JsonOption = False, wide: WideOption = False) -> None:
     """List the register."""
-    with opened(data) as node, clean_errors():
-        wanted = OfficialStatus(status) if status else None
-        records = officials.list_officials(node, acting(node), wanted)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import print_json, print_table
+    from gsomia.domain.officials import OfficialStatus
+    from gsomia.services import officials
+
+    with session(data) as (node, actor):
+        records = officials.list_officials(node, actor, OfficialStatus(status) if status else None)
     if as_json:
-        print_json([_as_json(r) for r in records])
+        print_json([official_json(r) for r in records])
         return
-    table = Table("id", "name", "clearance", "expires", "roles", "status")
-    for r in records:
-        o = r.official
-        table.add_row(o.id, o.name, str(o.clearance), format_instant(o.clearance_expires) if o.clearance_expires
-                      else "-", ", ".join(sorted(x.value for x in o.roles)), o.status.value)
-    out.print(table)
+    print_table(("id", "name", "clearance", "expires", "topics", "roles", "status"),
+                [(o.id, o.name, o.clearance, o.clearance_expires, ", ".join(sorted(o.need_to_know)),
+                  ", ".join(sorted(x.value for x in o.roles)), o.status.value)
+                 for o in (r.official for r in records)], wide=wide, empty="nobody")
 
 
 @app.command()
 def show(data: DataOption, official_id: str, as_json: JsonOption = False) -> None:
     """Show one official and the history of changes to their record."""
-    with opened(data) as node, clean_errors():
-        actor = acting(node)
+    from gsomia.cli.node import session
+    from gsomia.cli.output import out, print_json
+    from gsomia.domain.timeutil import format_instant
+    from gsomia.services import officials
+
+    with session(data) as (node, actor):
         record = officials.get(node, actor, official_id)
         changes = officials.history(node, actor, official_id)
     if as_json:
-        print_json({**_as_json(record), "changes": [
+        print_json({**official_json(record), "changes": [
             {"at": format_instant(c.at), "by": c.actor_id, "action": c.action, "reason": c.reason} for c in changes]})
         return
     _show(record, False)
     for c in changes:
-        out.print(f"  {format_instant(c.at)} {c.action} by {c.actor_id}: {c.reason}", highlight=False)
+        out().print(f"  {format_instant(c.at)} {c.action} by {c.actor_id}: {c.reason}", markup=False)
 
 
 @app.command()
-def token(data: DataOption, official_id: str, reason: Reason) -> None:
-    """Issue a personal API token; it is printed once and only its hash is kept."""
-    with opened(data) as node, clean_errors():
-        issued = officials.issue_token(node, acting(node), official_id, reason=reason)
-    sys.stdout.write(issued.token + "\n")
+def token(data: DataOption, official_id: str, reason: Reason,
+          output: Annotated[Path | None, typer.Option("--out", help="Write it to this file (0600) instead.")] = None,
+          as_json: JsonOption = False) -> None:
+    """Issue a personal API token; it is printed once (or written to --out) and only its hash is kept."""
+    from gsomia.cli.node import session
+    from gsomia.cli.output import print_json, write_private
+    from gsomia.services import officials
+
+    with session(data) as (node, actor):
+        issued = officials.issue_token(node, actor, official_id, reason=reason)
+    if output is not None:
+        write_private(output, (issued.token + "\n").encode())
+    elif as_json:
+        print_json({"official_id": issued.official_id, "token": issued.token})
+    else:
+        sys.stdout.write(issued.token + "\n")

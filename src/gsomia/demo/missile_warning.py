@@ -13,7 +13,6 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -23,37 +22,17 @@ from gsomia.data import load_catalog
 from gsomia.demo.loopback import LoopbackNode
 from gsomia.domain.labels import Label
 from gsomia.domain.schemes import Classification
-from gsomia.domain.tracks import EndOfTrack, ImpactPrediction, LaunchEvent, Position, TrackMessage, TrackUpdate
+from gsomia.domain.tracks import ImpactPrediction, LaunchEvent
 from gsomia.feed.pipeline import LatencyProbe, percentiles
 from gsomia.feed.subscriber import FeedSubscriber, Update
 from gsomia.feed.trajectory import TrackSource, ballistic_track, scenario_for_seed
+from gsomia.services.feed_posts import track_dict
 
 CHAIN = ("KOR", "USA", "JPN")
 MAX_BATCH = 500  # messages per POST (the API takes up to 1,000)
 HOPS = (("sensor", "KOR"), ("KOR", "USA"), ("USA", "JPN"), ("sensor", "JPN"))
 LABEL = {"classification": "KOR:II", "releasable_to": ["KOR", "USA", "JPN"], "topics": ["dprk-missile"],
          "purpose": "missile warning"}
-
-
-def track_json(msg: TrackMessage) -> dict[str, Any]:
-    """A message as a sensor posts it to `/v1/feed/tracks`."""
-    out: dict[str, Any] = {"stream": msg.stream, "seq": msg.seq, "sensor": msg.sensor, "time": msg.time,
-                           "stale": msg.stale}
-    body = msg.body
-
-    def point(p: Position) -> dict[str, float]:
-        return {"lat": p.lat, "lon": p.lon, "alt_m": p.alt_m}
-
-    if isinstance(body, EndOfTrack):
-        return {**out, "kind": "end", "reason": body.reason}
-    error = {"ce_m": body.error.ce_m, "le_m": body.error.le_m}
-    if isinstance(body, LaunchEvent):
-        return {**out, "kind": "launch", "point": point(body.point), "error": error}
-    if isinstance(body, TrackUpdate):
-        v = body.velocity
-        return {**out, "kind": "update", "position": point(body.position), "error": error,
-                "velocity": {"east": v.east, "north": v.north, "up": v.up}}
-    return {**out, "kind": "impact", "point": point(body.point), "error": error, "impact_time": body.impact_time}
 
 
 def watch_officer(node: LoopbackNode, on_update: Callable[[Update], None]) -> FeedSubscriber:
@@ -106,7 +85,7 @@ async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, update
                 for msg in batch:
                     probe.mark("sensor", msg)
                 answer = await sensor.post("/v1/feed/tracks", json={"label": LABEL,
-                                                                     "messages": [track_json(m) for m in batch]})
+                                                                     "messages": [track_dict(m) for m in batch]})
                 if answer.status_code != 200:
                     say(f"KOR refused the sensor's batch: HTTP {answer.status_code} {answer.text}")
                     return False

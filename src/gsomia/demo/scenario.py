@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
 
+from gsomia.cli.output import out
 from gsomia.demo.client import events, holding, official_client, wait_for
 from gsomia.demo.loopback import LoopbackNode, create_federation, set_clock
 from gsomia.demo.missile_warning import stream_launch
 
-console = Console(highlight=False)
+console = out()  # the CLI's: never wrapped when piped or written to a file (cli/output.py)
 NOVEMBER_2016 = datetime(2016, 11, 1, 3, 0, tzinfo=timezone.utc)
 PASSPHRASE = "demo passphrase: never use it for real keys"
 
@@ -41,6 +41,7 @@ class Demo:
     def __init__(self, nodes: dict[str, LoopbackNode], stack: ExitStack) -> None:
         self.nodes, self.stack = nodes, stack
         self.clients: dict[tuple[str, str], httpx.Client] = {}
+        self.seen: dict[str, int] = {}  # per node, the audit entries read so far (allowed_by)
         self.failures = 0
 
     def client(self, party: str, who: str) -> httpx.Client:
@@ -61,15 +62,35 @@ class Demo:
         ok = response.status_code == expect
         self.failures += 0 if ok else 1
         if response.status_code < 300:
-            console.print(f"[green]ALLOWED[/] {title}")
+            rules, reasons = self.allowed_by(response)  # none for what is no decision (a checkpoint sent)
+            console.print(f"[green]ALLOWED[/] {title}" + (f"  [dim]{', '.join(rules)}[/]" if rules else ""))
         else:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             console.print(f"[red]REFUSED[/] {title}  [dim]{', '.join(error.get('rules', []))}[/]")
-            for reason in error.get("reasons", []) or [error.get("message", "")]:
-                console.print(f"        {reason}")
+            reasons = error.get("reasons", []) or [error.get("message", "")]
+        for reason in reasons:
+            console.print(f"        {reason}", markup=False)
         if not ok:
             console.print(f"[bold red]  unexpected: HTTP {response.status_code}, expected {expect}: {response.text}")
         return body if isinstance(body, dict) else {"list": body}
+
+    def allowed_by(self, response: httpx.Response) -> tuple[list[str], list[str]]:
+        """The rules and reasons of what the node just allowed, as its audit trail recorded them: the newest
+        decision or note an official made through the API since the last step (read by the node's security
+        officer, as an inspector would)."""
+        party = next(p for p, n in self.nodes.items() if n.api_port == response.request.url.port)
+        officer, found = self.client(party, "officer"), None
+        while True:
+            page = officer.get("/v1/audit/entries", params={"since": self.seen.get(party, 0), "limit": 1000}).json()
+            for entry in page["entries"]:
+                self.seen[party] = entry["seq"]
+                if entry["via"] == "api" and entry["decision"] != "deny" and entry["rules"]:
+                    found = entry
+            if page["next"] is None:
+                break
+        if found is None:
+            return [], []
+        return found["rules"], [r for r in found["reasons"] if not r.startswith("agreement: ")]
 
     def note(self, text: str) -> None:
         console.print(f"        [cyan]{text}[/]")

@@ -13,7 +13,7 @@ store is written behind from a worker thread every `persist_interval_s` and at c
 One node is one party's feed endpoint (KOR, USA hub, JPN). Trust is explicit: batches are accepted
 only from node ids whose public key the node was given, and each hop re-signs what it forwards.
 A running node (`gsomia.feed.served`) adds an `Admission` (`peers`): a push must come with the partner's pinned
-TLS client certificate, a pull with an official's personal token.
+TLS client certificate, a pull or an official's post (`posting`) with an official's personal token.
 
 Partners' written consents (T5) travel as their signed records in a control message on push links,
 `{"consents": [hex, …]}`, before any batch that needs them; `on_consents` checks and keeps them.
@@ -64,6 +64,7 @@ from gsomia.feed.link import (
     replay_request,
 )
 from gsomia.feed.peers import Admission, CertificatePin, Peer, consent_records, peer_certificate
+from gsomia.feed.posting import serve_posts
 from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.sequence import Observation, SequenceTracker
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
@@ -272,6 +273,8 @@ class FeedNode:
                 await self._handle_push(ws, node)
             elif role == "pull":
                 await self._handle_pull(ws, node, parse_positions(greeting), parse_nonce(greeting))
+            elif role == "post":
+                await self._handle_post(ws)
         except (FeedError, ConnectionClosed) as ended:
             log.info("%s: connection ended: %s", self.node_id, ended)
 
@@ -298,8 +301,7 @@ class FeedNode:
                            nonce: bytes) -> None:
         reader = self.readers.get(reader_id)
         if reader is None and self.admission is not None:
-            reader = await self.admission.pull(reader_id, ws.request.headers.get("Authorization")
-                                               if ws.request is not None else None)
+            reader = await self.admission.pull(reader_id, _authorization(ws))
         if reader is None:
             await ws.close(4403, "unknown subscriber")
             return
@@ -318,6 +320,13 @@ class FeedNode:
             await self.broker.unsubscribe(sub)
             if self.ledger is not None:
                 self.ledger.forget(gate)
+
+    async def _handle_post(self, ws: ServerConnection) -> None:
+        poster = await self.admission.post(_authorization(ws)) if self.admission is not None else None
+        if poster is None:
+            await ws.close(4403, "unknown official")
+            return
+        await serve_posts(ws, self.node_id, poster)
 
     # --- the client side: pushing to a downstream node -------------------------------------------
 
@@ -380,6 +389,10 @@ class FeedNode:
             unsaved = self._unsaved()
             if unsaved:
                 self.buffer.store.write(unsaved)
+
+
+def _authorization(ws: ServerConnection) -> str | None:
+    return ws.request.headers.get("Authorization") if ws.request is not None else None
 
 
 def re_marked(frame: bytes, old: bytes, new: bytes) -> bytes:

@@ -3,9 +3,9 @@ TLS certificate a connection presented, and partners' written consents as a link
 
 Trust is explicit: batches are accepted only from node ids whose public key the node was given (`Peer`).
 A running node (`gsomia.feed.served`) adds an `Admission`, which asks the services: a push must come with
-the partner's pinned TLS client certificate, a pull with an official's personal token. Partners' written
-consents (T5) travel as their signed records in a control message on push links, `{"consents": [hex, …]}`,
-before any batch that needs them.
+the partner's pinned TLS client certificate, a pull or a post (`posting`) with an official's personal token.
+Partners' written consents (T5) travel as their signed records in a control message on push links,
+`{"consents": [hex, …]}`, before any batch that needs them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gsomia.crypto import fingerprint
 from gsomia.domain.officials import Official
+from gsomia.feed.posting import Poster
 
 CertificatePin = Callable[[bytes | None], bool]
 
@@ -41,6 +42,11 @@ class Admission(Protocol):
 
     async def pull(self, reader_id: str, authorization: str | None) -> Official | None:
         """The official a subscriber reads as, from its `Authorization` header; None refuses."""
+        ...
+
+    async def post(self, authorization: str | None) -> Poster | None:
+        """What answers an official's posted batches (`gsomia.feed.posting`), from its `Authorization`
+        header; None refuses."""
         ...
 
 

@@ -4,6 +4,7 @@ this module builds the `FeedNode`, its links and gates, and keeps the feed's liv
 
     sensor / C2 ──HTTPS POST /v1/feed/tracks──▶ services.feed.publish ──▶ NodeFeed ──▶ FeedNode ──wss──▶ partners
     TAK / CoT ──TCP (TLS)──▶ CotListener ──▶ services.feed.publish ──┘
+    `gsomia feed post` ──wss, bearer token (feed.posting)──▶ services.feed.publish ──┘
     partner feeds ──wss, client cert pinned to the partner──▶ FeedNode ──wss, bearer token──▶ subscribers
 
 - Batches are signed by the node's current signing key (the crypto layer's signer: the private key
@@ -35,6 +36,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -50,12 +52,14 @@ from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.node import FeedNode, PeerLink
 from gsomia.feed.peers import Peer, consents_message, pinned_to
+from gsomia.feed.posting import Poster, error_answer
 from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.served_audit import HopAuditWriter
-from gsomia.services import feed_links
-from gsomia.services.context import Node
+from gsomia.services import feed_links, feed_posts
+from gsomia.services.context import Actor, Node
+from gsomia.services.errors import AuthenticationFailed, ServiceError
 from gsomia.services.exchange_common import node_official
-from gsomia.services.feed import Origination, TrackWatch, open_replay_store, registered, stream_origins
+from gsomia.services.feed import Origination, TrackWatch, open_replay_store, publish, registered, stream_origins
 
 log = logging.getLogger(__name__)
 CONSENT_POLL_S = 2.0
@@ -172,6 +176,25 @@ class NodeFeed:
 
     async def pull(self, reader_id: str, authorization: str | None) -> Official | None:
         return await asyncio.to_thread(feed_links.admit_subscriber, self.node, authorization)
+
+    async def post(self, authorization: str | None) -> Poster | None:
+        if await self.pull("poster", authorization) is None:
+            return None
+
+        async def publish_batch(document: Any) -> dict[str, Any]:
+            # The token again for every batch, as for every HTTP request: a suspension stops the next one.
+            official = await self.pull("poster", authorization)
+            if official is None:
+                return error_answer(AuthenticationFailed())
+            try:
+                batch = feed_posts.batch_from_dict(self.node, document)
+                actor = Actor(official, feed_links.VIA)
+                newest = await publish(self.node, self, actor, batch.label, batch.tracks)
+            except ServiceError as stopped:
+                return error_answer(stopped)
+            return {"accepted": len(batch.tracks), "streams": newest}
+
+        return publish_batch
 
     # --- consents and the register ---------------------------------------------------------------
 

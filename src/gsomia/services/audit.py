@@ -27,7 +27,8 @@ from gsomia.services.audit_chain import (
 from gsomia.services.audit_log import AuditedDecision, append, append_one, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput
-from gsomia.storage.records import AuditEntry, Checkpoint
+from gsomia.storage.records import AuditEntry as AuditEntry  # what the audit use cases give back
+from gsomia.storage.records import Checkpoint
 from gsomia.storage.repositories import RawEntry, dump_list, entry_from_raw, stream_raw_entries
 from gsomia.storage.tables import audit_entries
 

@@ -69,7 +69,15 @@ class StreamInfo:
     last_time: float
 
 
-class LiveFeed(Protocol):
+class HeldTracks(Protocol):
+    """Tracks a node's feed holds: the running feed, or its replay store as written behind (`gsomia feed streams`)."""
+
+    def newest_messages(self) -> list[TrackMessage]:
+        """Each stream's newest message held here."""
+        ...
+
+
+class LiveFeed(HeldTracks, Protocol):
     """What the use cases need of the node's running feed (`gsomia.feed.served.NodeFeed`)."""
 
     streams: dict[str, Origination]  # who started each stream here (its gates release as that official)
@@ -84,10 +92,6 @@ class LiveFeed(Protocol):
 
     async def originate(self, msg: TrackMessage) -> None:
         """Into the feed: sequenced, buffered, and on to subscribers and partners, each hop decided."""
-        ...
-
-    def newest_messages(self) -> list[TrackMessage]:
-        """Each stream's newest message held here."""
         ...
 
     def watch(self, official: Official) -> AbstractAsyncContextManager[TrackWatch]:
@@ -189,7 +193,7 @@ def registered(node: Node, officials: Iterable[Official]) -> dict[str, Official]
             for official_id, record in records.items()}
 
 
-def visible_streams(node: Node, feed: LiveFeed, official: Official) -> list[StreamInfo]:
+def visible_streams(node: Node, feed: HeldTracks, official: Official) -> list[StreamInfo]:
     """The streams this node holds that `official` may read (R7.2), each with its newest message."""
     at = node.clock()
     return [StreamInfo(msg.stream, msg.originator, msg.seq, str(msg.label.classification), msg.label.provider,

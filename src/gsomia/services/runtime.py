@@ -88,6 +88,11 @@ def check_database(node: Node) -> None:
                                f"needs {wanted}: run `gsomia migrate --data DIR` (after a backup)")
 
 
+def schema_revision() -> str | None:
+    """The schema revision this release's database is at once migrated (Alembic's head)."""
+    return head_revision()
+
+
 def _unavailable(bad: SQLAlchemyError) -> StoreUnavailable:
     detail = str(bad.orig if isinstance(bad, DBAPIError) else bad).strip().splitlines()[0]
     return StoreUnavailable(f"cannot use the node's database: {detail}")
@@ -136,4 +141,4 @@ def node_clock(start: datetime | None, anchor: datetime | None = None) -> Callab
 
 
 __all__ = ["KeysUnavailable", "Node", "check_database", "create_database", "create_keys", "key_passphrase",
-           "load_keys", "node_clock", "open_node", "unchecked_node"]
+           "load_keys", "node_clock", "open_node", "schema_revision", "unchecked_node"]

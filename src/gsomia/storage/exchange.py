@@ -203,6 +203,11 @@ class ExchangeRepository:
         row = self._conn.execute(select(t.inbox).where(t.inbox.c.message_id == message_id)).first()
         return None if row is None else InboxEntry(**dict(row._mapping))
 
+    def inbox(self, *, limit: int = 200) -> list[InboxEntry]:
+        """Partners' messages handled here, newest first, each with the answer it was given."""
+        query = select(t.inbox).order_by(t.inbox.c.received_at.desc(), t.inbox.c.message_id).limit(limit)
+        return [InboxEntry(**dict(r._mapping)) for r in self._conn.execute(query)]
+
     def seen_many(self, message_ids: list[str]) -> dict[str, bytes]:
         """The stored answers of those messages already handled, by message id."""
         if not message_ids:

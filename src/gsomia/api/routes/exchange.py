@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import decision_parts, responses, status_and_code
 from gsomia.api.schemas import ErrorBody, Instant
-from gsomia.services import delivery, exchange
-from gsomia.storage.exchange import CompromiseReport, ConsentRecord
+from gsomia.services import delivery, exchange, listings
+from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry
 
 router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
 
@@ -135,6 +135,18 @@ class OutboxOut(BaseModel):
                                                     " (delivery_flag_after_s); the message is still retried")
 
 
+class InboxOut(BaseModel):
+    message_id: str
+    peer: str
+    kind: str
+    received_at: datetime
+    outcome: str = Field(description="accepted, or refused (with the signed refusal's rules and reasons)")
+
+
+def _inbox(m: InboxEntry) -> InboxOut:
+    return InboxOut(message_id=m.message_id, peer=m.peer, kind=m.kind, received_at=m.received_at, outcome=m.outcome)
+
+
 def _consent(c: ConsentRecord) -> ConsentOut:
     return ConsentOut(id=c.id, by=c.by_party, to=c.to_party, item_ref=c.item_ref,
                       topics=list(c.topics) if c.topics is not None else None, until=c.until,
@@ -201,8 +213,7 @@ def list_consents(node: NodeDep, actor: ActorDep,
                   state: Annotated[str | None, Query(pattern="^(requested|granted|refused)$")] = None,
                   ) -> list[ConsentOut]:
     """Consents asked of us, asked by us, and given (R6.a, T5)."""
-    with node.store.unit_of_work(readonly=True) as uow:
-        return [_consent(c) for c in uow.exchange.consents(state=state)]
+    return [_consent(c) for c in listings.consents(node, actor, state=state)]
 
 
 @router.post("/v1/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut,
@@ -257,8 +268,7 @@ async def report_result(node: NodeDep, actor: ActorDep, report_id: str,
 def list_reports(node: NodeDep, actor: ActorDep) -> list[ReportOut]:
     """Compromise reports made and received, with overdue notices and results flagged (R17.1)."""
     now = node.clock()
-    with node.store.unit_of_work(readonly=True) as uow:
-        return [_report(r, now) for r in uow.exchange.reports()]
+    return [_report(r, now) for r in listings.reports(node, actor)]
 
 
 def _one_report(node: Any, report_id: str) -> ReportOut:
@@ -283,6 +293,12 @@ def outbox(node: NodeDep, actor: ActorDep,
                       attempts=m.attempts, last_error=m.last_error, created_at=m.created_at,
                       delivered_at=m.delivered_at, flagged_at=m.flagged_at)
             for m in delivery.outbox(node, actor, state=state)]
+
+
+@router.get("/v1/inbox", response_model=list[InboxOut])
+def inbox(node: NodeDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[InboxOut]:
+    """Partners' messages handled here, newest first, with the answer each was given (accepted or refused)."""
+    return [_inbox(m) for m in listings.inbox(node, actor, limit=limit)]
 
 
 @router.post("/v1/audit/checkpoints/exchange", status_code=status.HTTP_202_ACCEPTED, response_model=int)

@@ -19,20 +19,9 @@ from pydantic import BaseModel, Field
 
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
-from gsomia.domain.errors import DomainError
-from gsomia.domain.parsing import label_from_dict
-from gsomia.domain.tracks import (
-    UNKNOWN_ERROR,
-    Body,
-    EndOfTrack,
-    ImpactPrediction,
-    LaunchEvent,
-    Position,
-    TrackUpdate,
-    Uncertainty,
-    Velocity,
-)
+from gsomia.domain.tracks import UNKNOWN_ERROR
 from gsomia.services import feed as feed_use_cases
+from gsomia.services import feed_posts
 from gsomia.services.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
@@ -107,42 +96,13 @@ def feed_of(request: Request) -> feed_use_cases.LiveFeed:
     return cast(feed_use_cases.LiveFeed, feed)
 
 
-def sensor_track(m: TrackIn) -> feed_use_cases.SensorTrack:
-    return feed_use_cases.SensorTrack(m.stream, m.seq, m.sensor, m.time, m.stale, _body(m))
-
-
-def _body(m: TrackIn) -> Body:
-    error = Uncertainty(m.error.ce_m, m.error.le_m)
-    if m.kind == "end":
-        return EndOfTrack(m.reason or "ended")
-    if m.kind == "update":
-        if m.position is None or m.velocity is None:
-            raise InvalidInput(f"{m.stream}: an update needs position and velocity")
-        return TrackUpdate(_position(m.position), Velocity(m.velocity.east, m.velocity.north, m.velocity.up), error)
-    if m.point is None:
-        raise InvalidInput(f"{m.stream}: a {m.kind} needs a point")
-    if m.kind == "launch":
-        return LaunchEvent(_position(m.point), error)
-    if m.impact_time is None:
-        raise InvalidInput(f"{m.stream}: an impact prediction needs impact_time")
-    return ImpactPrediction(_position(m.point), error, m.impact_time)
-
-
-def _position(p: PositionIn) -> Position:
-    return Position(p.lat, p.lon, p.alt_m)
-
-
 @router.post("/tracks", response_model=PublishedOut, responses=responses(400, 403, 409))
 async def publish_tracks(request: Request, node: NodeDep, actor: ActorDep, body: BatchIn) -> PublishedOut:
     """Publish a labelled batch of track messages from this node's sensor or C2 system (R7.2, R6.b, R6.e)."""
     feed = feed_of(request)
-    try:
-        label = label_from_dict({"originator": node.party, **body.label.model_dump()}, node.schemes,
-                                node.clock(), "label")
-    except DomainError as bad:
-        raise InvalidInput(str(bad)) from None
-    tracks = [sensor_track(m) for m in body.messages]  # all or nothing: a bad message refuses the batch
-    newest = await feed_use_cases.publish(node, feed, actor, label, tracks)
+    # Checked whole by the services (as the feed protocol's posts are): a bad message refuses the batch.
+    batch = feed_posts.batch_from_dict(node, body.model_dump())
+    newest = await feed_use_cases.publish(node, feed, actor, batch.label, batch.tracks)
     return PublishedOut(accepted=len(body.messages), streams=newest)
 
 
