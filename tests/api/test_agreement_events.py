@@ -86,7 +86,7 @@ def test_bad_events_are_a_clear_4xx(client: TestClient, team: Team) -> None:
         ("/v1/agreements/nope/notices", {"by": "KOR", "kind": "termination", "given": "2026-01-01",
                                          "reference": "x"}, 404, "unknown agreement"),
         (f"/v1/agreements/{GSOMIA}/amendments", {"given": "2026-01-01", "reference": "x",
-                                                 "add_rows": [{"tier": "SECRET", "KOR": [7]}]}, 400, "KOR"),
+                                                 "add_rows": [{"tier": "SECRET", "KOR": [7]}]}, 422, "KOR"),
         ("/v1/agreement-events/KOR-termination-0/reject", {"reason": "no"}, 404, "no agreement event"),
     ]
     for path, body, status, words in cases:

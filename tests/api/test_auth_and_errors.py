@@ -143,7 +143,7 @@ def test_not_found_validation_and_bad_input_shapes(client: TestClient, team: Tea
     _error(client.post("/v1/officials", content=b"{not json", headers={**officer, "Content-Type": "application/json"}),
            422, "validation_error")
     _error(client.get("/v1/audit/entries?limit=0", headers=officer), 422, "validation_error")
-    _error(client.get("/v1/agreements?at=yesterday", headers=officer), 400, "invalid_input")
+    _error(client.get("/v1/agreements?at=yesterday", headers=officer), 422, "validation_error")
     _error(client.delete("/v1/items", headers=officer), 405, "method_not_allowed")
     _error(client.get("/v1/nowhere", headers=officer), 404, "not_found")
 

@@ -57,19 +57,22 @@ def test_init_creates_the_node(tmp_path: Path) -> None:
     run("init", "--party", "KOR", "--name", "again", "--data", str(data), code=2)
 
 
-@pytest.mark.parametrize("args", [
-    ["--party", "XYZ"], ["--party", "KOR", "--officer-expires", "2020-01-01"],
-    ["--party", "KOR", "--officer-expires", "2027-02-30"], ["--party", "KOR", "--officer-clearance", "JPN:HI"],
+@pytest.mark.parametrize("args,code", [
+    (["--party", "XYZ"], 2), (["--party", "KOR", "--officer-expires", "2020-01-01"], 5),
+    (["--party", "KOR", "--officer-expires", "2027-02-30"], 2),
+    (["--party", "KOR", "--officer-clearance", "JPN:HI"], 2),
 ], ids=["unknown-party", "expired-clearance", "malformed-date", "foreign-clearance"])
-def test_init_with_bad_input_creates_nothing(tmp_path: Path, args: list[str]) -> None:
+def test_init_with_bad_input_creates_nothing(tmp_path: Path, args: list[str], code: int) -> None:
+    """Bad input exits 2; a clearance already expired 5 (a conflict with the present: the same request is
+    good on another day); neither creates anything."""
     data = tmp_path / "node"
-    assert "error:" in run("init", "--name", "n", "--data", str(data), *args, code=2)
+    assert "error:" in run("init", "--name", "n", "--data", str(data), *args, code=code)
     assert not data.exists()
 
 
 @pytest.mark.parametrize("args,code", [
     (["appoint", "--name", "Lee", "--clearance", "XYZ:II", "--reason", "r"], 2),
-    (["appoint", "--name", "Lee", "--clearance", "KOR:II", "--reason", "r", "--expires", "2020-01-01"], 2),
+    (["appoint", "--name", "Lee", "--clearance", "KOR:II", "--reason", "r", "--expires", "2020-01-01"], 5),
     (["appoint", "--name", "Lee", "--clearance", "KOR:II", "--reason", "r", "--expires", "01/02/2027"], 2),
     (["appoint", "--name", "Lee", "--clearance", "KOR:II", "--reason", "r", "--role", "general"], 2),
     (["suspend", "OFF-unknown", "--reason", "r"], 4),
@@ -79,7 +82,8 @@ def test_init_with_bad_input_creates_nothing(tmp_path: Path, args: list[str]) ->
         "token-unknown"])
 def test_officials_bad_input_exits_2_or_4_and_writes_nothing(
         node: Path, args: list[str], code: int, snapshot_of: Callable[[Engine], dict[str, list[str]]]) -> None:
-    """Bad input exits 2, an unknown official 4 (not found); neither writes anything."""
+    """Bad input exits 2, an unknown official 4 (not found), an expired clearance 5 (a conflict with the
+    present); none writes anything."""
     before = state(node, snapshot_of)
     assert "error:" in run("officials", *args, "--data", str(node), code=code)
     assert state(node, snapshot_of) == before

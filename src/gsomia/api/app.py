@@ -8,6 +8,8 @@ sub-application); the composition root (gsomia/node.py) hands over the node's ru
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -16,6 +18,7 @@ from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
 from gsomia.api.routes.health import API_VERSION
+from gsomia.api.vocabulary import published_schema
 from gsomia.console import BASE as CONSOLE_BASE
 from gsomia.console import create_console
 from gsomia.edge.limits import EdgeLimits, api_limits
@@ -53,6 +56,12 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
                        vouch=vouch_for(node, app.state.failed_authentications))
     install_error_handlers(app)
     install_docs(app, open_docs=open_docs)
+
+    def openapi() -> dict[str, Any]:  # made afresh each time: an amendment may change the vocabularies
+        app.openapi_schema = None
+        return published_schema(FastAPI.openapi(app), node.catalog, node.settings.party)
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     for router in ROUTERS:
         app.include_router(router)
     # For the Allow header of a 405 (api/errors.py): every method each path answers.

@@ -6,16 +6,19 @@ Times are ISO 8601 with a zone (`AwareDatetime`): a naive time is ambiguous and 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from gsomia.api.vocabulary import AgreementId, Marking, OwnMarking, Party, QualifiedMarking
 from gsomia.domain.errors import DomainError
 from gsomia.domain.officials import OfficialStatus, Role
+from gsomia.domain.requests import Action
 from gsomia.domain.timeutil import within_range
 from gsomia.edge.limits import MAX_ITEM_CONTENT
 
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"  # RFC 4648 §4, padded
 MAX_CONTENT = MAX_ITEM_CONTENT  # bytes of content in one request; larger items want a streaming upload
 
 
@@ -30,8 +33,26 @@ def _in_range(at: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
+def _ten_characters(value: object) -> object:
+    if isinstance(value, str) and len(value) != len("2019-11-23"):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+def _day_in_range(day: date) -> date:
+    _in_range(datetime.combine(day, time.min, tzinfo=timezone.utc))
+    return day
+
+
+# A day the API takes in, as YYYY-MM-DD only (never a time cut to its date), within the same range.
+Day = Annotated[date, BeforeValidator(_ten_characters), AfterValidator(_day_in_range)]
+
+
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Topic = Annotated[str, Field(min_length=1, max_length=100, description="A need-to-know topic, e.g. dprk-missile.")]
 
 
 class Out(BaseModel):
@@ -99,10 +120,10 @@ class Reason(In):
 
 class AppointIn(Reason):
     name: str = Field(min_length=1)
-    clearance: str = Field(description="A clearance of this node's party, e.g. KOR:II.")
+    clearance: OwnMarking = Field(description="A clearance of this node's party, e.g. KOR:II.")
     granted: Instant | None = Field(None, description="Default: now.")
     expires: Instant | None = Field(None, description="Default: no expiry.")
-    need_to_know: list[str] = Field(default_factory=list)
+    need_to_know: list[Topic] = Field(default_factory=list, max_length=1000)
     roles: list[Role] = Field(default_factory=lambda: [Role.READER], min_length=1)
 
 
@@ -110,10 +131,10 @@ class UpdateIn(Reason):
     """Only the fields given change; `"expires": null` means "no expiry", leaving it out keeps it."""
 
     name: str | None = None
-    clearance: str | None = None
+    clearance: OwnMarking | None = None
     granted: Instant | None = None
     expires: Instant | None = None
-    need_to_know: list[str] | None = None
+    need_to_know: list[Topic] | None = Field(None, max_length=1000)
     roles: list[Role] | None = None
 
 
@@ -221,7 +242,7 @@ EVENT_ID = r"^[A-Za-z0-9._-]{1,64}$"
 class NoticeIn(In):
     """A written notice (R21.3) or an act on one, as the party gave it."""
 
-    by: str = Field(pattern="^[A-Z]{3}$", description="The party that gave it, e.g. KOR.")
+    by: Party = Field(description="The party that gave it, e.g. KOR.")
     kind: NoticeKind
     given: date = Field(description="The day it was given in writing (delivered), in the agreement's time zone.")
     decided: date | None = Field(None, description="The day the party decided it, where that differs.")
@@ -230,13 +251,16 @@ class NoticeIn(In):
                                                                    "notice it concerns (default: the party's latest).")
 
 
+EquivalenceRowIn = dict[str, str | list[Annotated[str, Field(min_length=1, max_length=100)]]]
+
+
 class AmendmentIn(In):
     """New terms by mutual written consent (R21.2), in force since `given`."""
 
     given: date = Field(description="The day the amendment entered into force.")
     decided: date | None = None
     reference: str = Field(min_length=1, max_length=2000)
-    add_rows: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description=(
+    add_rows: list[EquivalenceRowIn] = Field(default_factory=list, max_length=16, description=(
         "Rows added to the equivalence table: {\"tier\": \"SECRET\", \"KOR\": [\"II\"], \"JPN\": [\"GOKUHI\"]}."))
     highest_tier: Literal["CONFIDENTIAL", "SECRET", "TOP_SECRET"] | None = None
 
@@ -306,21 +330,69 @@ class VersionsOut(Out):
 
 # --- the policy's what-if ------------------------------------------------------------------------
 
+class PolicySubject(In):
+    """The official a what-if asks about (domain.parsing.official_from_dict reads it)."""
+
+    party: Party
+    clearance: QualifiedMarking
+    need_to_know: list[str] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    status: OfficialStatus = OfficialStatus.ACTIVE
+    clearance_expires: Instant | None = None
+    id: str = ""
+    name: str = ""
+
+
+class PolicyItem(In):
+    """The item's label a what-if asks about (domain.parsing.label_from_dict reads it)."""
+
+    originator: Party
+    classification: Marking
+    national_marking: Marking | None = None
+    policy: str | None = None
+    releasable_to: list[Party] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    purpose: str = ""
+    created_at: Instant | None = Field(None, description="Default: the request's `at`.")
+    rights_note: str = ""
+    provider: Party | None = None
+
+
+class PolicyConsent(In):
+    """A written consent the what-if may count (domain.parsing.consent_from_dict): for an item or topics."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "anyOf": [{"required": ["item"]}, {"required": ["topics"]}]})
+
+    by: Party
+    to: Party
+    item: str | None = None
+    topics: list[str] | None = None
+    until: Instant | None = None
+    granted_at: Instant | None = None
+    id: str = ""
+
+    @model_validator(mode="after")
+    def _names_what(self) -> PolicyConsent:
+        if self.item is None and self.topics is None:
+            raise ValueError("a consent must name an item or a list of topics")
+        return self
+
+
 class PolicyRequest(In):
     """The JSON `gsomia decide` reads; see gsomia.domain.parsing.request_from_dict."""
 
-    action: str = Field(description="originate, release, receive, read, copy, translate, disclose, relay, "
-                                    "reclassify or destroy")
-    at: str = Field(description="ISO 8601 time with a zone")
-    subject: dict[str, Any] = Field(description="The official: party, clearance, need_to_know, roles, …")
-    item: dict[str, Any] = Field(description="The item's label: originator, classification, releasable_to, …")
-    recipient: str | None = None
-    via: str | None = None
-    consents: list[dict[str, Any]] | None = None
-    agreement: str | None = None
+    action: Action
+    at: Instant
+    subject: PolicySubject
+    item: PolicyItem
+    recipient: Party | None = None
+    via: Party | None = None
+    consents: list[PolicyConsent] | None = None
+    agreement: AgreementId | None = None
     item_id: str | None = None
     purpose: str | None = None
-    classification: str | None = None
+    classification: Marking | None = Field(None, description="The new marking of a reclassification.")
 
 
 class DecisionOut(Out):
@@ -335,14 +407,19 @@ class DecisionOut(Out):
 class ItemIn(In):
     """A new item of this node's party: its label fields and its content (exactly one of the two forms)."""
 
-    classification: str = Field(description="A marking of this node's party, e.g. KOR:II.")
-    releasable_to: list[str] = Field(default_factory=list, description="Parties, e.g. [\"KOR\", \"USA\"].")
-    topics: list[str] = Field(default_factory=list)
-    purpose: str = Field(description="The purpose it is provided for (R6.b).")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["content_text"], "properties": {"content_text": {"type": "string"}}},
+        {"required": ["content_base64"], "properties": {"content_base64": {"type": "string"}}}]})
+
+    classification: OwnMarking = Field(description="A marking of this node's party, e.g. KOR:II.")
+    releasable_to: list[Party] = Field(default_factory=list, description="Parties, e.g. [\"KOR\", \"USA\"].")
+    topics: list[Topic] = Field(default_factory=list, max_length=1000)
+    purpose: str = Field(min_length=1, description="The purpose it is provided for (R6.b).")
     rights_note: str = ""
     location: str = "registry"
     content_text: str | None = Field(None, max_length=MAX_CONTENT, description="The content as UTF-8 text …")
-    content_base64: str | None = Field(None, max_length=MAX_CONTENT * 4 // 3 + 4, description="… or as base64.")
+    content_base64: str | None = Field(None, max_length=MAX_CONTENT * 4 // 3 + 4, pattern=BASE64,
+                                       description="… or as base64.")
 
 
 class ItemOut(Out):
@@ -395,7 +472,7 @@ class DestroyOut(Out):
 
 
 class ReclassifyIn(In):
-    classification: str = Field(description="The new marking, of this node's party, e.g. KOR:I.")
+    classification: OwnMarking = Field(description="The new marking, of this node's party, e.g. KOR:I.")
     reason: str = Field("", description="Why; recorded in the audit trail.")
 
 

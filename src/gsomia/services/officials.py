@@ -286,11 +286,11 @@ def _record_change(uow: UnitOfWork, node: Node, actor: Actor, record: OfficialRe
 def _validated(node: Node, official: Official, granted: datetime, now: datetime) -> Official:
     if not official.name:
         raise InvalidInput("the official's name is empty")
-    if granted > now:
-        raise InvalidInput(f"clearance granted {format_instant(granted)} is in the future")
+    if granted > now:  # a Conflict, not bad input: the same request is good later (the clock is the state)
+        raise Conflict(f"clearance granted {format_instant(granted)} is in the future")
     if official.clearance_expires is not None:
         if official.clearance_expires <= now:
-            raise InvalidInput(f"clearance expired {format_instant(official.clearance_expires)}; "
+            raise Conflict(f"clearance expired {format_instant(official.clearance_expires)}; "
                                "renew it before appointing")
         if official.clearance_expires <= granted:
             raise InvalidInput("clearance expires before it was granted")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
@@ -10,20 +10,20 @@ from fastapi import APIRouter, Body, Query
 from gsomia.api import schemas, views
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
+from gsomia.api.schemas import Day, Instant
 from gsomia.domain.agreements import Agreement
 from gsomia.domain.errors import DomainError, UnknownAgreement
 from gsomia.domain.parsing import request_from_dict
 from gsomia.domain.policy import decide as policy_decide
 from gsomia.domain.policy import decide_many
-from gsomia.domain.timeutil import parse_instant
 from gsomia.services import agreement_events
 from gsomia.services.context import Node
 from gsomia.services.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 
-At = Annotated[str | None, Query(max_length=64, description="ISO 8601 time with a zone, or a date (its midnight "
-                                                            "UTC), as `gsomia agreements --at` takes; default: now.")]
+At = Annotated[Instant | Day | None, Query(description="ISO 8601 time with a zone, or a date (its midnight UTC), "
+                                                       "as `gsomia agreements --at` takes; default: now.")]
 MAX_WHAT_IFS = 1000
 
 
@@ -34,8 +34,12 @@ def _agreement(node: Node, agreement_id: str) -> Agreement:
         raise NotFound(str(unknown)) from None
 
 
-def _at(node: Node, at: str | None) -> datetime:
-    return node.clock() if at is None else parse_instant(at)
+def _at(node: Node, at: datetime | date | None) -> datetime:
+    if at is None:
+        return node.clock()
+    if isinstance(at, datetime):
+        return at
+    return datetime.combine(at, time.min, tzinfo=timezone.utc)
 
 
 @router.get("/agreements", response_model=list[schemas.AgreementWithStatus], responses=responses(400))
@@ -122,12 +126,12 @@ def decide(node: NodeDep, actor: ActorDep, body: PolicyRequests) -> schemas.Deci
     """Would this be allowed, and why? The policy's decision with its rules and reasons (default deny,
     G0); a what-if changes nothing and is not audited."""
     if isinstance(body, schemas.PolicyRequest):
-        request = request_from_dict(body.model_dump(exclude_unset=True), node.catalog)
+        request = request_from_dict(body.model_dump(mode="json", exclude_unset=True), node.catalog)
         return schemas.DecisionOut.model_validate(policy_decide(request, node.catalog).to_dict())
     requests = []
     for number, one in enumerate(body, start=1):
         try:
-            requests.append(request_from_dict(one.model_dump(exclude_unset=True), node.catalog))
+            requests.append(request_from_dict(one.model_dump(mode="json", exclude_unset=True), node.catalog))
         except DomainError as bad:
             raise DomainError(f"request {number}: {bad}") from None
     return [schemas.DecisionOut.model_validate(d.to_dict()) for d in decide_many(requests, node.catalog)]

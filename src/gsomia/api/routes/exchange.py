@@ -17,16 +17,16 @@ from pydantic import BaseModel, Field
 
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import decision_parts, responses, status_and_code
-from gsomia.api.schemas import ErrorBody, Instant
+from gsomia.api.schemas import ErrorBody, In, Instant
+from gsomia.api.vocabulary import Party
 from gsomia.services import delivery, exchange, listings
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord, InboxEntry
 
 router = APIRouter(tags=["exchange"], responses=responses(400, 403, 404, 409))
 
-Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
 
 
-class ReleaseIn(BaseModel):
+class ReleaseIn(In):
     to: Party
     via: Party | None = Field(None, description="the hub, for paths that must go through one (T4)")
 
@@ -38,40 +38,40 @@ class ReleaseItemIn(ReleaseIn):
     item_id: str = Field(min_length=1, max_length=64)
 
 
-class ReleasesIn(BaseModel):
+class ReleasesIn(In):
     releases: list[ReleaseItemIn] = Field(min_length=1, max_length=MAX_RELEASES)
 
 
-class DiscloseIn(BaseModel):
+class DiscloseIn(In):
     to: Party
 
 
-class ConsentRequestIn(BaseModel):
+class ConsentRequestIn(In):
     to: Party
     purpose: str = Field(min_length=1, max_length=2000)
 
 
-class ConsentAnswerIn(BaseModel):
+class ConsentAnswerIn(In):
     until: Instant | None = None
     reason: str = Field("", max_length=2000)
 
 
-class StandingConsentIn(BaseModel):
+class StandingConsentIn(In):
     to: Party
     topics: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=50)
     until: Instant | None = None
     purpose: str = Field(min_length=1, max_length=2000)
 
 
-class ReportIn(BaseModel):
+class ReportIn(In):
     description: str = Field(min_length=1, max_length=5000)
 
 
-class ResultIn(BaseModel):
+class ResultIn(In):
     result: str = Field(min_length=1, max_length=5000)
 
 
-class RecallIn(BaseModel):
+class RecallIn(In):
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
+from gsomia.api.schemas import In
+from gsomia.api.vocabulary import OwnMarking, Party
 from gsomia.domain.tracks import UNKNOWN_ERROR
 from gsomia.services import feed as feed_use_cases
 from gsomia.services import feed_posts
@@ -26,50 +28,69 @@ from gsomia.services.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
-Party = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 3166-1 alpha-3 party code")]
 Stream = Annotated[str, Field(pattern="^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
 
 
-class LabelIn(BaseModel):
-    classification: str = Field(description="in this node's scheme, e.g. KOR:II", max_length=50)
+class LabelIn(In):
+    classification: OwnMarking
     releasable_to: list[Party] = Field(max_length=10)
     topics: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=50)
     purpose: str = Field(min_length=1, max_length=2000)
 
 
-class PositionIn(BaseModel):
+class PositionIn(In):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     alt_m: float = 0.0
 
 
-class VelocityIn(BaseModel):
+class VelocityIn(In):
     east: float
     north: float
     up: float
 
 
-class ErrorIn(BaseModel):
+class ErrorIn(In):
     ce_m: float = Field(default=UNKNOWN_ERROR, ge=0)
     le_m: float = Field(default=UNKNOWN_ERROR, ge=0)
 
 
-class TrackIn(BaseModel):
+class _TrackIn(In):
     stream: Stream
     seq: int | None = Field(None, ge=1, description="per stream from 1; omitted: the node numbers on")
-    kind: Literal["launch", "update", "impact", "end"]
     sensor: str = Field(min_length=1, max_length=100)
     time: float = Field(description="observation time, POSIX seconds")
     stale: float = Field(description="POSIX seconds after which the message no longer stands")
-    point: PositionIn | None = Field(None, description="launch and impact: where")
-    position: PositionIn | None = Field(None, description="update: where the object is")
-    velocity: VelocityIn | None = None
     error: ErrorIn = ErrorIn()
-    impact_time: float | None = None
-    reason: str | None = Field(None, max_length=200, description="end: e.g. impact, lost")
 
 
-class BatchIn(BaseModel):
+class LaunchIn(_TrackIn):
+    kind: Literal["launch"]
+    point: PositionIn = Field(description="where it was launched")
+
+
+class UpdateIn(_TrackIn):
+    kind: Literal["update"]
+    position: PositionIn = Field(description="where the object is")
+    velocity: VelocityIn
+
+
+class ImpactIn(_TrackIn):
+    kind: Literal["impact"]
+    point: PositionIn = Field(description="the predicted point of impact")
+    impact_time: float = Field(description="POSIX seconds")
+
+
+class EndIn(_TrackIn):
+    kind: Literal["end"]
+    reason: str = Field("ended", max_length=200, description="e.g. impact, lost")
+
+
+# One shape per kind, so that the schema says which fields each needs (services.feed_posts checks the same).
+TrackIn = Annotated[LaunchIn | UpdateIn | ImpactIn | EndIn, Field(discriminator="kind")]
+
+
+class BatchIn(In):
     label: LabelIn
     messages: list[TrackIn] = Field(min_length=1, max_length=1000)
 

@@ -30,7 +30,7 @@ def show_official(node: NodeDep, actor: ActorDep, official_id: str) -> schemas.O
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.OfficialOut,
-             responses=responses(400, 403))
+             responses=responses(400, 403, 409))
 def appoint(node: NodeDep, actor: ActorDep, body: schemas.AppointIn) -> schemas.OfficialOut:
     """Appoint an official with a national clearance of this node's party (R6.e, R7.2)."""
     record = officials.appoint(node, actor, name=body.name, clearance=body.clearance,
