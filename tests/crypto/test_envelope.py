@@ -290,3 +290,22 @@ def test_large_envelopes_take_the_in_place_path_and_refuse_the_same(kor: NodeKey
         open(big + b"\x00", recipient=jpn, senders=kor.public)
     with pytest.raises(InvalidEnvelope, match="unsupported envelope version 2"):
         open(b"\x83\x02" + big[2:], recipient=jpn, senders=kor.public)
+
+
+def test_only_the_deterministic_encoding_opens(kor: NodeKeys, jpn: NodeKeys, small: bytes) -> None:
+    """Regression (found by hypothesis): the version 1 written with a one-byte follow (0x18 0x01) was
+    accepted. Every part of an envelope has one byte form, small or large, else InvalidEnvelope."""
+    big = _big_envelope(kor, jpn)
+    for envelope in (small, big):
+        assert envelope[:2] == b"\x83\x01"
+        for variant in (b"\x83\x18\x01" + envelope[2:], b"\x83\x19\x00\x01" + envelope[2:]):
+            with pytest.raises(InvalidEnvelope, match="deterministic"):
+                open(variant, recipient=jpn, senders=kor.public)
+        # The signature's byte string written with a two-byte length (0x59 0x00 0x40) instead of one.
+        assert envelope[-66:-64] == b"\x58\x40"
+        with pytest.raises(InvalidEnvelope, match="deterministic"):
+            open(envelope[:-66] + b"\x59\x00\x40" + envelope[-64:], recipient=jpn, senders=kor.public)
+        # The Sign1's empty unprotected map written with a one-byte follow (0xb8 0x00).
+        assert envelope[-68:-66] == b"\xa0\xf6"
+        with pytest.raises(InvalidEnvelope, match="deterministic"):
+            open(envelope[:-68] + b"\xb8\x00\xf6" + envelope[-66:], recipient=jpn, senders=kor.public)
