@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from gsomia.crypto import _deterministic
+
 # Header labels (RFC 9052 §3.1, RFC 9053 §6.4).
 ALG, CRIT, CTY, KID, IV, PARTIAL_IV = 1, 2, 3, 4, 5, 6
 EPHEMERAL_KEY, STATIC_KEY, STATIC_KEY_ID = -1, -2, -3
@@ -73,8 +75,9 @@ class CoseError(Exception):
 
 def dumps(obj: object) -> bytes:
     """Deterministic encoding (RFC 8949 §4.2, cbor2's canonical form) so that signatures and vectors
-    are reproducible. Every COSE structure gsomia writes goes through here."""
-    return cbor2.dumps(obj, canonical=True)
+    are reproducible. Every COSE structure gsomia writes goes through here (at cbor2's plain-mode
+    price where that writes the same bytes: _deterministic.py)."""
+    return _deterministic.dumps(obj)
 
 
 def loads(data: bytes | bytearray | memoryview, *, deterministic: bool = True) -> Any:
@@ -98,10 +101,10 @@ def loads(data: bytes | bytearray | memoryview, *, deterministic: bool = True) -
         raise CoseError("trailing bytes after the CBOR item")
     if deterministic:
         try:
-            again = dumps(value)
+            same = _deterministic.is_deterministic(value, data)
         except Exception as exc:  # a decoded value cbor2 cannot write back (e.g. a hostile tag)
             raise CoseError(f"not deterministic CBOR ({type(exc).__name__})") from None
-        if again != data:
+        if not same:
             raise CoseError("not deterministic CBOR (RFC 8949 §4.2)")
     return value
 

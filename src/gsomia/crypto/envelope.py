@@ -63,7 +63,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from gsomia.crypto import _cose, verified
+from gsomia.crypto import _cose, in_place, verified
 from gsomia.crypto._cose import CoseError
 from gsomia.crypto.errors import CryptoError, InvalidEnvelope
 from gsomia.crypto.keyring import KeyRing
@@ -80,6 +80,13 @@ _DIRECT = {ECDH_SS: _cose.ECDH_SS_HKDF_256, ECDH_ES: _cose.ECDH_ES_HKDF_256}
 _RECIPIENT_PROTECTED = {alg: _cose.encode_protected({_cose.ALG: alg})
                         for alg in (ECDH_SS, ECDH_ES, *_DIRECT.values())}
 _KDF_CONTEXTS: dict[tuple[int, bytes], bytes] = {}
+IV_BYTES = 12
+# What precedes the one large byte string of each structure as the reference codec writes it, for the
+# in-place path of large items (crypto/in_place.py): "[1," and "96([", then {5: iv} (its iv last).
+_OUTER_PREFIX = _cose.dumps([VERSION, b"", None]).removesuffix(_cose.dumps(b"") + _cose.dumps(None))
+_ENCRYPT_PREFIX = _cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [b"", {}, b"", []])).removesuffix(
+    _cose.dumps(b"") + _cose.dumps({}) + _cose.dumps(b"") + _cose.dumps([]))
+_IV_MAP = _cose.dumps({_cose.IV: bytes(IV_BYTES)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +125,8 @@ def seal_with(plaintext: bytes, *, label: bytes, sender: KeyRing | NodeKeys,
     # One call for all of it (urandom's cost is mostly per call), consumed in a fixed order that
     # the published vectors document: IV, content key (several recipients), one salt per recipient.
     salts = SALT_BYTES * len(recipients) if key_agreement == ECDH_SS else 0
-    fresh = random(12 + (0 if direct else 32) + salts)
-    iv, cek, salt_pool = fresh[:12], fresh[12:len(fresh) - salts], fresh[len(fresh) - salts:]
+    fresh = random(IV_BYTES + (0 if direct else 32) + salts)
+    iv, cek, salt_pool = fresh[:IV_BYTES], fresh[IV_BYTES:len(fresh) - salts], fresh[len(fresh) - salts:]
     if key_agreement == ECDH_ES:
         eph = ephemeral or X25519PrivateKey.generate()
         eph_key = {_cose.KTY: _cose.KTY_OKP, _cose.CRV: _cose.CRV_X25519,
@@ -139,16 +146,36 @@ def seal_with(plaintext: bytes, *, label: bytes, sender: KeyRing | NodeKeys,
         cek = kek if direct else cek
         layers.append([rp, headers, b"" if direct else _cose.wrap(kek, cek)])
     body_protected = _cose.encode_protected({_cose.ALG: _cose.A256GCM, LABEL: label})
-    ciphertext = _cose.gcm_encrypt(cek, iv, plaintext, _cose.enc_structure("Encrypt", body_protected))
-    body = _cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [body_protected, {_cose.IV: iv}, ciphertext, layers]))
+    aad = _cose.enc_structure("Encrypt", body_protected)
+    body: tuple[bytes | memoryview, ...]
+    if len(plaintext) + 16 < in_place.MIN_SIZE:
+        ciphertext = _cose.gcm_encrypt(cek, iv, plaintext, aad)
+        body = (_cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [body_protected, {_cose.IV: iv}, ciphertext, layers])),)
+    else:
+        body = _body_in_place(body_protected, {_cose.IV: iv}, in_place.gcm_encrypt(cek, iv, plaintext, aad), layers)
+    digest = hashlib.sha256()
+    for part in body:
+        digest.update(part)
     sign_protected = _cose.encode_protected({
         _cose.ALG: keys.signer.alg, _cose.KID: keys.kid, CWT_CLAIMS: {IAT: int(when.timestamp())},
         _cose.PAYLOAD_HASH_ALG: _cose.SHA_256,
     })
-    to_be_signed = _cose.sig_structure1(sign_protected, EXTERNAL_AAD, hashlib.sha256(body).digest())
+    to_be_signed = _cose.sig_structure1(sign_protected, EXTERNAL_AAD, digest.digest())
     signature = keys.signer.sign(to_be_signed)
     verified.VERIFIED.add(keys.public, to_be_signed, signature)
-    return _cose.dumps([VERSION, body, cbor2.CBORTag(_cose.TAG_SIGN1, [sign_protected, {}, None, signature])])
+    sign1 = cbor2.CBORTag(_cose.TAG_SIGN1, [sign_protected, {}, None, signature])
+    if len(body) == 1:
+        return _cose.dumps([VERSION, body[0], sign1])
+    return b"".join(in_place.spliced(_cose.dumps([VERSION, b"", sign1]), len(_OUTER_PREFIX), body))
+
+
+def _body_in_place(protected: bytes, unprotected: dict[int, Any], ciphertext: memoryview,
+                   layers: list[list[Any]]) -> tuple[bytes | memoryview, ...]:
+    """The COSE_Encrypt of a large item as the parts around its ciphertext (crypto/in_place.py): joined,
+    the bytes `_cose.dumps` writes for it."""
+    skeleton = _cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [protected, unprotected, b"", layers]))
+    at = len(_ENCRYPT_PREFIX) + len(_cose.dumps(protected)) + len(_cose.dumps(unprotected))
+    return in_place.spliced(skeleton, at, [ciphertext])
 
 
 _PARTY_FIELDS = (_cose.PARTY_U_IDENTITY, _cose.PARTY_U_NONCE, _cose.PARTY_U_OTHER,
@@ -205,23 +232,28 @@ def _open(envelope: bytes, recipient: KeyRing | NodeKeys, senders: TrustedKeys,
     return Opened(label=label, plaintext=plaintext, signer_kid=signer.kid, signer=signer, sealed_at=sealed_at)
 
 
-def _outer(envelope: bytes) -> tuple[bytes, Any]:
+def _outer(envelope: bytes) -> tuple[bytes | memoryview, Any]:
     """(the COSE_Encrypt bytes, the decoded COSE_Sign1), after checking the version first."""
-    outer = _cose.loads(envelope)
+    fast = in_place.outer(envelope, _OUTER_PREFIX) if len(envelope) >= in_place.MIN_SIZE else None
+    outer = fast[1] if fast else _cose.loads(envelope)
     if not _cose.is_array(outer) or not outer or type(outer[0]) is not int or outer[0] != VERSION:
         version = outer[0] if _cose.is_array(outer) and outer else None
         raise CoseError(f"unsupported envelope version {version!r}")
     _, body, sign1 = _cose.array(outer, 3, "envelope")
-    return _cose.bstr(body, "encrypted body"), sign1
+    return (fast[0] if fast else _cose.bstr(body, "encrypted body")), sign1
 
 
-def _encrypt_parts(body: bytes) -> tuple[bytes, Any, bytes, Any]:
+def _encrypt_parts(body: bytes | memoryview) -> tuple[bytes, Any, bytes | memoryview, Any]:
     """(protected bytes, unprotected map, ciphertext, recipients) of the COSE_Encrypt."""
-    enc = _cose.array(_cose.untag(_cose.loads(body), _cose.TAG_ENCRYPT, required=True), 4, "COSE_Encrypt")
-    return _cose.bstr(enc[0], "protected header"), enc[1], _cose.bstr(enc[2], "ciphertext"), enc[3]
+    fast = in_place.encrypt(memoryview(body), _ENCRYPT_PREFIX, _IV_MAP[:-IV_BYTES], len(_IV_MAP)) if (
+        len(body) >= in_place.MIN_SIZE) else None
+    enc = _cose.array(_cose.untag(fast[1] if fast else _cose.loads(body), _cose.TAG_ENCRYPT, required=True), 4,
+                      "COSE_Encrypt")
+    ciphertext = fast[0] if fast else _cose.bstr(enc[2], "ciphertext")
+    return _cose.bstr(enc[0], "protected header"), enc[1], ciphertext, enc[3]
 
 
-def _verify(sign1: Any, body: bytes, senders: TrustedKeys) -> tuple[PublicKeys, datetime]:
+def _verify(sign1: Any, body: bytes | memoryview, senders: TrustedKeys) -> tuple[PublicKeys, datetime]:
     sign_protected, unprotected, payload, signature = _cose.array(sign1, 4, "COSE_Sign1")
     headers = _cose.merged(_cose.decode_protected(sign_protected), _cose.header_map(unprotected, "unprotected"))
     if unprotected or payload is not None:
