@@ -19,6 +19,7 @@ from gsomia.crypto import (
     KeyRing,
     NodeKeys,
     _cose,
+    in_place,
     open,
     open_at_rest,
     seal,
@@ -253,7 +254,8 @@ _BIG: dict[bytes, bytes] = {}
 
 def _big_envelope(kor: NodeKeys, jpn: NodeKeys) -> bytes:
     if kor.kid not in _BIG:
-        _BIG[kor.kid] = seal(b"q" * 20_000, label=LABEL, sender=kor, recipients=[jpn.public, kor.public], at=AT)
+        _BIG[kor.kid] = seal(b"q" * (in_place.MIN_SIZE + 4_000), label=LABEL, sender=kor,
+                             recipients=[jpn.public, kor.public], at=AT)
     return _BIG[kor.kid]
 
 def test_adapters_for_services() -> None:
@@ -274,9 +276,10 @@ def test_adapters_for_services() -> None:
 
 
 def test_large_envelopes_take_the_in_place_path_and_refuse_the_same(kor: NodeKeys, jpn: NodeKeys) -> None:
-    """Above 16 KiB the envelope is split in place rather than decoded whole: same refusals."""
-    big = seal(b"z" * 20_000, label=LABEL, sender=kor, recipients=[jpn.public, kor.public], at=AT)
-    assert open(big, recipient=jpn, senders=kor.public).plaintext == b"z" * 20_000
+    """Above in_place.MIN_SIZE the envelope is split in place rather than decoded whole: same refusals."""
+    content = b"z" * (in_place.MIN_SIZE + 4_000)
+    big = seal(content, label=LABEL, sender=kor, recipients=[jpn.public, kor.public], at=AT)
+    assert open(big, recipient=jpn, senders=kor.public).plaintext == content
     positions = [*range(300), *range(len(big) - 300, len(big)), len(big) // 2]
     for position in positions:
         tampered = bytearray(big)
