@@ -312,3 +312,15 @@ def test_only_the_deterministic_encoding_opens(kor: NodeKeys, jpn: NodeKeys, sma
         assert envelope[-68:-66] == b"\xa0\xf6"
         with pytest.raises(InvalidEnvelope, match="deterministic"):
             open(envelope[:-68] + b"\xb8\x00\xf6" + envelope[-66:], recipient=jpn, senders=kor.public)
+
+
+def test_a_protected_header_is_checked_until_it_is_known_deterministic() -> None:
+    """decode_protected remembers only headers that passed the strict check, by their exact bytes."""
+    header = _cose.dumps({_cose.ALG: _cose.EDDSA, _cose.KID: b"remembered"})
+    widened = b"\xa2\x01\x38\x07" + header[3:]  # the alg -8 written with a one-byte follow
+    assert _cose.decode_protected(header) == _cose.decode_protected(header) == {1: -8, 4: b"remembered"}
+    assert header in _cose._DETERMINISTIC_HEADERS
+    for _ in range(2):
+        with pytest.raises(_cose.CoseError, match="deterministic"):
+            _cose.decode_protected(widened)
+    assert widened not in _cose._DETERMINISTIC_HEADERS

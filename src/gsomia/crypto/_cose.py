@@ -146,13 +146,25 @@ def encode_protected(headers: dict[int, Any]) -> bytes:
     return dumps(headers) if headers else b""
 
 
+# Protected headers already found deterministic, by their exact bytes. They repeat (a signer's header
+# within one second, a label's, a recipient algorithm's), so the check is skipped for them (see the
+# "512 open" line of bench_envelope); they are still decoded afresh every time. Bounded: full, it stays.
+_DETERMINISTIC_HEADERS: dict[bytes, None] = {}
+_DETERMINISTIC_HEADERS_MAX, _DETERMINISTIC_HEADER_BYTES = 4096, 1024
+
+
 def decode_protected(raw: Any) -> dict[Any, Any]:
     raw = bstr(raw, "protected header")
     if raw == b"":
         return {}
     # An encoded empty map (h'A0') is accepted, as the COSE WG's sign-pass-01 expects, though
     # RFC 9052 §3 has senders write a zero-length string; what is signed is the bytes as sent.
-    return header_map(loads(raw), "protected header")
+    known = raw in _DETERMINISTIC_HEADERS
+    value = loads(raw, deterministic=not known)
+    if not known and len(raw) <= _DETERMINISTIC_HEADER_BYTES and (
+            len(_DETERMINISTIC_HEADERS) < _DETERMINISTIC_HEADERS_MAX):
+        _DETERMINISTIC_HEADERS[raw] = None
+    return header_map(value, "protected header")
 
 
 def merged(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> dict[Any, Any]:
