@@ -26,6 +26,11 @@ Layout (CBOR, deterministic encoding)::
       signature                           ; external_aad = "gsomia-envelope/1" binds the version
     ])
 
+Written by one codec (cbor2 through `_cose.dumps`, deterministic encoding) and read by one strict
+decoder (`_cose.loads`): an envelope in any other byte form than the deterministic one, a version 1
+written 0x18 0x01 for instance, is refused with InvalidEnvelope. Large items take the fast path of
+crypto/in_place.py, pinned to that codec by property tests.
+
 Why hash-then-sign (draft-ietf-cose-hash-envelope): Ed25519 reads its message twice when signing, so
 signing a 1 MiB ciphertext costs two SHA-512 passes; one SHA-256 pass (SHA-NI) over the encrypted
 structure, then a signature over 32 bytes, costs far less and still binds every byte, the
