@@ -19,6 +19,7 @@ from gsomia.crypto import (
     KeyRing,
     NodeKeys,
     _cose,
+    in_place,
     open,
     open_at_rest,
     seal,
@@ -253,7 +254,8 @@ _BIG: dict[bytes, bytes] = {}
 
 def _big_envelope(kor: NodeKeys, jpn: NodeKeys) -> bytes:
     if kor.kid not in _BIG:
-        _BIG[kor.kid] = seal(b"q" * 20_000, label=LABEL, sender=kor, recipients=[jpn.public, kor.public], at=AT)
+        _BIG[kor.kid] = seal(b"q" * (in_place.MIN_SIZE + 4_000), label=LABEL, sender=kor,
+                             recipients=[jpn.public, kor.public], at=AT)
     return _BIG[kor.kid]
 
 def test_adapters_for_services() -> None:
@@ -274,9 +276,10 @@ def test_adapters_for_services() -> None:
 
 
 def test_large_envelopes_take_the_in_place_path_and_refuse_the_same(kor: NodeKeys, jpn: NodeKeys) -> None:
-    """Above 16 KiB the envelope is split in place rather than decoded whole: same refusals."""
-    big = seal(b"z" * 20_000, label=LABEL, sender=kor, recipients=[jpn.public, kor.public], at=AT)
-    assert open(big, recipient=jpn, senders=kor.public).plaintext == b"z" * 20_000
+    """Above in_place.MIN_SIZE the envelope is split in place rather than decoded whole: same refusals."""
+    content = b"z" * (in_place.MIN_SIZE + 4_000)
+    big = seal(content, label=LABEL, sender=kor, recipients=[jpn.public, kor.public], at=AT)
+    assert open(big, recipient=jpn, senders=kor.public).plaintext == content
     positions = [*range(300), *range(len(big) - 300, len(big)), len(big) // 2]
     for position in positions:
         tampered = bytearray(big)
@@ -290,3 +293,34 @@ def test_large_envelopes_take_the_in_place_path_and_refuse_the_same(kor: NodeKey
         open(big + b"\x00", recipient=jpn, senders=kor.public)
     with pytest.raises(InvalidEnvelope, match="unsupported envelope version 2"):
         open(b"\x83\x02" + big[2:], recipient=jpn, senders=kor.public)
+
+
+def test_only_the_deterministic_encoding_opens(kor: NodeKeys, jpn: NodeKeys, small: bytes) -> None:
+    """Regression (found by hypothesis): the version 1 written with a one-byte follow (0x18 0x01) was
+    accepted. Every part of an envelope has one byte form, small or large, else InvalidEnvelope."""
+    big = _big_envelope(kor, jpn)
+    for envelope in (small, big):
+        assert envelope[:2] == b"\x83\x01"
+        for variant in (b"\x83\x18\x01" + envelope[2:], b"\x83\x19\x00\x01" + envelope[2:]):
+            with pytest.raises(InvalidEnvelope, match="deterministic"):
+                open(variant, recipient=jpn, senders=kor.public)
+        # The signature's byte string written with a two-byte length (0x59 0x00 0x40) instead of one.
+        assert envelope[-66:-64] == b"\x58\x40"
+        with pytest.raises(InvalidEnvelope, match="deterministic"):
+            open(envelope[:-66] + b"\x59\x00\x40" + envelope[-64:], recipient=jpn, senders=kor.public)
+        # The Sign1's empty unprotected map written with a one-byte follow (0xb8 0x00).
+        assert envelope[-68:-66] == b"\xa0\xf6"
+        with pytest.raises(InvalidEnvelope, match="deterministic"):
+            open(envelope[:-68] + b"\xb8\x00\xf6" + envelope[-66:], recipient=jpn, senders=kor.public)
+
+
+def test_a_protected_header_is_checked_until_it_is_known_deterministic() -> None:
+    """decode_protected remembers only headers that passed the strict check, by their exact bytes."""
+    header = _cose.dumps({_cose.ALG: _cose.EDDSA, _cose.KID: b"remembered"})
+    widened = b"\xa2\x01\x38\x07" + header[3:]  # the alg -8 written with a one-byte follow
+    assert _cose.decode_protected(header) == _cose.decode_protected(header) == {1: -8, 4: b"remembered"}
+    assert header in _cose._DETERMINISTIC_HEADERS
+    for _ in range(2):
+        with pytest.raises(_cose.CoseError, match="deterministic"):
+            _cose.decode_protected(widened)
+    assert widened not in _cose._DETERMINISTIC_HEADERS

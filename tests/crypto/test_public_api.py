@@ -21,6 +21,7 @@ def test_curated_public_api() -> None:
         "load_trust",
         "passphrase_from_env",
         "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
+        "sign_batch", "verify_batch", "BatchSignature", "BatchSigningKey", "Inclusion", "InvalidBatchSignature",
         "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint",
         "check_pin", "party_of", "server_context", "client_context",
     }
@@ -30,7 +31,8 @@ def test_curated_public_api() -> None:
 
 
 def test_one_error_type_per_failure_family() -> None:
-    for error in (gsomia.crypto.InvalidEnvelope, gsomia.crypto.InvalidRecord, gsomia.crypto.KeyStoreError):
+    for error in (gsomia.crypto.InvalidEnvelope, gsomia.crypto.InvalidRecord, gsomia.crypto.InvalidBatchSignature,
+                  gsomia.crypto.KeyStoreError):
         assert issubclass(error, gsomia.crypto.CryptoError)
 
 

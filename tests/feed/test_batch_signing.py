@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gsomia.feed.batch_signing import (
-    BatchSigner,
-    decode_batch,
-    inclusion_proof,
-    merkle_root,
-    verify_batch,
-    verify_inclusion,
-)
+from gsomia.crypto import Inclusion, InvalidBatchSignature, merkle
+from gsomia.crypto import verify_batch as verify_root
+from gsomia.feed.batch_signing import BatchSigner, SignedBatch, decode_batch, verify_batch
 from gsomia.feed.errors import InvalidBatch
 
 KEY = Ed25519PrivateKey.generate()
@@ -50,11 +47,23 @@ def test_changed_batches_fail(change: str) -> None:
 
 @given(st.lists(st.binary(max_size=8), min_size=1, max_size=40), st.data())
 def test_inclusion_proofs(frames: list[bytes], data: st.DataObject) -> None:
-    root = merkle_root(frames)
+    """One frame of a signed batch is shown to belong to it without the others (crypto.batches, the
+    batch signing that signed records share), under the signature the batch carries."""
+    batch = BatchSigner(KEY, "KOR-node").sign(frames, b"nonce")
     index = data.draw(st.integers(0, len(frames) - 1))
-    verify_inclusion(frames[index], inclusion_proof(frames, index), root)
-    with pytest.raises(InvalidBatch):
-        verify_inclusion(frames[index] + b"!", inclusion_proof(frames, index), root)
+    _, paths = merkle.inclusion_paths(frames)
+    framing = _framing_of(batch)
+    assert verify_root(Inclusion(frames[index], index, len(frames), paths[index]), batch.signature,
+                       KEY.public_key(), framing) == batch.root
+    with pytest.raises(InvalidBatchSignature):
+        verify_root(Inclusion(frames[index] + b"!", index, len(frames), paths[index]), batch.signature,
+                    KEY.public_key(), framing)
+
+
+def _framing_of(batch: SignedBatch) -> Callable[[bytes], bytes]:
+    from gsomia.feed.batch_signing import _signed_bytes
+
+    return lambda root: _signed_bytes(batch.signer, batch.number, len(batch.frames), root, b"nonce")
 
 
 @pytest.mark.parametrize("data", [b"", b"\x80", b"\x83\x01\x02\x03"])

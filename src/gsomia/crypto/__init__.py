@@ -6,9 +6,10 @@ Errors are drawn as a tree in `gsomia.crypto.errors`.
 
 from gsomia.crypto.adapters import RingCheckpointSigner, RingSealer, signature_check
 from gsomia.crypto.at_rest import open_at_rest, seal_at_rest
+from gsomia.crypto.batches import BatchSignature, BatchSigningKey, Inclusion, sign_batch, verify_batch
 from gsomia.crypto.envelope import ECDH_ES, ECDH_SS, Opened, seal
 from gsomia.crypto.envelope import open_envelope as open  # the name; shadows the builtin here only
-from gsomia.crypto.errors import CryptoError, InvalidEnvelope, InvalidRecord, KeyStoreError
+from gsomia.crypto.errors import CryptoError, InvalidBatchSignature, InvalidEnvelope, InvalidRecord, KeyStoreError
 from gsomia.crypto.keyring import KeyRing
 from gsomia.crypto.keys import KeyDirectory, NodeKeys, PublicKeys
 from gsomia.crypto.keystore import (
@@ -41,7 +42,7 @@ __all__ = [
     # the shapes the services declared: ContentSealer, CheckpointSigner, SignatureCheck
     "RingSealer", "RingCheckpointSigner", "signature_check",
     # errors
-    "CryptoError", "InvalidEnvelope", "InvalidRecord", "KeyStoreError",
+    "CryptoError", "InvalidEnvelope", "InvalidRecord", "InvalidBatchSignature", "KeyStoreError",
     # keys
     "NodeKeys", "PublicKeys", "KeyRing", "KeyDirectory",
     "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
@@ -49,6 +50,8 @@ __all__ = [
     "load_trust", "passphrase_from_env",
     # signed records
     "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
+    # batch signing: one signature over a Merkle root (signed records in a batch, the feed's batches)
+    "sign_batch", "verify_batch", "BatchSignature", "BatchSigningKey", "Inclusion",
     # PKI
     "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "server_context", "client_context",
     "fingerprint", "check_pin",

@@ -9,15 +9,16 @@ signs, encrypts and derives keys over, and the few algorithms gsomia supports:
     agreement     ECDH-ES + HKDF-256 (-25), ECDH-SS + HKDF-256 (-27),
                   ECDH-ES + A128/192/256KW (-29/-30/-31), ECDH-SS + A128/192/256KW (-32/-33/-34)
 
-Decoding is strict: one CBOR item, no trailing bytes, no indefinite lengths, no duplicate keys.
-Every failure here raises `CoseError`; the public layers translate it to their one error type.
+One codec, cbor2, both ways: every structure is built as Python values and written by `dumps`
+(deterministic encoding), every byte string read by `loads`. Decoding is strict: one CBOR item, no
+trailing bytes, no indefinite lengths, no duplicate keys, and (unless a caller reads a third party's
+examples) only the deterministic encoding, so what a peer sends has exactly one byte form.
+HKDF is `cryptography`'s. Every failure here raises `CoseError`; the public layers translate it to their one error type.
 """
 
 from __future__ import annotations
 
-import hmac
 import io
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from gsomia.crypto import _deterministic
 
 # Header labels (RFC 9052 §3.1, RFC 9053 §6.4).
 ALG, CRIT, CTY, KID, IV, PARTIAL_IV = 1, 2, 3, 4, 5, 6
@@ -61,51 +65,32 @@ CRV_P256, CRV_X25519, CRV_ED25519 = 1, 4, 6
 
 GCM_KEY_BITS = {A128GCM: 128, A192GCM: 192, A256GCM: 256}
 KW_KEY_BITS = {A128KW: 128, A192KW: 192, A256KW: 256}
+
+
 class CoseError(Exception):
     pass
 
 
-# --- CBOR -----------------------------------------------------------------------------------------
+# --- CBOR: one codec (cbor2), deterministic both ways ----------------------------------------------
 
 def dumps(obj: object) -> bytes:
-    # Deterministic encoding (RFC 8949 §4.2) so that signatures and vectors are reproducible.
-    return cbor2.dumps(obj, canonical=True)
+    """Deterministic encoding (RFC 8949 §4.2, cbor2's canonical form) so that signatures and vectors
+    are reproducible. Every COSE structure gsomia writes goes through here (at cbor2's plain-mode
+    price where that writes the same bytes: _deterministic.py)."""
+    return _deterministic.dumps(obj)
 
 
-def head(major: int, n: int) -> bytes:
-    """The initial bytes of a CBOR item (RFC 8949 §3), shortest form as deterministic encoding wants."""
-    m = major << 5
-    if n < 24:
-        return _SMALL_HEADS[m | n]
-    if n < 0x100:
-        return bytes((m | 24, n))
-    if n < 0x10000:
-        return bytes((m | 25,)) + n.to_bytes(2)
-    if n < 0x100000000:
-        return bytes((m | 26,)) + n.to_bytes(4)
-    if n < 1 << 64:
-        return bytes((m | 27,)) + n.to_bytes(8)
-    raise ValueError("too long for CBOR")
+def loads(data: bytes | bytearray | memoryview, *, deterministic: bool = True) -> Any:
+    """Exactly one well-formed CBOR item; anything else is a CoseError (never another exception).
 
-
-_SMALL_HEADS = [bytes((i,)) for i in range(256)]
-
-
-def int_item(n: int) -> bytes:
-    return head(0, n) if n >= 0 else head(1, -1 - n)
-
-
-def bstr_item(data: bytes) -> bytes:
-    # Hand-encoding the hot structures avoids cbor2's growing buffer, which costs more than the
-    # copy itself for 1 MiB items, and its per-call overhead for small ones.
-    return head(2, len(data)) + data
-
-
-def loads(data: bytes | memoryview) -> Any:
-    """Exactly one well-formed CBOR item; anything else is a CoseError (never another exception)."""
+    `deterministic` (the default) also refuses any encoding but the one `dumps` writes: a
+    non-shortest head (an integer 1 written 0x18 0x01), unsorted map keys, a non-shortest float.
+    What gsomia reads from its peers therefore has exactly one byte form, the one it would have
+    written. Only third parties' examples (the COSE WG's) are read with deterministic=False.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CoseError("not bytes")
-    fp = io.BytesIO(data)  # copies a memoryview; only small items are decoded from views
+    fp = io.BytesIO(data)
     try:
         value = cbor2.CBORDecoder(
             fp, allow_indefinite=False, allow_duplicate_keys=False, max_depth=16, str_errors="strict",
@@ -114,78 +99,14 @@ def loads(data: bytes | memoryview) -> Any:
         raise CoseError(f"not CBOR ({type(exc).__name__})") from None
     if fp.tell() != len(data):
         raise CoseError("trailing bytes after the CBOR item")
+    if deterministic:
+        try:
+            same = _deterministic.is_deterministic(value, data)
+        except Exception as exc:  # a decoded value cbor2 cannot write back (e.g. a hostile tag)
+            raise CoseError(f"not deterministic CBOR ({type(exc).__name__})") from None
+        if not same:
+            raise CoseError("not deterministic CBOR (RFC 8949 §4.2)")
     return value
-
-
-def _read_head(view: memoryview, pos: int) -> tuple[int, int, int, int]:
-    """(major type, argument, additional info, position after the head); strict, no indefinite length."""
-    if pos >= len(view):
-        raise CoseError("truncated CBOR")
-    first = view[pos]
-    major, info = first >> 5, first & 0x1F
-    if info < 24:
-        return major, info, info, pos + 1
-    if info > 27:
-        raise CoseError("indefinite-length or reserved CBOR")
-    size = 1 << (info - 24)
-    if pos + 1 + size > len(view):
-        raise CoseError("truncated CBOR")
-    return major, int.from_bytes(view[pos + 1:pos + 1 + size]), info, pos + 1 + size
-
-
-def _skip(view: memoryview, pos: int, depth: int = 0) -> int:
-    """Where the CBOR item starting at `pos` ends. Only walks heads; `loads` checks the content."""
-    if depth > 16:
-        raise CoseError("CBOR nested too deeply")
-    major, n, info, pos = _read_head(view, pos)
-    if major in (2, 3):
-        if n > len(view) - pos:
-            raise CoseError("truncated CBOR")
-        return pos + n
-    if major == 4 or major == 5:
-        for _ in range(n * (2 if major == 5 else 1)):
-            pos = _skip(view, pos, depth + 1)
-        return pos
-    if major == 6:
-        return _skip(view, pos, depth + 1)
-    return pos  # unsigned, negative, simple, float: the head is the whole item
-
-
-def split_array(data: bytes | memoryview, tag: int | None) -> list[memoryview]:
-    """The raw items of a (tagged) CBOR array, without copying them; each must then be decoded with
-    `loads` or `bstr_view`, which refuse anything but exactly one item.
-
-    Lets a 1 MiB ciphertext be hashed and decrypted in place instead of copied by the decoder.
-    """
-    view = memoryview(data)
-    pos = 0
-    if tag is not None:
-        major, n, _, pos = _read_head(view, 0)
-        if major != 6 or n != tag:
-            raise CoseError(f"CBOR tag {tag} missing")
-    major, count, _, pos = _read_head(view, pos)
-    if major != 4:
-        raise CoseError("not a CBOR array")
-    if count == 0:
-        if pos != len(view):
-            raise CoseError("trailing bytes after the CBOR item")
-        return []
-    items = []
-    for _ in range(count - 1):
-        end = _skip(view, pos)
-        items.append(view[pos:end])
-        pos = end
-    # The last item runs to the end: whoever decodes it (`loads`, `bstr_view`) checks that it is
-    # exactly one item, so trailing bytes are still refused, and the signature is not walked twice.
-    items.append(view[pos:])
-    return items
-
-
-def bstr_view(item: memoryview, what: str) -> memoryview:
-    major, n, _, pos = _read_head(item, 0)
-    if major != 2 or pos + n != len(item):
-        raise CoseError(f"{what} is not a byte string")
-    return item[pos:]
 
 
 def untag(value: Any, tag: int, *, required: bool = False) -> Any:
@@ -225,13 +146,25 @@ def encode_protected(headers: dict[int, Any]) -> bytes:
     return dumps(headers) if headers else b""
 
 
+# Protected headers already found deterministic, by their exact bytes. They repeat (a signer's header
+# within one second, a label's, a recipient algorithm's), so the check is skipped for them (see the
+# "512 open" line of bench_envelope); they are still decoded afresh every time. Bounded: full, it stays.
+_DETERMINISTIC_HEADERS: dict[bytes, None] = {}
+_DETERMINISTIC_HEADERS_MAX, _DETERMINISTIC_HEADER_BYTES = 4096, 1024
+
+
 def decode_protected(raw: Any) -> dict[Any, Any]:
     raw = bstr(raw, "protected header")
     if raw == b"":
         return {}
     # An encoded empty map (h'A0') is accepted, as the COSE WG's sign-pass-01 expects, though
     # RFC 9052 §3 has senders write a zero-length string; what is signed is the bytes as sent.
-    return header_map(loads(raw), "protected header")
+    known = raw in _DETERMINISTIC_HEADERS
+    value = loads(raw, deterministic=not known)
+    if not known and len(raw) <= _DETERMINISTIC_HEADER_BYTES and (
+            len(_DETERMINISTIC_HEADERS) < _DETERMINISTIC_HEADERS_MAX):
+        _DETERMINISTIC_HEADERS[raw] = None
+    return header_map(value, "protected header")
 
 
 def merged(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> dict[Any, Any]:
@@ -244,10 +177,6 @@ def merged(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> dict[Any, 
 
 # --- structures that are signed, authenticated or fed to the KDF ---------------------------------
 
-_SIGNATURE1 = b"\x84\x6aSignature1"
-_ENCRYPT_CONTEXTS = {c: head(4, 3) + head(3, len(c)) + c.encode() for c in ("Encrypt", "Encrypt0", "Enc_Recipient")}
-
-
 def _as_signed(protected: bytes) -> bytes:
     # "No protected attributes" is signed as a zero-length string, even when the sender wrote an
     # encoded empty map (the COSE WG examples sign-pass-01, enc-pass-01 and env-pass-01 expect it).
@@ -255,7 +184,7 @@ def _as_signed(protected: bytes) -> bytes:
 
 
 def sig_structure1(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
-    return b"".join((_SIGNATURE1, bstr_item(_as_signed(protected)), bstr_item(external_aad), bstr_item(payload)))
+    return dumps(["Signature1", _as_signed(protected), external_aad, payload])
 
 
 def sig_structure(body_protected: bytes, sign_protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
@@ -263,7 +192,9 @@ def sig_structure(body_protected: bytes, sign_protected: bytes, external_aad: by
 
 
 def enc_structure(context: str, protected: bytes, external_aad: bytes = b"") -> bytes:
-    return b"".join((_ENCRYPT_CONTEXTS[context], bstr_item(_as_signed(protected)), bstr_item(external_aad)))
+    if context not in ("Encrypt", "Encrypt0", "Enc_Recipient"):
+        raise CoseError(f"no Enc_structure context {context!r}")
+    return dumps([context, _as_signed(protected), external_aad])
 
 
 def kdf_context(alg: int, key_bits: int, recipient_protected: bytes, headers: dict[Any, Any]) -> bytes:
@@ -276,42 +207,14 @@ def kdf_context(alg: int, key_bits: int, recipient_protected: bytes, headers: di
 # --- primitives -----------------------------------------------------------------------------------
 
 def hkdf_sha256(secret: bytes, salt: bytes | None, info: bytes, length: int) -> bytes:
-    """RFC 5869 with HMAC-SHA-256; stdlib hmac.digest is a few µs cheaper per call than the HKDF class."""
+    """HKDF-SHA-256 (RFC 5869), as COSE's HKDF-256 uses it (RFC 9053 §5.1); no salt means zeros."""
     if length > 255 * 32:
         raise CoseError("HKDF output too long")
-    prk = hmac.digest(salt or bytes(32), secret, "sha256")
-    okm, block = b"", b""
-    for counter in range(1, -(-length // 32) + 1):
-        block = hmac.digest(prk, block + info + bytes((counter,)), "sha256")
-        okm += block
-    return okm[:length]
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(secret)
 
 
 def gcm_encrypt(key: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> bytes:
     return AESGCM(key).encrypt(iv, plaintext, aad)
-
-
-_scratch = threading.local()
-SCRATCH_MIN, SCRATCH_MAX = 64 << 10, 16 << 20
-
-
-def gcm_encrypt_scratch(key: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> bytes | memoryview:
-    """Like `gcm_encrypt`, but large ciphertexts go to a per-thread buffer the caller copies out.
-
-    A sealed item is copied into the envelope anyway; encrypting in place saves one fresh 1 MiB
-    allocation per seal, which glibc often serves with new pages (a page fault per 4 KiB) and which
-    cost more than the encryption. Only ciphertext lives there, never plaintext. Valid until the
-    same thread's next call.
-    """
-    size = len(plaintext) + 16
-    if not SCRATCH_MIN <= size <= SCRATCH_MAX:
-        return gcm_encrypt(key, iv, plaintext, aad)
-    buffer: bytearray | None = getattr(_scratch, "buffer", None)
-    if buffer is None or len(buffer) < size:
-        buffer = _scratch.buffer = bytearray(max(size, SCRATCH_MIN * 2))
-    out = memoryview(buffer)[:size]
-    AESGCM(key).encrypt_into(iv, plaintext, aad, out)
-    return out
 
 
 def gcm_decrypt(alg: int, key: bytes, iv: Any, ciphertext: bytes | memoryview, aad: bytes) -> bytes:

@@ -26,6 +26,11 @@ Layout (CBOR, deterministic encoding)::
       signature                           ; external_aad = "gsomia-envelope/1" binds the version
     ])
 
+Written by one codec (cbor2 through `_cose.dumps`, deterministic encoding) and read by one strict
+decoder (`_cose.loads`): an envelope in any other byte form than the deterministic one, a version 1
+written 0x18 0x01 for instance, is refused with InvalidEnvelope. Large items take the fast path of
+crypto/in_place.py, pinned to that codec by property tests.
+
 Why hash-then-sign (draft-ietf-cose-hash-envelope): Ed25519 reads its message twice when signing, so
 signing a 1 MiB ciphertext costs two SHA-512 passes; one SHA-256 pass (SHA-NI) over the encrypted
 structure, then a signature over 32 bytes, costs far less and still binds every byte, the
@@ -53,6 +58,7 @@ The sealed-at time is whole seconds (a CWT NumericDate).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -60,9 +66,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import cbor2
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from gsomia.crypto import _cose, verified
+from gsomia.crypto import _cose, in_place, verified
 from gsomia.crypto._cose import CoseError
 from gsomia.crypto.errors import CryptoError, InvalidEnvelope
 from gsomia.crypto.keyring import KeyRing
@@ -79,12 +86,13 @@ _DIRECT = {ECDH_SS: _cose.ECDH_SS_HKDF_256, ECDH_ES: _cose.ECDH_ES_HKDF_256}
 _RECIPIENT_PROTECTED = {alg: _cose.encode_protected({_cose.ALG: alg})
                         for alg in (ECDH_SS, ECDH_ES, *_DIRECT.values())}
 _KDF_CONTEXTS: dict[tuple[int, bytes], bytes] = {}
-_VERSION_ITEM = bytes((VERSION,))                     # VERSION < 24: one byte
-_OUTER_HEAD = b"\x83" + _VERSION_ITEM                  # [1, ...
-_ENCRYPT_HEAD = b"\xd8\x60\x84"                      # 96([...
-_BODY_PROTECTED_HEAD = b"\xa2\x01\x03\x3a\x00\x01\x00\x00"  # {1: 3, -65537: ...
-_IV_HEAD = b"\xa1\x05\x4c"                           # {5: h'..12 bytes..'}
-_SIGN1_HEAD = b"\xd2\x84"                             # 18([...
+IV_BYTES = 12
+# What precedes the one large byte string of each structure as the reference codec writes it, for the
+# in-place path of large items (crypto/in_place.py): "[1," and "96([", then {5: iv} (its iv last).
+_OUTER_PREFIX = _cose.dumps([VERSION, b"", None]).removesuffix(_cose.dumps(b"") + _cose.dumps(None))
+_ENCRYPT_PREFIX = _cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [b"", {}, b"", []])).removesuffix(
+    _cose.dumps(b"") + _cose.dumps({}) + _cose.dumps(b"") + _cose.dumps([]))
+_IV_MAP = _cose.dumps({_cose.IV: bytes(IV_BYTES)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,48 +131,68 @@ def seal_with(plaintext: bytes, *, label: bytes, sender: KeyRing | NodeKeys,
     # One call for all of it (urandom's cost is mostly per call), consumed in a fixed order that
     # the published vectors document: IV, content key (several recipients), one salt per recipient.
     salts = SALT_BYTES * len(recipients) if key_agreement == ECDH_SS else 0
-    fresh = random(12 + (0 if direct else 32) + salts)
-    iv, cek, salt_pool = fresh[:12], fresh[12:len(fresh) - salts], fresh[len(fresh) - salts:]
+    fresh = random(IV_BYTES + (0 if direct else 32) + salts)
+    iv, cek, salt_pool = fresh[:IV_BYTES], fresh[IV_BYTES:len(fresh) - salts], fresh[len(fresh) - salts:]
     if key_agreement == ECDH_ES:
         eph = ephemeral or X25519PrivateKey.generate()
         eph_key = {_cose.KTY: _cose.KTY_OKP, _cose.CRV: _cose.CRV_X25519,
                    _cose.X_COORD: eph.public_key().public_bytes_raw()}
-    layers: list[bytes] = []
+    layers: list[list[Any]] = []
     for index, peer in enumerate(recipients):
         if key_agreement == ECDH_SS:
             salt = salt_pool[index * SALT_BYTES:(index + 1) * SALT_BYTES]
-            kek = _cose.hkdf_sha256(keys.shared_secret(peer), salt, _kdf_context(kdf_alg, rp), 32)
-            cek = kek if direct else cek
-            # [rp, {4: kid, -20: salt}, wrapped]: hand-encoded, in canonical key order
-            layers.append(b"".join((b"\x83", _cose.bstr_item(rp), b"\xa2\x04", _cose.bstr_item(peer.kid),
-                                    b"\x33", _cose.bstr_item(salt),
-                                    _cose.bstr_item(b"" if direct else _cose.wrap(kek, cek)))))
+            headers: dict[int, Any] = {_cose.KID: peer.kid, _cose.SALT: salt}
+            secret = keys.shared_secret(peer)
         else:
-            headers = {_cose.KID: peer.kid, _cose.EPHEMERAL_KEY: eph_key}
             if peer.agree_key is None:
                 raise CryptoError(f"no agreement key known for {peer.kid.hex()}")
-            kek = _cose.hkdf_sha256(exchange(eph, peer.agree_key), None, _kdf_context(kdf_alg, rp), 32)
-            cek = kek if direct else cek
-            layers.append(_cose.dumps([rp, headers, b"" if direct else _cose.wrap(kek, cek)]))
-    # Hand-encoded, deterministic CBOR (tests check it against cbor2's canonical encoding).
-    body_protected = _BODY_PROTECTED_HEAD + _cose.bstr_item(label)
-    ciphertext = _cose.gcm_encrypt_scratch(cek, iv, plaintext, _cose.enc_structure("Encrypt", body_protected))
-    parts = (_ENCRYPT_HEAD, _cose.bstr_item(body_protected), _IV_HEAD + iv,
-             _cose.head(2, len(ciphertext)), ciphertext, _cose.head(4, len(layers)), *layers)
+            headers, salt = {_cose.KID: peer.kid, _cose.EPHEMERAL_KEY: eph_key}, None
+            secret = exchange(eph, peer.agree_key)
+        kek = _cose.hkdf_sha256(secret, salt, _kdf_context(kdf_alg, rp), 32)
+        cek = kek if direct else cek
+        layers.append([rp, headers, b"" if direct else _cose.wrap(kek, cek)])
+    body_protected, aad = _label_headers(label)
+    body: tuple[bytes | memoryview, ...]
+    if len(plaintext) + 16 < in_place.MIN_SIZE:
+        ciphertext = _cose.gcm_encrypt(cek, iv, plaintext, aad)
+        body = (_cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [body_protected, {_cose.IV: iv}, ciphertext, layers])),)
+    else:
+        body = _body_in_place(body_protected, {_cose.IV: iv}, in_place.gcm_encrypt(cek, iv, plaintext, aad), layers)
     digest = hashlib.sha256()
-    for part in parts:
+    for part in body:
         digest.update(part)
-    sign_protected = b"".join((
-        b"\xa4\x01", _cose.int_item(keys.signer.alg), b"\x04", _cose.bstr_item(keys.kid),
-        b"\x0f\xa1\x06", _cose.head(0, int(when.timestamp())), b"\x19\x01\x02\x2f",  # 258: -16
-    ))
+    sign_protected = _signer_header(keys.signer.alg, keys.kid, int(when.timestamp()))
     to_be_signed = _cose.sig_structure1(sign_protected, EXTERNAL_AAD, digest.digest())
     signature = keys.signer.sign(to_be_signed)
     verified.VERIFIED.add(keys.public, to_be_signed, signature)
-    return b"".join((
-        _OUTER_HEAD, _cose.head(2, sum(map(len, parts))), *parts,
-        _SIGN1_HEAD, _cose.bstr_item(sign_protected), b"\xa0\xf6", _cose.bstr_item(signature),
-    ))
+    sign1 = cbor2.CBORTag(_cose.TAG_SIGN1, [sign_protected, {}, None, signature])
+    if len(body) == 1:
+        return _cose.dumps([VERSION, body[0], sign1])
+    return b"".join(in_place.spliced(_cose.dumps([VERSION, b"", sign1]), len(_OUTER_PREFIX), body))
+
+
+# The protected headers a node writes repeat (a label for every copy of an item, a signer's within one
+# second): the reference encoder's output for them is kept (bench_envelope's "512 seal" line).
+@functools.lru_cache(maxsize=256)
+def _label_headers(label: bytes) -> tuple[bytes, bytes]:
+    """(the COSE_Encrypt's protected header binding `label`, its Enc_structure)"""
+    protected = _cose.encode_protected({_cose.ALG: _cose.A256GCM, LABEL: label})
+    return protected, _cose.enc_structure("Encrypt", protected)
+
+
+@functools.lru_cache(maxsize=8)
+def _signer_header(alg: int, kid: bytes, sealed_at: int) -> bytes:
+    return _cose.encode_protected({_cose.ALG: alg, _cose.KID: kid, CWT_CLAIMS: {IAT: sealed_at},
+                                   _cose.PAYLOAD_HASH_ALG: _cose.SHA_256})
+
+
+def _body_in_place(protected: bytes, unprotected: dict[int, Any], ciphertext: memoryview,
+                   layers: list[list[Any]]) -> tuple[bytes | memoryview, ...]:
+    """The COSE_Encrypt of a large item as the parts around its ciphertext (crypto/in_place.py): joined,
+    the bytes `_cose.dumps` writes for it."""
+    skeleton = _cose.dumps(cbor2.CBORTag(_cose.TAG_ENCRYPT, [protected, unprotected, b"", layers]))
+    at = len(_ENCRYPT_PREFIX) + len(_cose.dumps(protected)) + len(_cose.dumps(unprotected))
+    return in_place.spliced(skeleton, at, [ciphertext])
 
 
 _PARTY_FIELDS = (_cose.PARTY_U_IDENTITY, _cose.PARTY_U_NONCE, _cose.PARTY_U_OTHER,
@@ -221,38 +249,25 @@ def _open(envelope: bytes, recipient: KeyRing | NodeKeys, senders: TrustedKeys,
     return Opened(label=label, plaintext=plaintext, signer_kid=signer.kid, signer=signer, sealed_at=sealed_at)
 
 
-# Small envelopes are decoded in one call each (fewer Python steps); large ones are split in place
-# so that the ciphertext is hashed and decrypted without being copied. Both paths are strict.
-_INLINE_MAX = 16 << 10
-
-
 def _outer(envelope: bytes) -> tuple[bytes | memoryview, Any]:
     """(the COSE_Encrypt bytes, the decoded COSE_Sign1), after checking the version first."""
-    if len(envelope) <= _INLINE_MAX:
-        outer = _cose.loads(envelope)
-        if not _cose.is_array(outer) or not outer or type(outer[0]) is not int or outer[0] != VERSION:
-            version = outer[0] if _cose.is_array(outer) and outer else None
-            raise CoseError(f"unsupported envelope version {version!r}")
-        _, body, sign1 = _cose.array(outer, 3, "envelope")
-        return _cose.bstr(body, "encrypted body"), sign1
-    items = _cose.split_array(envelope, None)
-    if items[0] != _VERSION_ITEM:
-        raise CoseError(f"unsupported envelope version {_cose.loads(items[0])!r}")
-    if len(items) != 3:
-        raise CoseError("envelope is not an array of 3")
-    return _cose.bstr_view(items[1], "encrypted body"), _cose.loads(items[2])
+    fast = in_place.outer(envelope, _OUTER_PREFIX) if len(envelope) >= in_place.MIN_SIZE else None
+    outer = fast[1] if fast else _cose.loads(envelope)
+    if not _cose.is_array(outer) or not outer or type(outer[0]) is not int or outer[0] != VERSION:
+        version = outer[0] if _cose.is_array(outer) and outer else None
+        raise CoseError(f"unsupported envelope version {version!r}")
+    _, body, sign1 = _cose.array(outer, 3, "envelope")
+    return (fast[0] if fast else _cose.bstr(body, "encrypted body")), sign1
 
 
 def _encrypt_parts(body: bytes | memoryview) -> tuple[bytes, Any, bytes | memoryview, Any]:
     """(protected bytes, unprotected map, ciphertext, recipients) of the COSE_Encrypt."""
-    if len(body) <= _INLINE_MAX:
-        enc = _cose.array(_cose.untag(_cose.loads(body), _cose.TAG_ENCRYPT, required=True), 4, "COSE_Encrypt")
-        return _cose.bstr(enc[0], "protected header"), enc[1], _cose.bstr(enc[2], "ciphertext"), enc[3]
-    parts = _cose.split_array(body, _cose.TAG_ENCRYPT)
-    if len(parts) != 4:
-        raise CoseError("COSE_Encrypt is not an array of 4")
-    return (bytes(_cose.bstr_view(parts[0], "protected header")), _cose.loads(parts[1]),
-            _cose.bstr_view(parts[2], "ciphertext"), _cose.loads(parts[3]))
+    fast = in_place.encrypt(memoryview(body), _ENCRYPT_PREFIX, _IV_MAP[:-IV_BYTES], len(_IV_MAP)) if (
+        len(body) >= in_place.MIN_SIZE) else None
+    enc = _cose.array(_cose.untag(fast[1] if fast else _cose.loads(body), _cose.TAG_ENCRYPT, required=True), 4,
+                      "COSE_Encrypt")
+    ciphertext = fast[0] if fast else _cose.bstr(enc[2], "ciphertext")
+    return _cose.bstr(enc[0], "protected header"), enc[1], ciphertext, enc[3]
 
 
 def _verify(sign1: Any, body: bytes | memoryview, senders: TrustedKeys) -> tuple[PublicKeys, datetime]:

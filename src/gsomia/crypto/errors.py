@@ -3,6 +3,7 @@
     CryptoError              anything the crypto layer refuses
     ├── InvalidEnvelope      a sealed envelope that cannot be opened, whatever the reason
     ├── InvalidRecord        a signed record that does not verify
+    ├── InvalidBatchSignature  a batch's signature over its Merkle root does not verify (batches.py)
     └── KeyStoreError        keys on disk missing, unreadable, wrongly protected or no passphrase
 
 Like `cryptography.fernet.InvalidToken`, an envelope that fails for any reason raises the one
@@ -25,6 +26,10 @@ class InvalidEnvelope(CryptoError):
 
 
 class InvalidRecord(CryptoError):
+    pass
+
+
+class InvalidBatchSignature(CryptoError):
     pass
 
 

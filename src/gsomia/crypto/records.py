@@ -15,7 +15,8 @@ The record's payload stays attached (so each record is still whole and verifiabl
 covers the Sig_structure of the tree root that the payload's inclusion path leads to. A verifier
 recomputes that root, so one changed byte of any part changes what is verified. Each such record costs
 one signature per batch instead of one each, and its verification is remembered (crypto/verified.py),
-so the other records of the same batch verify with a few hashes.
+so the other records of the same batch verify with a few hashes. The tree and its one signature are
+crypto/batches.py's, the batch signing that the feed's batches of frames use too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import cbor2
 
-from gsomia.crypto import _cose, merkle, verified
+from gsomia.crypto import _cose, batches, merkle, verified
 from gsomia.crypto._cose import CoseError
 from gsomia.crypto.errors import CryptoError, InvalidRecord
 from gsomia.crypto.keyring import KeyRing
@@ -68,11 +69,17 @@ def sign_records(record_type: str, bodies: Sequence[Mapping[str, Any]], *, signe
     payloads = [_payload(record_type, body, at) for body in bodies]
     protected = _cose.encode_protected({_cose.ALG: keys.signer.alg, _cose.CTY: CONTENT_TYPE, _cose.KID: keys.kid,
                                         _cose.VDS: _cose.RFC9162_SHA256})
-    root, paths = merkle.inclusion_paths(payloads)
-    signature = _signed(keys, protected, root)
+    signed = batches.sign_batch(payloads, keys.signer, _framing(protected))
+    verified.VERIFIED.add(keys.public, signed.to_be_signed, signed.signature)
+    _, paths = merkle.inclusion_paths(payloads)
     return [_cose.dumps(cbor2.CBORTag(_cose.TAG_SIGN1, [
         protected, {_cose.VDP: {_cose.INCLUSION_PROOFS: [_cose.dumps([len(payloads), index, path])]}}, payload,
-        signature])) for index, (payload, path) in enumerate(zip(payloads, paths, strict=True))]
+        signed.signature])) for index, (payload, path) in enumerate(zip(payloads, paths, strict=True))]
+
+
+def _framing(protected: bytes) -> batches.Framing:
+    """A batch's root is signed as a COSE_Sign1 payload would be (RFC 9942)."""
+    return lambda root: _cose.sig_structure1(protected, EXTERNAL_AAD, root)
 
 
 def _signing_key(signer: KeyRing | NodeKeys) -> NodeKeys:
@@ -126,9 +133,12 @@ def _verify(data: bytes, trusted: TrustedKeys, expected_type: str | None) -> Ver
     if headers.get(_cose.ALG) != signer.alg:
         raise CoseError("signature algorithm does not match the signer's key")
     payload = _cose.bstr(payload, "payload")
-    signed = _signed_payload(payload, protected_headers, unprotected_headers)
-    verified.VERIFIED.verify(signer, _cose.sig_structure1(protected, EXTERNAL_AAD, signed),
-                             _cose.bstr(signature, "signature"))
+    signature = _cose.bstr(signature, "signature")
+    inclusion = _inclusion(payload, protected_headers, unprotected_headers)
+    if inclusion is None:
+        verified.VERIFIED.verify(signer, _cose.sig_structure1(protected, EXTERNAL_AAD, payload), signature)
+    else:
+        batches.verify_batch(inclusion, signature, signer, _framing(protected))
     content = _cose.header_map(_cose.loads(payload), "record payload")
     record_type, signed_at, body = content.get("type"), content.get("signed_at"), content.get("body")
     if not isinstance(record_type, str) or not isinstance(signed_at, str) or set(content) != {
@@ -144,15 +154,15 @@ def _verify(data: bytes, trusted: TrustedKeys, expected_type: str | None) -> Ver
                           signed_at=when, signer=signer)
 
 
-def _signed_payload(payload: bytes, protected: dict[Any, Any], unprotected: dict[Any, Any]) -> bytes:
-    """What the signature covers: the payload, or for a record signed in a batch the tree root that its
-    inclusion proof leads to from the payload."""
+def _inclusion(payload: bytes, protected: dict[Any, Any], unprotected: dict[Any, Any]) -> batches.Inclusion | None:
+    """For a record signed in a batch, its payload with the inclusion path that leads to the signed
+    root; None for a record signed alone (the signature covers the payload)."""
     if _cose.VDS in unprotected:
         raise CoseError("the verifiable data structure must be a protected header")
     if _cose.VDS not in protected:
         if _cose.VDP in unprotected:
             raise CoseError("an inclusion proof without a verifiable data structure")
-        return payload
+        return None
     if protected[_cose.VDS] != _cose.RFC9162_SHA256:
         raise CoseError("unknown verifiable data structure")
     proofs = _cose.header_map(unprotected.get(_cose.VDP), "verifiable data proofs")
@@ -163,10 +173,7 @@ def _signed_payload(payload: bytes, protected: dict[Any, Any], unprotected: dict
     if not (isinstance(proof, list) and len(proof) == 3 and type(proof[0]) is int and type(proof[1]) is int
             and isinstance(proof[2], list) and all(isinstance(h, bytes) for h in proof[2])):
         raise CoseError("inclusion proof is not [tree size, index, path]")
-    try:
-        return merkle.root_from_inclusion(payload, proof[1], proof[0], proof[2])
-    except merkle.InvalidInclusion as bad:
-        raise CoseError(str(bad)) from None
+    return batches.Inclusion(payload, proof[1], proof[0], proof[2])
 
 
 def _thaw(value: Any) -> Any:

@@ -26,7 +26,7 @@ class VerifiedSignatures:
 
     @staticmethod
     def _digest(signer: PublicKeys, to_be_signed: bytes, signature: bytes) -> bytes:
-        return hashlib.sha256(b"".join((signer.verify_digest, _cose.head(2, len(to_be_signed)), to_be_signed,
+        return hashlib.sha256(b"".join((signer.verify_digest, len(to_be_signed).to_bytes(8), to_be_signed,
                                         signature))).digest()
 
     def holds(self, signer: PublicKeys, to_be_signed: bytes, signature: bytes) -> bool:

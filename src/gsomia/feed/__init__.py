@@ -5,7 +5,7 @@
     trajectory    a simulated ballistic launch into the Sea of Japan, deterministic per seed
     sequence      per-stream gap / duplicate / staleness tracking on the receiving side
     replay        the sender's bounded replay buffer (optionally persisted, written behind)
-    batch_signing one Ed25519 signature over a Merkle root per batch
+    batch_signing the wire format of a signed batch; its signature is crypto.sign_batch (crypto/batches.py)
     dissemination per-recipient policy gates (release, relay with T5 consent, receipt, read)
     hop_audit     what the gates decided, counted per stream and interval for the audit trail
     broker        in-process pub/sub; nats_broker: the same over NATS JetStream

@@ -6,9 +6,10 @@ queued when it is ready to send, so at low rates a batch is one frame (no added 
 load batches grow and the per-message cost falls.
 
 Merkle rather than a hash of the concatenation: a single frame can later be shown to belong to a
-signed batch (`inclusion_proof`) without the rest, e.g. when one message is disputed or audited.
-The tree is RFC 9162's (crypto/merkle.py, shared with signed records): leaves and inner nodes are
-domain-separated (0x00 / 0x01) so a leaf cannot pose as a node.
+signed batch (`crypto.batches.Inclusion`) without the rest, e.g. when one message is disputed or audited.
+The tree and the signature over its root are the crypto layer's one batch signing (crypto/batches.py),
+which signed records in a batch (federation's receipts and peer messages) use too; this module keeps
+only the feed's wire format: what frames the root (`_signed_bytes`) and how a batch is encoded.
 
 Keys arrive as `cryptography` key objects, or (in a running node) the crypto layer's signer for the
 node's current key, so the private key never leaves the crypto layer; the crypto layer owns key files.
@@ -16,54 +17,19 @@ node's current key, so the private key never leaves the crypto layer; the crypto
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import cbor2
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gsomia.crypto import merkle
+from gsomia.crypto import BatchSigningKey, InvalidBatchSignature
+from gsomia.crypto import sign_batch as sign_root
+from gsomia.crypto import verify_batch as verify_root
 from gsomia.feed.errors import InvalidBatch
-
-
-class SigningKey(Protocol):
-    """An Ed25519 private key, or anything that signs like one (`gsomia.crypto.NodeKeys.signer`)."""
-
-    def sign(self, data: bytes) -> bytes: ...
-
 
 BATCH_VERSION = 1
 _CONTEXT = b"gsomia-feed-batch/1\x00"
-
-
-def merkle_root(frames: Sequence[bytes]) -> bytes:
-    """The RFC 9162 tree's root (crypto/merkle.py, which signed records share)."""
-    if not frames:
-        raise InvalidBatch("a batch holds at least one frame")
-    return merkle.tree_root(frames)
-
-
-def inclusion_proof(frames: Sequence[bytes], index: int) -> list[tuple[bool, bytes]]:
-    """Sibling hashes from leaf to root; the flag says the sibling sits on the left."""
-    if not 0 <= index < len(frames):
-        raise IndexError(index)
-    _, paths = merkle.inclusion_paths(frames)
-    sides, at, width = [], index, len(frames)
-    while width > 1:  # a level where the node has a sibling adds one to the path; an odd last node none
-        if at ^ 1 < width:
-            sides.append(bool(at & 1))
-        at, width = at // 2, (width + 1) // 2
-    return list(zip(sides, paths[index], strict=True))
-
-
-def verify_inclusion(frame: bytes, proof: Sequence[tuple[bool, bytes]], root: bytes) -> None:
-    h = merkle.leaf_hash(frame)
-    for on_left, sibling in proof:
-        h = merkle.node_hash(sibling, h) if on_left else merkle.node_hash(h, sibling)
-    if h != root:
-        raise InvalidBatch("frame is not in the signed batch")
 
 
 def _signed_bytes(signer: str, number: int, count: int, root: bytes, channel: bytes) -> bytes:
@@ -85,11 +51,16 @@ class SignedBatch:
                             list(self.frames)])
 
 
-def sign_batch(frames: Sequence[bytes], key: SigningKey, signer: str, number: int,
+def _framing(signer: str, number: int, count: int, channel: bytes) -> Callable[[bytes], bytes]:
+    return lambda root: _signed_bytes(signer, number, count, root, channel)
+
+
+def sign_batch(frames: Sequence[bytes], key: BatchSigningKey, signer: str, number: int,
                channel: bytes = b"") -> SignedBatch:
-    root = merkle_root(frames)
-    signature = key.sign(_signed_bytes(signer, number, len(frames), root, channel))
-    return SignedBatch(signer, number, root, signature, tuple(frames))
+    if not frames:
+        raise InvalidBatch("a batch holds at least one frame")
+    signed = sign_root(frames, key, _framing(signer, number, len(frames), channel))
+    return SignedBatch(signer, number, signed.root, signed.signature, tuple(frames))
 
 
 def decode_batch(data: bytes) -> SignedBatch:
@@ -107,18 +78,19 @@ def decode_batch(data: bytes) -> SignedBatch:
 
 def verify_batch(batch: SignedBatch, key: Ed25519PublicKey, channel: bytes = b"") -> None:
     """Raises InvalidBatch unless the frames hash to the root and the root is signed by `key`."""
-    if merkle_root(batch.frames) != batch.root:
-        raise InvalidBatch("frames do not hash to the signed root")
     try:
-        key.verify(batch.signature, _signed_bytes(batch.signer, batch.number, len(batch.frames), batch.root, channel))
-    except InvalidSignature:
-        raise InvalidBatch(f"batch signature does not verify for {batch.signer}") from None
+        root = verify_root(batch.frames, batch.signature, key,
+                           _framing(batch.signer, batch.number, len(batch.frames), channel))
+    except InvalidBatchSignature as bad:
+        raise InvalidBatch(f"batch signature does not verify for {batch.signer} ({bad.reason})") from None
+    if root != batch.root:  # the signature covers the recomputed root: a carried root that differs is forged
+        raise InvalidBatch("frames do not hash to the signed root")
 
 
 class BatchSigner:
     """Numbers and signs the batches one sender emits."""
 
-    def __init__(self, key: SigningKey, signer: str) -> None:
+    def __init__(self, key: BatchSigningKey, signer: str) -> None:
         self._key = key
         self.signer = signer
         self._number = 0

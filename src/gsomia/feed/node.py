@@ -35,11 +35,12 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from gsomia.crypto import BatchSigningKey
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
 from gsomia.domain.tracks import Header, Routed, TrackMessage
-from gsomia.feed.batch_signing import BatchSigner, SigningKey
+from gsomia.feed.batch_signing import BatchSigner
 from gsomia.feed.broker import AllowAll, Broker, Delivery, Gate, LocalBroker
 from gsomia.feed.dissemination import (
     Consents,
@@ -81,7 +82,7 @@ def _no_consents() -> tuple[()]:
 
 
 class FeedNode:
-    def __init__(self, party: str, node_id: str, key: SigningKey, catalog: Catalog, official: Official,
+    def __init__(self, party: str, node_id: str, key: BatchSigningKey, catalog: Catalog, official: Official,
                  peers: Mapping[str, Peer] = {}, *, clock: Callable[[], float] = time.time,
                  broker: Broker | None = None, buffer: ReplayBuffer | None = None,
                  decider: Decider | None = None, consents: Consents = _no_consents,
