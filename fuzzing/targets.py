@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from gsomia.api.schemas import ItemIn
@@ -33,14 +34,15 @@ from gsomia.data import load_catalog
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.parsing import label_from_dict, request_from_dict
+from gsomia.domain.tracks import LaunchEvent, Position, TrackMessage, TrackUpdate, Uncertainty, Velocity
 from gsomia.edge.limits import text_problem
-from gsomia.feed.batch_signing import decode_batch
+from gsomia.feed.batch_signing import decode_batch, sign_batch
 from gsomia.feed.cot import parse_cot
 from gsomia.feed.errors import FeedError
-from gsomia.feed.wire import WireDecoder
-from gsomia.services import record_bodies
+from gsomia.feed.wire import WireDecoder, encode_label, encode_message
+from gsomia.services import messages, record_bodies
 from gsomia.services.messages import KINDS, decode
-from gsomia.services.peer_messages import ProtocolError, open_message
+from gsomia.services.peer_messages import ProtocolError, open_message, sign_message
 from gsomia.services.wire import Malformed
 
 AT = datetime(2026, 12, 7, tzinfo=timezone.utc)
@@ -168,14 +170,55 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def seeds(name: str) -> list[bytes]:
-    """Valid inputs of each target, to start the mutations from."""
+def _payloads() -> list[messages.Payload]:
+    """One message of several kinds, as a node sends them."""
     kor, jpn = _keys()
+    envelope = seal(b"track 42", label=_label().canonical_bytes(), sender=kor, recipients=[jpn.public], at=AT)
+    consent = record_bodies.sign(record_bodies.ConsentBody(
+        id="CON-1", by="KOR", to="USA", item_ref="KOR-1", topics=None, until=None,
+        granted_at=AT.isoformat(), purpose="TISA relay"), signer=kor, at=AT)
+    return [
+        messages.ItemMessage("KOR-1", "KOR", envelope, "JPN", "USA", (consent,), ("KOR",),
+                             agreement="usa-jpn-kor-tisa-2014", version="0" * 64),
+        messages.ReceiptMessage("KOR-1", sign_record("receipt", {"item": "KOR-1"}, signer=jpn, at=AT)),
+        messages.ConsentRequest("CON-2", "KOR-1", "USA", "relay to the hub"),
+        messages.ConsentAnswer("CON-1", True, consent),
+        messages.RecallMessage("KOR-1", "KOR", "superseded"),
+        messages.ReclassificationMessage("KOR-1", "KOR", "KOR:I", "new assessment"),
+        messages.AgreementVersionMessage("jpn-kor-gsomia-2016", "1" * 64, "2" * 64, ("KOR-termination-0",),
+                                         ("3" * 64,)),
+    ]
+
+
+def _track(body: LaunchEvent | TrackUpdate, seq: int) -> TrackMessage:
+    return TrackMessage("KOR-S1-1", seq, "KOR", "KOR-S1", 1.8e9 + seq, 1.8e9 + 600, _label(), body, bytes(16))
+
+
+def _frames() -> list[bytes]:
+    error = Uncertainty(50.0, 80.0)
+    return [encode_message(_track(LaunchEvent(Position(39.0, 125.7, 0.0), error), 1)),
+            encode_message(_track(TrackUpdate(Position(39.2, 127.0, 9e4), Velocity(2e3, 1e2, 5e2), error), 2))]
+
+
+def seeds(name: str) -> list[bytes]:
+    """Valid inputs of each target, as gsomia's own encoders write them, to start the mutations from."""
+    kor, jpn = _keys()
+    kinds = sorted(KINDS)
     made: dict[str, Callable[[], list[bytes]]] = {
         "envelope": lambda: [seal(b"track 42", label=_label().canonical_bytes(), sender=kor,
                                   recipients=[jpn.public], at=AT)],
         "record": lambda: [sign_record("consent", {"id": "c", "by": "KOR"}, signer=kor, at=AT)],
         "label": lambda: [_label().canonical_bytes()],
+        "peer-payload": lambda: [bytes([kinds.index(p.kind)]) + messages.encode(p) for p in _payloads()],
+        "peer-message": lambda: [sign_message(kor, f"MSG-{n}", p.kind, "JPN", messages.encode(p), AT)
+                                 for n, p in enumerate(_payloads())],
+        "record-body": lambda: [bytes([0]) + record_bodies.sign(record_bodies.ConsentBody(
+            id="CON-1", by="KOR", to="USA", item_ref=None, topics='["dprk-missile"]', until=None,
+            granted_at=AT.isoformat(), purpose="TISA relay"), signer=kor, at=AT)],
+        "feed-frame": lambda: [b"m" + frame for frame in _frames()] + [b"h" + frame for frame in _frames()]
+                              + [b"m" + encode_label(_label())],
+        "feed-batch": lambda: [sign_batch([encode_label(_label()), *_frames()], Ed25519PrivateKey.generate(),
+                                          "KOR-node", 1).encode()],
         "cot": lambda: [b'<event version="2.0" uid="KOR-1" type="a-h-A-M-B" time="2026-12-07T00:00:00Z" '
                         b'start="2026-12-07T00:00:00Z" stale="2026-12-07T00:05:00Z" how="m-r">'
                         b'<point lat="39.0" lon="125.7" hae="0" ce="50" le="50"/></event>'],
