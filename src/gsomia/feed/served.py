@@ -123,6 +123,7 @@ class NodeFeed:
         self.feed = FeedNode(node.party, self.node_id, keys.signer, node.catalog, self.official, peers,
                              clock=self._clock, decider=self.decider, consents=self.consents.held, admission=self,
                              on_consents=self._received, buffer=buffer, ledger=self.ledger)
+        self.feed.meter = node.metrics
         self.streams: dict[str, Origination] = stream_origins(node)
         self.port: int | None = None
         self._poll: asyncio.Task[None] | None = None
