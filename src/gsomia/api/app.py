@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from gsomia.api.auth import vouch_for
 from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
+from gsomia.api.observe import RequestLog
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, metrics, officials
 from gsomia.api.routes.health import API_VERSION
 from gsomia.console import BASE as CONSOLE_BASE
@@ -51,6 +52,7 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     open_docs = node.settings.api_docs_open
     app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs),
                        vouch=vouch_for(node, app.state.failed_authentications))
+    app.add_middleware(RequestLog)  # added last: outermost, so the edge's refusals are logged with their id
     install_error_handlers(app)
     install_docs(app, open_docs=open_docs)
     for router in ROUTERS:
