@@ -82,3 +82,17 @@ def test_metrics_need_a_security_officer(nodes: dict[str, RunningNode]) -> None:
     assert kor.client("releaser").get("/metrics").status_code == 403
     with official_client(kor.spec.api_url, kor.spec.root_certificate, "") as anonymous:
         assert anonymous.get("/metrics").status_code == 401
+
+
+def test_the_scrapers_port_serves_the_same_registry_without_a_token(nodes: dict[str, RunningNode]) -> None:
+    """`metrics_port` (off by default) serves `metrics_app` on the management network's address."""
+    from fastapi.testclient import TestClient
+
+    from gsomia.node import metrics_app
+
+    kor = nodes["KOR"]
+    with TestClient(metrics_app(kor.node.metrics.registry)) as scraper:
+        answer = scraper.get("/metrics")
+    assert answer.status_code == 200
+    assert FAMILIES <= {f.name for f in text_string_to_metric_families(answer.text)}
+    assert kor.node.settings.metrics_port is None

@@ -22,6 +22,7 @@ from gsomia.console import create_console
 from gsomia.edge.limits import EdgeLimits, api_limits
 from gsomia.services.context import Node
 from gsomia.services.feed import LiveFeed
+from gsomia.services.readiness import PartnerProbe
 from gsomia.services.throttle import FailedAuthentications
 
 TITLE = "gsomia officials' API"
@@ -49,6 +50,7 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     app.state.node = node
     app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
+    app.state.partner_probe = PartnerProbe(node.settings.ready_probe_every_s, node.settings.ready_probe_timeout_s)
     open_docs = node.settings.api_docs_open
     app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs),
                        vouch=vouch_for(node, app.state.failed_authentications))

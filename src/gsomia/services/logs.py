@@ -20,7 +20,8 @@ LogFormat = Literal["json", "text"]
 # Libraries that log what passes through them at INFO or DEBUG: SQL parameters (sqlalchemy), feed frames
 # (websockets), request lines and headers (httpx, httpcore, aiohttp, uvicorn's access log). Never below WARNING,
 # whatever the level: their lines could carry a token or classified content.
-QUIET = ("sqlalchemy", "websockets", "httpx", "httpx2", "httpcore", "hpack", "aiohttp", "uvicorn.access", "nats", "alembic")
+QUIET = ("sqlalchemy", "websockets", "httpx", "httpx2", "httpcore", "hpack", "aiohttp", "uvicorn.access", "nats",
+         "alembic")
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("gsomia_request_id", default=None)
 # What the standard library puts on every record: the rest are the caller's `extra` fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
