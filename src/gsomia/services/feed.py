@@ -24,7 +24,7 @@ from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official, OfficialStatus
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
-from gsomia.domain.tracks import Body, TrackMessage
+from gsomia.domain.tracks import Body, TrackMessage, label_digest
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, PermissionDenied
@@ -125,10 +125,14 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
             started = feed.streams.setdefault(stream, started)  # a concurrent batch may have started it meanwhile
         _require_feeder(started, actor, stream, label)
     newest: dict[str, int] = {}
+    # A stream's messages share its label: its digest once per batch, not once per message (a third of the cost).
+    held = {stream: (feed.streams[stream].label, label_digest(feed.streams[stream].label))
+            for stream in dict.fromkeys(t.stream for t in tracks)}
     for t in tracks:
         seq = t.seq if t.seq is not None else feed.next_seq(t.stream)
-        held = feed.streams[t.stream].label
-        await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, held, t.body))
+        stream_label, digest = held[t.stream]
+        await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, stream_label, t.body,
+                                          digest))
         newest[t.stream] = max(newest.get(t.stream, 0), seq)
     return newest
 

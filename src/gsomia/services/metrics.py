@@ -50,6 +50,8 @@ class NodeMetrics:
     def __init__(self) -> None:
         registry = self.registry = CollectorRegistry()
         self._collector: StoreCollector | None = None
+        self._feed_children: dict[str, tuple[Counter, Counter]] = {}
+        self._hop_children: dict[str, Histogram] = {}
         self.decisions = Counter("gsomia_decisions", "Policy decisions recorded in the audit trail, per rule named",
                                  ["action", "outcome", "rule"], registry=registry)
         self.releases = Counter("gsomia_releases", "Items allowed to leave for a partner (release, relay, disclose)",
@@ -84,13 +86,21 @@ class NodeMetrics:
         self.registry.register(self._collector)
 
     def feed_taken(self, source: str, messages: int, gaps: int) -> None:
+        """Per message on the feed's own path: the labelled children are looked up once (a lookup costs
+        several times the increment)."""
+        children = self._feed_children.get(source)
+        if children is None:
+            children = self._feed_children[source] = (self.feed_messages.labels(source), self.feed_gaps.labels(source))
         if messages:
-            self.feed_messages.labels(source).inc(messages)
+            children[0].inc(messages)
         if gaps:
-            self.feed_gaps.labels(source).inc(gaps)
+            children[1].inc(gaps)
 
     def feed_hop(self, stage: str, seconds: float) -> None:
-        self.feed_hop_seconds.labels(stage).observe(seconds)
+        child = self._hop_children.get(stage)
+        if child is None:
+            child = self._hop_children[stage] = self.feed_hop_seconds.labels(stage)
+        child.observe(seconds)
 
     def audited(self, entries: Sequence[object]) -> None:
         """Committed audit entries (services/audit_log.EntryDraft): decisions, releases, receipts, refusals."""
