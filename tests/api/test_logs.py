@@ -65,3 +65,26 @@ def test_json_lines_with_request_ids_and_no_token_or_content(node: Node, team: T
     failed = next(line for line in access if line["status"] == 401)
     assert failed["request_id"] == generated and failed["official"] is None
     assert all(line["level"] in ("debug", "info", "warning", "error", "critical") for line in parsed)
+
+
+def test_an_unexpected_error_is_logged_with_its_request_and_trace(node: Node, team: Team,
+                                                                  captured: io.StringIO) -> None:
+    app = create_app(node)
+
+    def broken() -> None:
+        raise RuntimeError("the vault door is stuck")
+
+    app.add_api_route("/v1/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/v1/broken", headers={**bearer(team.officer), "X-Request-ID": "incident-7"})
+    assert answer.status_code == 500 and "vault door" not in answer.text  # no stack trace to the caller
+    assert answer.headers.get("x-request-id") in (None, "incident-7")
+    errors = [line for line in lines(captured) if line["level"] == "error"]
+    assert errors, captured.getvalue()
+    error = errors[0]
+    assert error["request_id"] == "incident-7" and "/v1/broken" in str(error["message"])
+    assert error["error"] == {"type": "RuntimeError", "message": "the vault door is stuck",
+                              "trace": error["error"]["trace"]}  # type: ignore[index]
+    assert "raise RuntimeError" in str(error["error"]["trace"])  # type: ignore[index]
+    access = next(line for line in lines(captured) if line["logger"] == "gsomia.access")
+    assert access["status"] == 500 and access["request_id"] == "incident-7"

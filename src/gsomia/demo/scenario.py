@@ -127,7 +127,8 @@ def _up(node: LoopbackNode) -> bool:
 
 
 def run_demo(*, once: bool, base: Path | None = None) -> bool:
-    env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
+    # The nodes log warnings and errors only (JSON on stderr): the scenario prints what matters.
+    env = {"GSOMIA_LOG_LEVEL": "warning", **os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
     with ExitStack() as stack:
         folder = base or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gsomia-demo-")))
         console.print(f"[bold]Creating KOR, JPN and USA nodes (PKI, keys, SQLite) in {folder}[/]")
