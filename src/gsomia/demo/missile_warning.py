@@ -65,9 +65,12 @@ async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, update
     """Post one simulated launch to KOR at `speedup` × real time; True if all of it reached JPN, in order."""
     probe = LatencyProbe()
     order: list[int] = []
+    stream = f"KOR-DEMO-{seed}-{time.time_ns()}"
 
     def stamp(party: str) -> Callable[[Update], None]:
         def mark(update: Update) -> None:
+            if update.msg.stream != stream:  # a stream the node held before (replayed to a new subscriber)
+                return
             probe.mark(party, update.msg)
             if party == "JPN":
                 order.append(update.msg.seq)
@@ -78,7 +81,6 @@ async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, update
     kor = nodes["KOR"]
     label = Label("KOR", "KOR", Classification("KOR", "II"), frozenset(CHAIN), frozenset({"dprk-missile"}),
                   "missile warning", datetime.now(timezone.utc))
-    stream = f"KOR-DEMO-{seed}-{int(time.time())}"
     late_ms: list[float] = []
     msgs = list(ballistic_track(scenario_for_seed(seed), TrackSource(label, stream, rate_hz=updates_per_second),
                                 time.time(), seed=seed))
