@@ -28,7 +28,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from prometheus_client.parser import text_string_to_metric_families
 
 from gsomia.crypto import PublicKeys, export_public
 from gsomia.data import load_catalog
@@ -85,6 +87,7 @@ async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, update
     msgs = list(ballistic_track(scenario_for_seed(seed), TrackSource(label, stream, rate_hz=updates_per_second),
                                 time.time(), seed=seed))
     context = ssl.create_default_context(cafile=str(kor.root_certificate))
+    before = await hop_times(nodes)
     gc.freeze()  # the run's pre-built messages are the harness's: keep them out of full collections
     try:
         async with asyncio.timeout(15):
@@ -105,6 +108,7 @@ async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, update
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    during = elapsed_hops(before, await hop_times(nodes))
     launch = next(m.body for m in msgs if isinstance(m.body, LaunchEvent))
     impact = [m.body for m in msgs if isinstance(m.body, ImpactPrediction)][-1]
     say(f"{len(probe.stamps['JPN'])}/{len(msgs)} messages reached JPN's watch officer through the running nodes"
@@ -122,6 +126,10 @@ async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, update
         stats = percentiles(probe.hop_ms(start_point, end_point))
         say(f"  {start_point + '→' + end_point:12s} p50 {stats['p50']:.2f} ms  p99 {stats['p99']:.2f} ms"
             f"  max {stats['max']:.2f} ms  (n={stats['n']:.0f})")
+    say("  each node's own share, from its /metrics (gsomia_feed_hop_seconds, this run; bucket bounds):")
+    for party, stages in during.items():
+        say(f"    {party}: " + "; ".join(f"{stage} (n={count}) p50 ≤ {quantile(buckets, 0.5)} ms p99 ≤ "
+                                       f"{quantile(buckets, 0.99)} ms" for stage, (count, buckets) in stages.items()))
     return order == [m.seq for m in msgs]
 
 
@@ -165,3 +173,45 @@ async def sensor(channel: PostChannel, msgs: list[TrackMessage], speedup: float,
     finally:
         reader.cancel()
     return (refusal[0] if refusal else None), late_ms
+
+
+Buckets = dict[str, dict[str, dict[float, float]]]  # party → stage → upper bound (s) → cumulative count
+
+
+async def hop_times(nodes: dict[str, LoopbackNode]) -> Buckets:
+    """Each node's gsomia_feed_hop_seconds buckets, scraped from its /metrics with its security officer's token."""
+    found: Buckets = {}
+    for party in CHAIN:
+        node = nodes[party]
+        context = ssl.create_default_context(cafile=str(node.root_certificate))
+        async with httpx.AsyncClient(base_url=node.api_url, verify=context, timeout=10,
+                                     headers={"authorization": f"Bearer {node.tokens['chief']}"}) as officer:
+            answer = await officer.get("/metrics")
+        stages: dict[str, dict[float, float]] = found.setdefault(party, {})
+        if answer.status_code != 200:
+            continue
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                if sample.name == "gsomia_feed_hop_seconds_bucket":
+                    stages.setdefault(sample.labels["stage"], {})[float(sample.labels["le"])] = sample.value
+    return found
+
+
+def elapsed_hops(before: Buckets, after: Buckets) -> dict[str, dict[str, tuple[int, dict[float, float]]]]:
+    """What each node counted between the two scrapes: per stage, how many and the cumulative buckets."""
+    out: dict[str, dict[str, tuple[int, dict[float, float]]]] = {}
+    for party, stages in after.items():
+        for stage, buckets in stages.items():
+            earlier = before.get(party, {}).get(stage, {})
+            diff = {bound: count - earlier.get(bound, 0.0) for bound, count in buckets.items()}
+            total = int(diff.get(float("inf"), 0))
+            if total:
+                out.setdefault(party, {})[stage] = (total, diff)
+    return out
+
+
+def quantile(buckets: dict[float, float], q: float) -> str:
+    """The smallest bucket bound under which a fraction `q` of the observations fall (ms)."""
+    total = buckets[float("inf")]
+    bound = next(b for b in sorted(buckets) if buckets[b] >= q * total)
+    return "∞" if bound == float("inf") else f"{bound * 1e3:g}"

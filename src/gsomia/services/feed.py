@@ -15,6 +15,7 @@ the composition root builds (`gsomia.feed.served.NodeFeed`) and hands to the API
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -124,6 +125,7 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
                 await feed.refresh_consents()  # a consent given a moment ago reaches the hub before the stream
             started = feed.streams.setdefault(stream, started)  # a concurrent batch may have started it meanwhile
         _require_feeder(started, actor, stream, label)
+    arrived = time.perf_counter()
     newest: dict[str, int] = {}
     # A stream's messages share its label: its digest once per batch, not once per message (a third of the cost).
     held = {stream: (feed.streams[stream].label, label_digest(feed.streams[stream].label))
@@ -134,6 +136,7 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
         await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, stream_label, t.body,
                                           digest))
         newest[t.stream] = max(newest.get(t.stream, 0), seq)
+    node.metrics.feed_hop("post", time.perf_counter() - arrived)
     return newest
 
 

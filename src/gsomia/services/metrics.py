@@ -12,9 +12,11 @@ Counted as things happen:
     gsomia_delivery_seconds{partner}                 a batch to a partner: from its POST to the recorded answer
     gsomia_feed_messages_total{source}               feed messages taken in (sequenced, buffered)
     gsomia_feed_gaps_total{source}                   holes seen in a stream (then asked for again)
-    gsomia_feed_hop_seconds{stage}                   this node's share of a feed hop: `ingest` (a batch from its
-                                                     arrival to its fan-out) and `link` (from a partner link's
-                                                     first queued message to its signed batch on the wire)
+    gsomia_feed_hop_seconds{stage}                   this node's share of a feed hop: `ingest` (a partner's batch
+                                                     from its arrival to its fan-out), `post` (an official's
+                                                     posted batch, once checked, to its fan-out) and `link` (from
+                                                     a partner link's first queued message to its signed batch
+                                                     on the wire)
 
 and read from the store when scraped (services/metrics_scrape.py): outbox depth and oldest age per
 partner, the audit head, and the age of the newest checkpoint each partner sent us. Nothing here holds
