@@ -59,7 +59,11 @@ def watch_officer(node: LoopbackNode, on_update: Callable[[Update], None]) -> Fe
     context = ssl.create_default_context(cafile=str(node.root_certificate))
     return FeedSubscriber(node.feed_url, f"{node.party.lower()}-watch", keys.node, keys.verify_key,
                           lambda data: Label.from_canonical(data, catalog.schemes), ssl_context=context,
-                          headers={"Authorization": f"Bearer {node.tokens['analyst']}"}, on_update=on_update)
+                          headers={"Authorization": f"Bearer {node.tokens['analyst']}"}, on_update=on_update,
+                          # Stamped in on_update and kept by nobody: a queue of every update (three subscribers,
+                          # 16,712 messages each) only fed this process's garbage collector, whose full passes
+                          # over it delayed the stamps (bench_feed's subscriber keeps one likewise).
+                          maxsize=1)
 
 
 async def stream_launch(nodes: dict[str, LoopbackNode], *, seed: int = 3, updates_per_second: float = 20.0,
