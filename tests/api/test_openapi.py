@@ -32,8 +32,10 @@ from gsomia.services.context import Node
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 25  # per operation and mode: the whole module stays well under a minute on two cores
 SERVED = ROUTERS  # as `gsomia serve` mounts them
+# /metrics and /v1/ready are for scrapers and load balancers, outside the officials' API document (their tests:
+# tests/federation/test_metrics.py, tests/federation/test_readiness.py).
 OPERATIONS = sorted((method, route.path) for router in SERVED for route in router.routes
-                    if isinstance(route, APIRoute) for method in route.methods or ())
+                    if isinstance(route, APIRoute) and route.include_in_schema for method in route.methods or ())
 
 
 def served_app(node: Node) -> FastAPI:
