@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     # and in any case this long after sign-in.
     console_idle_timeout_s: float = 900.0
     console_session_max_s: float = 12 * 3600.0
+    # Operations (README "Operations: metrics, logs, health"). `gsomia serve` logs at this level, one JSON object
+    # a line (or text) on stderr. With metrics_port set, the node's metrics are also served in plain HTTP without
+    # a token at metrics_host:metrics_port/metrics, for a scraper on a management network: bind it there only.
+    # /v1/ready probes each partner's peer port (TCP connect within ready_probe_timeout_s), at most every
+    # ready_probe_every_s; ready_needs_partners: unreachable partners make the node not ready (503).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    ready_probe_timeout_s: float = 1.0
+    ready_probe_every_s: float = 10.0
+    ready_needs_partners: bool = True
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

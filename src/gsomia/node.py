@@ -20,6 +20,10 @@ import ssl
 from dataclasses import dataclass
 
 import uvicorn
+from prometheus_client import make_asgi_app
+from prometheus_client.registry import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from gsomia.api.app import create_app
 from gsomia.crypto import client_context, passphrase_from_env, server_context
@@ -63,6 +67,11 @@ class NodeTLS:
                    client=client_context(certificate, key, passphrase, server_roots=roots, minimum=minimum))
 
 
+def metrics_app(registry: CollectorRegistry) -> Starlette:
+    """The node's registry at /metrics in Prometheus' text format, without a token: for the metrics port only."""
+    return Starlette(routes=[Mount("/metrics", app=make_asgi_app(registry))])
+
+
 class NodeServer:
     def __init__(self, node: Node, *, passphrase: bytes | None = None) -> None:
         self.node = node
@@ -74,11 +83,15 @@ class NodeServer:
             self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
         except FeedError as no_feed:  # e.g. a PKCS#11 ECDSA signing key: the node serves all but the feed
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
-        api_app = create_app(node, track_feed=self.feed)
+        self.api_app = api_app = create_app(node, track_feed=self.feed)
         peer_app = create_peer_app(node)
         listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
                      (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
         self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
+        if settings.metrics_port is not None:  # a scraper's plain port on a management network: /metrics only
+            self.servers.append(uvicorn.Server(uvicorn.Config(
+                metrics_app(node.metrics.registry), host=settings.metrics_host, port=settings.metrics_port,
+                lifespan="off", log_level="critical", access_log=False, timeout_graceful_shutdown=1)))
         self.sender = Sender(node, self.tls.client)
         # Whatever writes to the outbox in this process wakes the sender, until the server stops.
         self._stop_notifying = node.store.call_when_enqueued(self.sender.notify)

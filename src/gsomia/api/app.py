@@ -16,7 +16,8 @@ from fastapi.routing import APIRoute
 from gsomia.api.auth import vouch_for
 from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
-from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
+from gsomia.api.observe import RequestLog
+from gsomia.api.routes import agreements, audit, exchange, feed, health, items, metrics, officials
 from gsomia.api.routes.health import API_VERSION
 from gsomia.api.vocabulary import published_schema
 from gsomia.console import BASE as CONSOLE_BASE
@@ -24,6 +25,7 @@ from gsomia.console import create_console
 from gsomia.edge.limits import EdgeLimits, api_limits
 from gsomia.services.context import Node
 from gsomia.services.feed import LiveFeed
+from gsomia.services.readiness import PartnerProbe
 from gsomia.services.throttle import FailedAuthentications
 
 TITLE = "gsomia officials' API"
@@ -40,7 +42,7 @@ and `reasons` say which rule refused and why.
 # Starlette tries the routes in order, about 4 µs each here: the exchange routes (releases, the heaviest
 # traffic) go first rather than behind thirty others. No two paths overlap, so order changes nothing else.
 ROUTERS = (exchange.router, feed.router, health.router, agreements.router, officials.router, items.router,
-           audit.router)
+           audit.router, metrics.router)
 
 
 def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
@@ -51,9 +53,11 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     app.state.node = node
     app.state.feed = track_feed
     app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
+    app.state.partner_probe = PartnerProbe(node.settings.ready_probe_every_s, node.settings.ready_probe_timeout_s)
     open_docs = node.settings.api_docs_open
     app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs),
                        vouch=vouch_for(node, app.state.failed_authentications))
+    app.add_middleware(RequestLog)  # added last: outermost, so the edge's refusals are logged with their id
     install_error_handlers(app)
     install_docs(app, open_docs=open_docs)
 

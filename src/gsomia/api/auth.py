@@ -57,6 +57,7 @@ async def current_actor(request: Request, node: NodeDep,
         failures = cast(FailedAuthentications, request.app.state.failed_authentications)
         caller = request.client.host if request.client is not None else "unknown"
         official = await run_in_threadpool(officials.authenticate_from, node, token, caller, failures, via=VIA)
+    request.state.official_id = official.id  # for the access log (api/observe.py)
     return Actor(official, VIA)
 
 

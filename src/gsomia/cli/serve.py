@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -15,9 +15,15 @@ if TYPE_CHECKING:
 peers_app = group("The partner nodes this node federates with.")
 
 
-def serve_command(data: DataOption) -> None:
+def serve_command(
+    data: DataOption,
+    log_level: Annotated[Optional[str], typer.Option(  # noqa: UP007 - Typer reads Optional
+        "--log-level", help="debug, info, warning or error (default: the setting log_level, info)")] = None,
+    log_format: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--log-format", help="json (one object a line) or text (default: the setting log_format, json)")] = None,
+) -> None:
     """Run the node: officials' API (TLS), peer endpoint (mutual TLS), delivery to partners and the
-    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C."""
+    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C. Logs go to stderr."""
     import asyncio
 
     import uvloop
@@ -25,14 +31,21 @@ def serve_command(data: DataOption) -> None:
     from gsomia.cli.output import fail
     from gsomia.config import ConfigError
     from gsomia.node import NodeServer
+    from gsomia.services import logs
     from gsomia.services.errors import ServiceError
     from gsomia.services.partners import PeerConfigError
     from gsomia.services.runtime import open_node
 
+    if log_level is not None and log_level.lower() not in ("debug", "info", "warning", "error"):
+        fail(f"--log-level {log_level}: use debug, info, warning or error")
+    if log_format is not None and log_format not in ("json", "text"):
+        fail(f"--log-format {log_format}: use json or text")
     try:
         node = open_node(data)
     except (ConfigError, ServiceError, PeerConfigError) as bad:
         fail(str(bad))
+    logs.configure(log_level or node.settings.log_level, "text" if (log_format or node.settings.log_format) == "text"
+                   else "json")
     with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(_serve(NodeServer(node)))
 

@@ -183,4 +183,5 @@ def api_limits(*, open_docs: bool) -> RouteLimits:
               (re.compile(r"POST /console/items"), MAX_ITEM_CONTENT + JSON_BODY),
               (re.compile(r"POST /v1/feed/tracks"), 1024 * KIB))
     docs = (re.compile(r"/docs(/.*)?"), re.compile(r"/openapi\.json")) if open_docs else ()
-    return RouteLimits(larger=larger, open=(re.compile(r"/v1/health"), re.compile(r"/console(/.*)?"), *docs))
+    return RouteLimits(larger=larger, open=(re.compile(r"/v1/health"), re.compile(r"/v1/ready"),
+                                            re.compile(r"/console(/.*)?"), *docs))

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 
 import aiohttp
 import cbor2
@@ -147,9 +148,11 @@ class Sender:
 
     async def _deliver_batch(self, peer_party: str, batch: list[OutboxMessage]) -> bool:
         """Whether, once the answers are recorded, other messages about these items wait to go to the partner."""
+        started = time.perf_counter()
         outcomes = await self._post(peer_party, batch)
         answered = list(zip(batch, outcomes, strict=True))
         recorded = await self.node.write(delivery.record_outcomes, self.node, answered)
+        self.node.metrics.delivery_seconds.labels(peer_party).observe(time.perf_counter() - started)
         return recorded.more_about_these_items
 
     def _http(self, peer: Peer) -> aiohttp.ClientSession:

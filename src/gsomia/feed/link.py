@@ -30,6 +30,7 @@ from gsomia.feed.batch_signing import BatchSigner, decode_batch, verify_batch
 from gsomia.feed.broker import Delivery, Subscription
 from gsomia.feed.errors import FeedError, InvalidBatch
 from gsomia.feed.wire import LabelParser, WireDecoder
+from gsomia.services.metrics import NodeMetrics
 from gsomia.storage.records import Stored
 
 PROTOCOL_VERSION = 1
@@ -112,8 +113,9 @@ class Sender:
     """
 
     def __init__(self, source: Subscription, signer: BatchSigner, history: History, max_batch: int = 512,
-                 min_interval_s: float = 0.002) -> None:
+                 min_interval_s: float = 0.002, meter: NodeMetrics | None = None) -> None:
         self.source = source
+        self._meter = meter  # the node's metrics: each live batch's time from taken off the queue to sent
         self._min_interval = min_interval_s
         self._tokens = float(BURST_BATCHES)
         self._refilled = 0.0
@@ -180,13 +182,16 @@ class Sender:
         source, limit = self.source, self._max_batch
         while True:
             batch: list[Delivery] = await source.next_batch(limit)
-            wait = self._wait_for_token(loop.time())
+            taken = loop.time()
+            wait = self._wait_for_token(taken)
             if wait > 0:
                 await asyncio.sleep(wait)
                 batch += source.drain(limit - len(batch))
                 self._wait_for_token(loop.time())
             self._tokens -= 1.0
             await self._send(channel, [(d.msg.digest, d.frame) for d in batch])
+            if self._meter is not None:
+                self._meter.feed_hop("link", loop.time() - taken)
 
     async def answer(self, channel: Channel) -> None:
         """Replay requests from the receiver, until the channel fails."""

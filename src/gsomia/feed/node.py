@@ -69,6 +69,7 @@ from gsomia.feed.posting import serve_posts
 from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.sequence import Observation, SequenceTracker
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
+from gsomia.services.metrics import NodeMetrics
 from gsomia.storage.records import Stored, Unsaved
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class FeedNode:
         self._server: Server | None = None
         self.batch_interval_s = batch_interval_s
         self.observer: Observer | None = None
+        self.meter: NodeMetrics | None = None  # a running node's metrics (services/metrics.py), if any
         self.admission = admission
         self.on_consents = on_consents
         self.links: list[PeerLink] = []
@@ -179,6 +181,8 @@ class FeedNode:
             for first, last in seen.gaps:
                 # Originated here with numbers skipped: nobody holds them, so they are gone, not pending.
                 self.tracker.give_up(msg.stream, first, last)
+            if self.meter is not None:
+                self.meter.feed_taken("local", 1, len(seen.gaps))
             await self.broker.publish(Delivery(msg, frame))
 
     def _take(self, msg: Routed, frame: bytes) -> Observation | None:
@@ -226,6 +230,7 @@ class FeedNode:
         """One batch from a peer: verified, each message decided (receive) and re-marked, sequenced,
         buffered, then published as one batch. Only the headers are decoded: the frames go on as they
         came but for the label digest, which re-marking swaps."""
+        arrived = time.perf_counter()
         try:
             received = receiver.open_headers(data)
         except FeedError as bad:
@@ -254,6 +259,9 @@ class FeedNode:
             await channel.send(replay_request(stream, first, last))
         if accepted:
             await self.broker.publish_many(accepted)
+        if self.meter is not None:
+            self.meter.feed_taken(provider, len(accepted), len(holes))
+            self.meter.feed_hop("ingest", time.perf_counter() - arrived)
 
     # --- the server side -------------------------------------------------------------------------
 
@@ -441,7 +449,8 @@ class PeerLink:
 
     async def run(self) -> None:
         sub = await self.node.broker.subscribe(f"link:{self.url}", self.gate)
-        self.sender = sender = Sender(sub, self.node.signer, self.node, min_interval_s=self.node.batch_interval_s)
+        self.sender = sender = Sender(sub, self.node.signer, self.node, min_interval_s=self.node.batch_interval_s,
+                                      meter=self.node.meter)
         delay = self._retry
         try:
             while True:

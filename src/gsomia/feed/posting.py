@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -68,13 +68,28 @@ async def serve_posts(ws: ServerConnection, node_id: str, poster: Poster) -> Non
         await ws.send(json.dumps(answer))
 
 
-@asynccontextmanager
-async def posting(url: str, token: str, ssl_context: ssl.SSLContext | None, *,
-                  name: str = "gsomia-cli", timeout_s: float = 10.0) -> AsyncIterator[Poster]:
-    """The client's end: a connection on which each `await post(batch)` returns the node's answer.
+class PostChannel:
+    """The client's end of a post connection: `post` sends a batch and waits for its answer; `send` and
+    `answer` apart let a sensor keep batches going while earlier ones are answered (answers come in order)."""
 
-    Raises OSError or TimeoutError (nothing listens there), `PostRefused` (no valid token: closed 4403) or
-    `websockets.exceptions.ConnectionClosed` (the node went away)."""
+    def __init__(self, ws: ClientConnection, timeout_s: float) -> None:
+        self._ws, self._timeout = ws, timeout_s
+
+    async def send(self, document: Any) -> None:
+        await self._ws.send(json.dumps(document))
+
+    async def answer(self) -> dict[str, Any]:
+        return parse_control(await asyncio.wait_for(self._ws.recv(), self._timeout))
+
+    async def post(self, document: Any) -> dict[str, Any]:
+        await self.send(document)
+        return await self.answer()
+
+
+@asynccontextmanager
+async def post_channel(url: str, token: str, ssl_context: ssl.SSLContext | None, *,
+                       name: str = "gsomia-cli", timeout_s: float = 10.0) -> AsyncIterator[PostChannel]:
+    """A connection to post batches on (see `posting`, which raises the same errors)."""
     async with connect(url, ssl=ssl_context, compression=None, max_size=16 * 1024 * 1024, open_timeout=timeout_s,
                        additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         await ws.send(hello("post", name, {}))
@@ -84,12 +99,18 @@ async def posting(url: str, token: str, ssl_context: ssl.SSLContext | None, *,
             if closed.rcvd is not None and closed.rcvd.code == 4403:
                 raise PostRefused(closed.rcvd.reason or "refused") from None
             raise
+        yield PostChannel(ws, timeout_s)
 
-        async def post(document: Any) -> dict[str, Any]:
-            await ws.send(json.dumps(document))
-            return parse_control(await asyncio.wait_for(ws.recv(), timeout_s))
 
-        yield post
+@asynccontextmanager
+async def posting(url: str, token: str, ssl_context: ssl.SSLContext | None, *,
+                  name: str = "gsomia-cli", timeout_s: float = 10.0) -> AsyncIterator[Poster]:
+    """The client's end: a connection on which each `await post(batch)` returns the node's answer.
+
+    Raises OSError or TimeoutError (nothing listens there), `PostRefused` (no valid token: closed 4403) or
+    `websockets.exceptions.ConnectionClosed` (the node went away)."""
+    async with post_channel(url, token, ssl_context, name=name, timeout_s=timeout_s) as channel:
+        yield channel.post
 
 
 class PostRefused(FeedError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,4 +85,6 @@ def append(uow: UnitOfWork, at: datetime, drafts: Sequence[EntryDraft]) -> Appen
         rows.append((seq, stamp, actor, via, action, subject, decision, rules, reasons, prev, hashed))
         prev = hashed
     uow.audit.append(rows)
+    for listener in uow.audit_listeners:
+        uow.on_commit(functools.partial(listener, drafts))
     return Appended(seq - len(rows) + 1, seq, before, prev)

@@ -9,6 +9,7 @@ for what an official does, the authenticated `Actor`.
     node.keys        the key ring (signing, sealing); KeysUnavailable if the node was opened without it
     node.sealer      content sealed at rest to the node's own key
     node.partners    the partner nodes of peers.toml (their keys, pinned certificates, addresses)
+    node.metrics     its metrics (services/metrics.py), scraped at /metrics
 
 A node is opened by `services.runtime.open_node(DIR)`; a test may build one from settings and a store.
 Use cases that write and are called from an event loop go through `node.write(use_case, *args)`: one
@@ -33,6 +34,7 @@ from gsomia.domain.schemes import Schemes
 from gsomia.services.audit_chain import CheckpointSigner
 from gsomia.services.errors import KeysUnavailable, StoreUnavailable
 from gsomia.services.live_catalog import LiveCatalog
+from gsomia.services.metrics import NodeMetrics
 from gsomia.services.partners import Partners
 from gsomia.storage.unit_of_work import Store
 from gsomia.storage.writer import WriterClosed
@@ -71,6 +73,11 @@ class Node:
     clock: Callable[[], datetime] = utc_now
     keyring: KeyRing | None = None
     partners: Partners = field(default_factory=Partners.none)
+    # Its metrics (services/metrics.py): one registry per node, fed by its store's audit log once committed.
+    metrics: NodeMetrics = field(default_factory=NodeMetrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.watch(self)
 
     @property
     def catalog(self) -> Catalog:

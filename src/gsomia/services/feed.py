@@ -15,6 +15,7 @@ the composition root builds (`gsomia.feed.served.NodeFeed`) and hands to the API
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official, OfficialStatus
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
-from gsomia.domain.tracks import Body, TrackMessage
+from gsomia.domain.tracks import Body, TrackMessage, label_digest
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, PermissionDenied
@@ -124,12 +125,18 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
                 await feed.refresh_consents()  # a consent given a moment ago reaches the hub before the stream
             started = feed.streams.setdefault(stream, started)  # a concurrent batch may have started it meanwhile
         _require_feeder(started, actor, stream, label)
+    arrived = time.perf_counter()
     newest: dict[str, int] = {}
+    # A stream's messages share its label: its digest once per batch, not once per message (a third of the cost).
+    held = {stream: (feed.streams[stream].label, label_digest(feed.streams[stream].label))
+            for stream in dict.fromkeys(t.stream for t in tracks)}
     for t in tracks:
         seq = t.seq if t.seq is not None else feed.next_seq(t.stream)
-        held = feed.streams[t.stream].label
-        await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, held, t.body))
+        stream_label, digest = held[t.stream]
+        await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, stream_label, t.body,
+                                          digest))
         newest[t.stream] = max(newest.get(t.stream, 0), seq)
+    node.metrics.feed_hop("post", time.perf_counter() - arrived)
     return newest
 
 

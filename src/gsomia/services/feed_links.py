@@ -45,6 +45,15 @@ def admit_subscriber(node: Node, authorization: str | None) -> Official | None:
         return None
 
 
+def recently_admitted(node: Node, authorization: str | None) -> Official | None:
+    """`admit_subscriber` from the token cache, without I/O (services/token_cache.py, as the API's requests
+    are): None when the token was not checked a moment ago; then ask `admit_subscriber`."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return officials.recently_authenticated(node, token.strip())
+
+
 def needs(node: Node, party: str, consent: Consent) -> bool:
     """Whether `party`'s feed node needs this consent: it is the third party the consent names, or a hub
     through which the consenting party's tracks must pass to that party (T4, T5). No other partner learns

@@ -152,6 +152,7 @@ def authenticate(node: Node, token: str, *, via: str = "api") -> Official:
             and record.official.clearance_valid_at(now)):
         cache_of(node.store).put(digest, record.official)
         return record.official
+    node.metrics.authentication_failures.labels("bad-token").inc()
     with node.store.unit_of_work() as uow:
         append(uow, now, [draft(Actor(ANONYMOUS, via), "authenticate", found.official_id if found else None,
                                 rules=("R7.2",), reasons=("unknown, revoked or inactive token",))])
@@ -170,6 +171,7 @@ def authenticate_from(node: Node, token: str, address: str, throttle: FailedAuth
     try:
         throttle.admit(address, digest)
     except TooManyFailures:
+        node.metrics.authentication_failures.labels("throttled").inc()
         refused = throttle.refusals_to_audit(address)
         if refused is not None:
             what = "turned away" if refused.first else "still turned away"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
@@ -38,6 +38,8 @@ class UnitOfWork:
     in_batch: bool = False
     # What to do once the transaction is committed and durable (never if it is rolled back): `on_commit`.
     committed: list[Callable[[], None]] = field(default_factory=list)
+    # Who is told of what the audit log appends, once it is committed (services/audit_log.py; the metrics).
+    audit_listeners: Sequence[Callable[[Sequence[object]], None]] = ()
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """`action()` once this unit of work's writes are committed and durable (in a writer batch: once the
@@ -88,6 +90,7 @@ class Store:
         self._flusher = flusher
         self._open_batch = threading.local()  # .uow: the batch's unit of work on the thread running it
         self._on_enqueued: list[Callable[[list[Enqueued]], None]] = []
+        self._on_audited: list[Callable[[Sequence[object]], None]] = []
         self.writer = Writer(self)
 
     def call_when_enqueued(self, listener: Callable[[list[Enqueued]], None]) -> Callable[[], None]:
@@ -96,6 +99,12 @@ class Store:
         those first in line at once. Returns what stops the calls."""
         self._on_enqueued.append(listener)
         return lambda: self._on_enqueued.remove(listener)
+
+    def call_when_audited(self, listener: Callable[[Sequence[object]], None]) -> Callable[[], None]:
+        """`listener(entries)` once a unit of work that appended `entries` to the audit log (the drafts of
+        services/audit_log.py) is committed and durable, never if it is rolled back. Returns what stops it."""
+        self._on_audited.append(listener)
+        return lambda: self._on_audited.remove(listener)
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -171,7 +180,8 @@ class Store:
             with conn.begin():
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
                                  ExchangeRepository(conn), FeedStreamsRepository(conn),
-                                 ConsoleSessionsRepository(conn), AgreementsRepository(conn))
+                                 ConsoleSessionsRepository(conn), AgreementsRepository(conn),
+                                 audit_listeners=self._on_audited)
 
     def reclaim_erased(self, table: str = "items") -> bool:
         """`engine.reclaim_erased` after the erasing commit. Never inside a batch: its open transaction
