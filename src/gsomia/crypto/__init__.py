@@ -6,6 +6,7 @@ Errors are drawn as a tree in `gsomia.crypto.errors`.
 
 from gsomia.crypto.adapters import RingCheckpointSigner, RingSealer, signature_check
 from gsomia.crypto.at_rest import open_at_rest, seal_at_rest
+from gsomia.crypto.derived import derived_secret
 from gsomia.crypto.envelope import ECDH_ES, ECDH_SS, Opened, seal
 from gsomia.crypto.envelope import open_envelope as open  # the name; shadows the builtin here only
 from gsomia.crypto.errors import CryptoError, InvalidEnvelope, InvalidRecord, KeyStoreError
@@ -46,7 +47,7 @@ __all__ = [
     "NodeKeys", "PublicKeys", "KeyRing", "KeyDirectory",
     "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
     "public_history",
-    "load_trust", "passphrase_from_env",
+    "load_trust", "passphrase_from_env", "derived_secret",
     # signed records
     "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
     # PKI
