@@ -206,6 +206,17 @@ def test_authentication(kor: RunningNode, logins: dict[str, tuple[str, str]]) ->
         assert client.get("/taxii2/", auth=(official, token), headers={"Accept": "text/html"}).status_code == 406
 
 
+def test_every_decision_is_audited(kor: RunningNode) -> None:
+    with kor.node.store.unit_of_work(readonly=True) as uow:
+        entries = uow.audit.tail(100_000)
+    listed = [e for e in entries if e.action in ("taxii.objects", "taxii.manifest")]
+    assert len({e.subject for e in listed}) == BULK + 1
+    assert all(e.decision == "allow" and e.via == "taxii" and "R7.2" in e.rules for e in listed)
+    assert [e.decision for e in entries if e.action == "taxii.collection"] == ["deny"] * 1
+    originated = [e.decision for e in entries if e.action == "item.originate" and e.via == "taxii"]
+    assert (originated.count("allow"), originated.count("deny")) == (BULK + 1, 1)
+
+
 def test_count_of_validated_objects() -> None:
     assert len(VALIDATED) > 2 * BULK
     print(f"\nstix2-validator: {len(VALIDATED)} served objects validated, {len(set(VALIDATED))} distinct")
