@@ -11,8 +11,8 @@ An item becomes three STIX 2.1 objects (OASIS STIX 2.1, CS02):
                         artifact, created_by_ref → the originating party's identity, marked likewise
 
 Shared by every collection: the identity of gsomia (the extension's author), the extension-definition,
-and one identity per party. Identifiers are derived (UUIDv5 in a gsomia namespace, see `_uuid`): the same item
-is the same STIX id on every request and after every restart.
+and one identity per party. Identifiers are derived (UUIDv5 in a gsomia namespace, see `stable_uuid`): the
+same item is the same STIX id on every request and after every restart.
 
 The other way, `drafts_from_envelope` reads what a client POSTs: each `report` marked with one
 marking-definition that carries this extension becomes a draft item (label fields and content), which
@@ -38,15 +38,15 @@ STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gsomia:stix:2.1")
 
 
-def _uuid(name: str, *, version: int = 4) -> uuid.UUID:
+def stable_uuid(name: str, *, version: int = 4) -> uuid.UUID:
     """Deterministic: a UUIDv5 of `name`; for SDOs and SMOs re-stamped as version 4 (§2.9 asks for UUIDv4
     there; these 122 bits are a hash instead of random draws, so the same thing keeps its id)."""
     derived = uuid.uuid5(NAMESPACE, name)
     return derived if version == 5 else uuid.UUID(bytes=derived.bytes, version=4)
 
 
-EXTENSION_ID = f"extension-definition--{_uuid('classification-marking/1')}"
-GSOMIA_IDENTITY = f"identity--{_uuid('gsomia')}"
+EXTENSION_ID = f"extension-definition--{stable_uuid('classification-marking/1')}"
+GSOMIA_IDENTITY = f"identity--{stable_uuid('gsomia')}"
 DEFINED = datetime(2026, 1, 1, tzinfo=timezone.utc)  # when the extension and the identities were defined
 ITEM_OBJECTS = 3  # marking-definition, artifact, report: the objects of one item, in this order
 EXTENSION_SCHEMA = (
@@ -90,7 +90,7 @@ def timestamp(at: datetime) -> str:
 
 
 def _id(kind: str, name: str) -> str:
-    return f"{kind}--{_uuid(name, version=5 if kind == 'artifact' else 4)}"
+    return f"{kind}--{stable_uuid(name, version=5 if kind == 'artifact' else 4)}"
 
 
 def identity_id(party: str) -> str:
