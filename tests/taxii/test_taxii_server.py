@@ -83,8 +83,9 @@ def test_discovery_and_collections(kor: RunningNode, logins: dict[str, tuple[str
     api_root = server.api_roots[0]
     assert api_root.versions == [TAXII] and api_root.max_content_length > 16 * 1024 * 1024
     aliases = {c.alias: c for c in api_root.collections}
-    assert set(aliases) == {TISA, KOR_JPN, "usa-kor-gsomia-1987"}  # not USA–JPN: KOR is no party to it
-    assert all(c.can_read and c.can_write for c in aliases.values())
+    # Not USA–JPN: KOR is no party to it. The feed's tracks: read-only.
+    assert set(aliases) == {TISA, KOR_JPN, "usa-kor-gsomia-1987", "missile-warning"}
+    assert all(c.can_read and c.can_write for a, c in aliases.items() if a != "missile-warning")
     assert USA_JPN not in aliases
 
 

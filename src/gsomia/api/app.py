@@ -63,5 +63,5 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
     # The security officer's web console: pages, not API, so a sub-application outside the OpenAPI document.
     app.mount(CONSOLE_BASE, create_console(node, track_feed=track_feed, failures=app.state.failed_authentications))
     # The TAXII 2.1 server (api/taxii): its own sub-application, TAXII's media type and error messages.
-    app.mount(TAXII_BASE, create_taxii_app(node, app.state.failed_authentications))
+    app.mount(TAXII_BASE, create_taxii_app(node, app.state.failed_authentications, track_feed))
     return app

@@ -40,21 +40,31 @@ MAX_REPORTS = 300  # reports per POSTed envelope: the items of one instant keep 
 LOCATION = "taxii"
 
 
+MISSILE_WARNING = "missile-warning"  # the alias of the missile-warning feed's collection
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
     id: str
-    agreement: Agreement
+    agreement: Agreement | None  # None: the missile-warning feed's collection
     can_read: bool
     can_write: bool
     why_not: str = ""
 
     @property
     def title(self) -> str:
-        return self.agreement.title
+        return self.agreement.title if self.agreement else "Missile warning: the feed's tracks"
 
     @property
     def alias(self) -> str:
-        return self.agreement.id
+        return self.agreement.id if self.agreement else MISSILE_WARNING
+
+    @property
+    def description(self) -> str:
+        if self.agreement is None:
+            return ("Each track the feed holds that this official may read, as observed-data with its"
+                    " trajectory (read-only: tracks come in through the feed)")
+        return f"Items held under {self.agreement.id} ({self.agreement.scope_note})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +101,22 @@ def collection_id(agreement_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"collection:{agreement_id}"))
 
 
-def collections(node: Node, actor: Actor) -> list[Collection]:
-    """Every collection this official may read or write, in the agreements' order."""
-    return [c for c in _all(node, actor) if c.can_read or c.can_write]
+def collections(node: Node, actor: Actor, *, feed: bool = False) -> list[Collection]:
+    """Every collection this official may read or write, in the agreements' order; with `feed` (the node
+    serves the missile-warning feed) that feed's collection last."""
+    return [c for c in _all(node, actor, feed=feed) if c.can_read or c.can_write]
 
 
-def collection(node: Node, actor: Actor, wanted: str) -> Collection:
-    for found in _all(node, actor):
+def collection(node: Node, actor: Actor, wanted: str, *, feed: bool = False) -> Collection:
+    for found in _all(node, actor, feed=feed):
         if found.id == wanted:
             return found
     raise NotFound(f"no collection {wanted!r} on this API root")
 
 
-def readable(node: Node, actor: Actor, wanted: str, *, write: bool = False) -> Collection:
+def readable(node: Node, actor: Actor, wanted: str, *, write: bool = False, feed: bool = False) -> Collection:
     """The collection, if this official may read it (write: add to it); a refusal is audited."""
-    found = collection(node, actor, wanted)
+    found = collection(node, actor, wanted, feed=feed)
     if found.can_write if write else found.can_read:
         return found
     reasons = (f"{actor.official.id} may not {'add to' if write else 'read'} the collection of"
@@ -127,6 +138,8 @@ def member(agreement: Agreement, label: Label, here: str) -> bool:
 def add_objects(node: Node, actor: Actor, wanted: str, objects: list[Any], status_id: str) -> AddStatus:
     """Originate an item of each report of the envelope (see the module docstring)."""
     found = readable(node, actor, wanted, write=True)
+    if found.agreement is None:
+        raise InvalidInput("tracks come in through the feed, not through TAXII")  # can_write is false anyway
     drafts, refused = drafts_from_envelope(objects)
     if len(drafts) > MAX_REPORTS:
         raise InvalidInput(f"an envelope may add at most {MAX_REPORTS} reports at once")
@@ -147,22 +160,30 @@ def add_objects(node: Node, actor: Actor, wanted: str, objects: list[Any], statu
     return AddStatus(status_id, at, tuple(successes), tuple(failures))
 
 
-def _all(node: Node, actor: Actor) -> list[Collection]:
+def _all(node: Node, actor: Actor, *, feed: bool) -> list[Collection]:
     now, official, catalog = node.clock(), actor.official, node.catalog
     found = []
     for agreement in sorted(catalog.agreements, key=lambda a: a.id):
         if node.party not in agreement.parties or not catalog.status(agreement, now).in_force:
             continue
-        why_not = ""
-        if official.status is not OfficialStatus.ACTIVE or official.roles.isdisjoint(HUMANS):
-            why_not = "only an active official in a reader's, releaser's or security officer's role reads here"
-        elif not official.clearance_valid_at(now):
-            why_not = "the official's clearance has expired"
-        elif agreement.scope_topics is not None and not (official.need_to_know & agreement.scope_topics):
+        why_not = _why_not(actor, now)
+        if not why_not and agreement.scope_topics is not None and not (official.need_to_know & agreement.scope_topics):
             why_not = (f"no need-to-know for any topic in its scope ({', '.join(sorted(agreement.scope_topics))})")
         allowed = not why_not
         found.append(Collection(collection_id(agreement.id), agreement, allowed, allowed, why_not))
+    if feed:  # each track's own read decision is the feed's reader gate's (services/taxii_tracks.py)
+        why_not = _why_not(actor, now)
+        found.append(Collection(collection_id(MISSILE_WARNING), None, not why_not, False, why_not))
     return found
+
+
+def _why_not(actor: Actor, now: datetime) -> str:
+    official = actor.official
+    if official.status is not OfficialStatus.ACTIVE or official.roles.isdisjoint(HUMANS):
+        return "only an active official in a reader's, releaser's or security officer's role reads here"
+    if not official.clearance_valid_at(now):
+        return "the official's clearance has expired"
+    return ""
 
 
 def refuse_user_name(node: Node, claimed: str, official: Official) -> None:

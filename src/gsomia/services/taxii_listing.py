@@ -83,13 +83,10 @@ class _Chosen:
 def listing(node: Node, actor: Actor, wanted: str, *, what: str, filters: Filters, after: Position | None,
             limit: int, next_token: str | None) -> Page:
     """One page of a collection's objects (what="objects") or manifest (what="manifest")."""
-    key = derived_secret(node.keys, CURSOR_CONTEXT)
-    if next_token:
-        cursor = open_cursor(next_token, key)
-        if (cursor.collection, cursor.official, cursor.what) != (wanted, actor.official.id, what):
-            raise InvalidInput("next: this cursor belongs to another collection, official or listing")
-        filters, after = cursor.filters, cursor.after
+    filters, after = resume(node, actor, wanted, what, filters, after, next_token)
     found = taxii.readable(node, actor, wanted)
+    if found.agreement is None:
+        raise InvalidInput("the missile-warning collection is listed from the feed (services.taxii_tracks)")
     limit = max(1, min(limit, MAX_LIMIT))
     chosen, more, last = _choose(node, actor, found.agreement, filters, after or BEFORE_ALL, limit)
     decided = [c for c in chosen if c.item is not None and c.decision is not None]
@@ -103,8 +100,28 @@ def listing(node: Node, actor: Actor, wanted: str, *, what: str, filters: Filter
             listed += _with_content(node, c)
         else:
             listed += c.listed
-    token = seal_cursor(Cursor(wanted, actor.official.id, filters, last, what), key) if more else None
-    return Page(tuple(listed), more, token)
+    return Page(tuple(listed), more, next_cursor(node, actor, wanted, what, filters, last) if more else None)
+
+
+def resume(node: Node, actor: Actor, wanted: str, what: str, filters: Filters, after: Position | None,
+           next_token: str | None) -> tuple[Filters, Position | None]:
+    """The filters and position of a listing: the request's own, or those its `next` cursor carries."""
+    if not next_token:
+        return filters, after
+    cursor = open_cursor(next_token, derived_secret(node.keys, CURSOR_CONTEXT))
+    if (cursor.collection, cursor.official, cursor.what) != (wanted, actor.official.id, what):
+        raise InvalidInput("next: this cursor belongs to another collection, official or listing")
+    return cursor.filters, cursor.after
+
+
+def next_cursor(node: Node, actor: Actor, wanted: str, what: str, filters: Filters, last: Position) -> str:
+    key = derived_secret(node.keys, CURSOR_CONTEXT)
+    return seal_cursor(Cursor(wanted, actor.official.id, filters, last, what), key)
+
+
+def matches(stix_object: dict[str, Any], position: Position, filters: Filters) -> bool:
+    """Does the object pass the match[...] filters (TAXII 2.1 §3.5)?"""
+    return _matches(stix_object, position, filters)
 
 
 def _choose(node: Node, actor: Actor, agreement: Agreement, filters: Filters, after: Position,

@@ -12,16 +12,19 @@ from fastapi import FastAPI
 from gsomia.api.taxii.media import install_taxii_errors
 from gsomia.api.taxii.views import router
 from gsomia.services.context import Node
+from gsomia.services.feed import LiveFeed
 from gsomia.services.throttle import FailedAuthentications
 
 BASE = "/taxii2"
 
 
-def create_taxii_app(node: Node, failures: FailedAuthentications) -> FastAPI:
-    """The TAXII server over `node`; `failures` is the API's own throttle of failed authentications."""
+def create_taxii_app(node: Node, failures: FailedAuthentications, track_feed: LiveFeed | None = None) -> FastAPI:
+    """The TAXII server over `node`; `failures` is the API's own throttle of failed authentications; with
+    `track_feed` (the node's running feed) a missile-warning collection too."""
     app = FastAPI(title="gsomia TAXII 2.1", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.node = node
     app.state.failed_authentications = failures
+    app.state.feed = track_feed
     app.state.statuses = OrderedDict()  # status id → (official id, what the POST did), the last KEPT_STATUSES
     install_taxii_errors(app)
     app.include_router(router)

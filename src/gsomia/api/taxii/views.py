@@ -5,19 +5,22 @@ adding objects) and services.taxii_listing (objects, manifest, versions); nothin
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import OrderedDict
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from gsomia.api.taxii.auth import ActorDep, NodeDep
 from gsomia.api.taxii.media import TAXII_MEDIA_TYPE, NotAcceptable, TaxiiResponse, UnsupportedMediaType, accepts_taxii
 from gsomia.edge.limits import MAX_ITEM_CONTENT
-from gsomia.services import taxii, taxii_listing
+from gsomia.services import taxii, taxii_listing, taxii_tracks
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput, NotFound
+from gsomia.services.feed import LiveFeed
 from gsomia.services.stix import STIX_MEDIA_TYPE
 from gsomia.services.taxii_cursor import Filters, parse_timestamp
 
@@ -61,11 +64,18 @@ def _envelope(page: taxii_listing.Page) -> dict[str, Any]:
     return body
 
 
-def _page(node: Node, actor: Actor, collection_id: str, what: str, filters: Filters, added_after: str | None,
-          limit: int | None, next_token: str | None) -> taxii_listing.Page:
+async def _page(request: Request, node: Node, actor: Actor, collection_id: str, what: str, filters: Filters,
+                added_after: str | None, limit: int | None, next_token: str | None) -> taxii_listing.Page:
+    """A page of the collection: an agreement's items (on a worker thread: the store), or the feed's tracks."""
     after = parse_timestamp(added_after) if added_after else None
-    return taxii_listing.listing(node, actor, collection_id, what=what, filters=filters, after=after,
-                                 limit=limit if limit and limit > 0 else 100, next_token=next_token)
+    limit = limit if limit and limit > 0 else 100
+    feed = cast(LiveFeed | None, request.app.state.feed)
+    if feed is not None and collection_id == taxii.collection_id(taxii.MISSILE_WARNING):
+        return await taxii_tracks.track_listing(node, feed, actor, collection_id, what=what, filters=filters,
+                                                after=after, limit=limit, next_token=next_token)
+    return await run_in_threadpool(functools.partial(
+        taxii_listing.listing, node, actor, collection_id, what=what, filters=filters, after=after, limit=limit,
+        next_token=next_token))
 
 
 @router.get("/")
@@ -101,7 +111,7 @@ def status(request: Request, actor: ActorDep, status_id: str) -> TaxiiResponse:
 def collections(request: Request, node: NodeDep, actor: ActorDep) -> TaxiiResponse:
     """Get Collections (TAXII 2.1 §5.1): those this official may read or write."""
     _check_accept(request)
-    found = taxii.collections(node, actor)
+    found = taxii.collections(node, actor, feed=request.app.state.feed is not None)
     return TaxiiResponse({"collections": [_collection(c) for c in found]} if found else {})
 
 
@@ -109,11 +119,12 @@ def collections(request: Request, node: NodeDep, actor: ActorDep) -> TaxiiRespon
 def collection(request: Request, node: NodeDep, actor: ActorDep, collection_id: str) -> TaxiiResponse:
     """Get a Collection (TAXII 2.1 §5.2), can_read and can_write as they are for this official."""
     _check_accept(request)
-    return TaxiiResponse(_collection(taxii.collection(node, actor, collection_id)))
+    feed = request.app.state.feed is not None
+    return TaxiiResponse(_collection(taxii.collection(node, actor, collection_id, feed=feed)))
 
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/manifest/")
-def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, added_after: Text = None,
+async def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, added_after: Text = None,
              limit: Annotated[int | None, Query(ge=0)] = None, next: Text = None,  # noqa: A002 - TAXII's name
              match_id: Annotated[str | None, Query(alias="match[id]", max_length=8192)] = None,
              match_type: Annotated[str | None, Query(alias="match[type]", max_length=1024)] = None,
@@ -122,8 +133,8 @@ def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_id: st
              ) -> TaxiiResponse:
     """Get Object Manifests (TAXII 2.1 §5.3), paged (§3.4) and filtered (§3.5) like the objects."""
     _check_accept(request)
-    page = _page(node, actor, collection_id, "manifest",
-                 _filters(match_id, match_type, match_version, match_spec_version), added_after, limit, next)
+    page = await _page(request, node, actor, collection_id, "manifest",
+                       _filters(match_id, match_type, match_version, match_spec_version), added_after, limit, next)
     body: dict[str, Any] = {"more": page.more}
     if page.next:
         body["next"] = page.next
@@ -134,7 +145,7 @@ def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_id: st
 
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/objects/")
-def objects(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, added_after: Text = None,
+async def objects(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, added_after: Text = None,
             limit: Annotated[int | None, Query(ge=0)] = None, next: Text = None,  # noqa: A002 - TAXII's name
             match_id: Annotated[str | None, Query(alias="match[id]", max_length=8192)] = None,
             match_type: Annotated[str | None, Query(alias="match[type]", max_length=1024)] = None,
@@ -145,8 +156,8 @@ def objects(request: Request, node: NodeDep, actor: ActorDep, collection_id: str
     order, with added_after, limit and next paging (§3.4), match[id|type|version|spec_version] (§3.5)
     and the X-TAXII-Date-Added-First/Last headers."""
     _check_accept(request)
-    page = _page(node, actor, collection_id, "objects",
-                 _filters(match_id, match_type, match_version, match_spec_version), added_after, limit, next)
+    page = await _page(request, node, actor, collection_id, "objects",
+                       _filters(match_id, match_type, match_version, match_spec_version), added_after, limit, next)
     return TaxiiResponse(_envelope(page), headers=_headers(page))
 
 
@@ -173,7 +184,7 @@ async def add_objects(request: Request, node: NodeDep, actor: ActorDep, collecti
 
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/")
-def get_object(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, object_id: str,
+async def get_object(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, object_id: str,
                added_after: Text = None, limit: Annotated[int | None, Query(ge=0)] = None,
                next: Text = None,  # noqa: A002 - TAXII's name
                match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
@@ -181,23 +192,23 @@ def get_object(request: Request, node: NodeDep, actor: ActorDep, collection_id: 
                ) -> TaxiiResponse:
     """Get an Object (TAXII 2.1 §5.6): its versions selected by match[version] (default last)."""
     _check_accept(request)
-    page = _page(node, actor, collection_id, "objects", _filters(object_id, None, match_version, match_spec_version),
-                 added_after, limit, next)
+    page = await _page(request, node, actor, collection_id, "objects",
+                       _filters(object_id, None, match_version, match_spec_version), added_after, limit, next)
     if not page.objects and not page.more:
         raise NotFound(f"no object {object_id!r} in this collection for this official")
     return TaxiiResponse(_envelope(page), headers=_headers(page))
 
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/versions/")
-def versions(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, object_id: str,
+async def versions(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, object_id: str,
                    added_after: Text = None, limit: Annotated[int | None, Query(ge=0)] = None,
                    next: Text = None,  # noqa: A002 - TAXII's name
                    match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=64)] = None,
                    ) -> TaxiiResponse:
     """Get Object Versions (TAXII 2.1 §5.8): every version held (one: an item's latest)."""
     _check_accept(request)
-    page = _page(node, actor, collection_id, "manifest", _filters(object_id, None, "all", match_spec_version),
-                 added_after, limit, next)
+    page = await _page(request, node, actor, collection_id, "manifest",
+                       _filters(object_id, None, "all", match_spec_version), added_after, limit, next)
     if not page.objects and not page.more:
         raise NotFound(f"no object {object_id!r} in this collection for this official")
     body: dict[str, Any] = {"more": page.more, "versions": [o.version for o in page.objects]}
@@ -209,7 +220,7 @@ def versions(request: Request, node: NodeDep, actor: ActorDep, collection_id: st
 def _collection(found: taxii.Collection) -> dict[str, Any]:
     """A collection resource (TAXII 2.1 §5.2.1)."""
     return {"id": found.id, "title": found.title, "alias": found.alias,
-            "description": f"Items held under {found.alias} ({found.agreement.scope_note})",
+            "description": found.description,
             "can_read": found.can_read, "can_write": found.can_write, "media_types": [STIX_MEDIA_TYPE]}
 
 
