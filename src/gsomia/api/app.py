@@ -19,6 +19,8 @@ from gsomia.api.errors import install_error_handlers
 from gsomia.api.observe import RequestLog
 from gsomia.api.routes import agreements, audit, exchange, feed, health, items, metrics, officials
 from gsomia.api.routes.health import API_VERSION
+from gsomia.api.taxii import BASE as TAXII_BASE
+from gsomia.api.taxii import create_taxii_app
 from gsomia.api.vocabulary import published_schema
 from gsomia.console import BASE as CONSOLE_BASE
 from gsomia.console import create_console
@@ -73,4 +75,6 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
                                for route in router.routes if isinstance(route, APIRoute)]
     # The security officer's web console: pages, not API, so a sub-application outside the OpenAPI document.
     app.mount(CONSOLE_BASE, create_console(node, track_feed=track_feed, failures=app.state.failed_authentications))
+    # The TAXII 2.1 server (api/taxii): its own sub-application, TAXII's media type and error messages.
+    app.mount(TAXII_BASE, create_taxii_app(node, app.state.failed_authentications, track_feed))
     return app

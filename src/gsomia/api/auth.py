@@ -11,6 +11,8 @@ official id in the register) can sit beside the bearer token here, yielding the 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Annotated, cast
 
@@ -69,15 +71,32 @@ def vouch_for(node: Node, failures: FailedAuthentications) -> Callable[[str, str
     authentication as `current_actor` (audited, throttled); the route's own check then finds it cached."""
 
     async def vouch(authorization: str, caller: str) -> bool:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        credentials = presented(authorization)
+        if credentials is None:
             return False
-        if officials.recently_authenticated(node, token.strip()) is not None:
-            return True
-        try:
-            await run_in_threadpool(officials.authenticate_from, node, token.strip(), caller, failures, via=VIA)
-        except (AuthenticationFailed, TooManyFailures):
-            return False
-        return True
+        claimed, token = credentials
+        official = officials.recently_authenticated(node, token)
+        if official is None:
+            try:
+                official = await run_in_threadpool(officials.authenticate_from, node, token, caller, failures, via=VIA)
+            except (AuthenticationFailed, TooManyFailures):
+                return False
+        return claimed is None or claimed == official.id
 
     return vouch
+
+
+def presented(authorization: str) -> tuple[str | None, str] | None:
+    """(the official id claimed, the token) of `Bearer <token>` (no id claimed) or of HTTP Basic with the
+    official's id as user name and the personal token as password (RFC 7617: what TAXII clients send)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return None, value
+    if scheme.lower() != "basic" or not value or len(value) > 1024:
+        return None
+    try:
+        user, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError):
+        return None
+    return (user, password) if colon and user and password else None

@@ -7,6 +7,7 @@ Errors are drawn as a tree in `gsomia.crypto.errors`.
 from gsomia.crypto.adapters import RingCheckpointSigner, RingSealer, signature_check
 from gsomia.crypto.at_rest import open_at_rest, seal_at_rest
 from gsomia.crypto.batches import BatchSignature, BatchSigningKey, Inclusion, sign_batch, verify_batch
+from gsomia.crypto.derived import derived_secret
 from gsomia.crypto.envelope import ECDH_ES, ECDH_SS, Opened, seal
 from gsomia.crypto.envelope import open_envelope as open  # the name; shadows the builtin here only
 from gsomia.crypto.errors import CryptoError, InvalidBatchSignature, InvalidEnvelope, InvalidRecord, KeyStoreError
@@ -47,7 +48,7 @@ __all__ = [
     "NodeKeys", "PublicKeys", "KeyRing", "KeyDirectory",
     "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
     "public_history",
-    "load_trust", "passphrase_from_env",
+    "load_trust", "passphrase_from_env", "derived_secret",
     # signed records
     "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
     # batch signing: one signature over a Merkle root (signed records in a batch, the feed's batches)

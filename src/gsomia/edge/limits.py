@@ -176,12 +176,14 @@ async def _refuse(send: Send, status: int, code: str, message: str, headers: dic
 
 def api_limits(*, open_docs: bool) -> RouteLimits:
     """The officials' API: JSON bodies small, an item's content up to MAX_ITEM_CONTENT bytes (as base64 in
-    JSON, or a file uploaded to the console), a batch of tracks up to 1,000 messages; /v1/health (and, if
+    JSON, or a file uploaded to the console, or in a TAXII envelope), a batch of tracks up to 1,000
+    messages; /v1/health (and, if
     configured, the API's documents) and the console's pages (a session cookie, not a token) open without
     a token."""
     larger = ((re.compile(r"POST /v1/items"), MAX_ITEM_CONTENT * 4 // 3 + JSON_BODY),
               (re.compile(r"POST /console/items"), MAX_ITEM_CONTENT + JSON_BODY),
-              (re.compile(r"POST /v1/feed/tracks"), 1024 * KIB))
+              (re.compile(r"POST /v1/feed/tracks"), 1024 * KIB),
+              (re.compile(r"POST /taxii2/api/collections/[^/]+/objects/"), MAX_ITEM_CONTENT * 4 // 3 + JSON_BODY))
     docs = (re.compile(r"/docs(/.*)?"), re.compile(r"/openapi\.json")) if open_docs else ()
     return RouteLimits(larger=larger, open=(re.compile(r"/v1/health"), re.compile(r"/v1/ready"),
                                             re.compile(r"/console(/.*)?"), *docs))

@@ -47,12 +47,14 @@ class ContentUnreadable(ServiceError):
     """The stored content does not open under the node's keys: altered, or sealed to a retired key."""
 
 
-def originate(node: Node, actor: Actor, label: Label, plaintext: bytes, *, location: str = "registry") -> ItemRecord:
-    """A new item of this party (R6.f), its content sealed at rest before it is stored."""
+def originate(node: Node, actor: Actor, label: Label, plaintext: bytes, *, location: str = "registry",
+              at: datetime | None = None) -> ItemRecord:
+    """A new item of this party (R6.f), its content sealed at rest before it is stored. `at`: the instant
+    of a batch originated together (a TAXII envelope), else now."""
     if label.originator != node.party:
         raise InvalidInput(f"an item originated here must have originator {node.party}, not {label.originator}")
     items.check_label(node, label)
-    at = node.clock()
+    at = at or node.clock()
     with node.store.unit_of_work() as uow:
         decision = decide(Request(Action.ORIGINATE, at, _subject(uow, actor), label), node.catalog)
         item_id = items.new_item_id(node) if decision.allowed else None
@@ -214,6 +216,11 @@ def _subject(uow: UnitOfWork, actor: Actor) -> Official:
 
 def _label(node: Node, item: ItemRecord) -> Label:
     return Label.from_canonical(item.label_bytes, node.schemes)
+
+
+def content_of(node: Node, item: ItemRecord) -> bytes:
+    """The plaintext of an item whose reading the caller has had decided and audited (a TAXII listing)."""
+    return _open(node, item)
 
 
 def _open(node: Node, item: ItemRecord) -> bytes:
