@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # and in any case this long after sign-in.
     console_idle_timeout_s: float = 900.0
     console_session_max_s: float = 12 * 3600.0
+    # The Cursor-on-Target / TAK endpoint (feed/cot_listener.py): off unless cot_port is set. TLS 1.3, streaming TCP,
+    # CoT XML and TAK protobuf; only client certificates enrolled for officials or sensors (`gsomia cot enrol`).
+    # Plain TAK input (an event without our label) is originated under this label; none set: it is refused.
+    cot_port: int | None = None
+    cot_plain_classification: str | None = None
+    cot_plain_releasable_to: list[str] = []
+    cot_plain_topics: list[str] = []
+    cot_plain_purpose: str = ""
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

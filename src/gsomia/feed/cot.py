@@ -237,3 +237,25 @@ def parse_cot(data: bytes, schemes: Schemes, defaults: CotDefaults | None = None
     return TrackMessage(stream, defaults.next_seq(stream), defaults.originator, defaults.sensor,
                         _seconds(root, "time"), _seconds(root, "stale"), defaults.label,
                         _body("TrackUpdate", point, error, None, track))
+
+
+CONTROL_PREFIX = "t-x-"  # TAK's control events (protocol negotiation, pings): not tracks
+
+
+def control_type(data: bytes) -> str | None:
+    """The type of a TAK control event (`t-x-…`), or None for anything else; parsed as safely as a track."""
+    if b'"t-x-' not in data[:512] or len(data) > MAX_EVENT_BYTES:
+        return None
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException):
+        return None
+    kind = root.get("type", "")
+    return kind if root.tag == "event" and kind.startswith(CONTROL_PREFIX) else None
+
+
+def asks_protocol(data: bytes, version: str = "1") -> bool:
+    """Whether a TAK protocol request (`t-x-takp-q`) asks for this protobuf version."""
+    root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    request = root.find("detail/TakControl/TakRequest")
+    return request is not None and request.get("version") == version
