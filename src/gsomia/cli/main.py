@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from gsomia.cli import agreements, audit, decide, demo, exchange, feed, items, keys, messages, node_commands, officials
+from gsomia.cli import cot as cot_commands
 from gsomia.cli import serve as serve_commands
 
 app = typer.Typer(
@@ -43,3 +44,4 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(feed.app, name="feed")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(serve_commands.peers_app, name="peers")
+app.add_typer(cot_commands.app, name="cot")
