@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from gsomia.api.auth import vouch_for
 from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
-from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials
+from gsomia.api.routes import agreements, audit, exchange, feed, health, items, officials, standards
 from gsomia.api.routes.health import API_VERSION
 from gsomia.console import BASE as CONSOLE_BASE
 from gsomia.console import create_console
@@ -37,7 +37,7 @@ and `reasons` say which rule refused and why.
 # Starlette tries the routes in order, about 4 µs each here: the exchange routes (releases, the heaviest
 # traffic) go first rather than behind thirty others. No two paths overlap, so order changes nothing else.
 ROUTERS = (exchange.router, feed.router, health.router, agreements.router, officials.router, items.router,
-           audit.router)
+           audit.router, standards.router)
 
 
 def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:

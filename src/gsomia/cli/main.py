@@ -14,6 +14,7 @@ import typer
 from gsomia.cli import agreements, audit, decide, demo, exchange, feed, items, keys, messages, node_commands, officials
 from gsomia.cli import cot as cot_commands
 from gsomia.cli import serve as serve_commands
+from gsomia.cli import standards as standards_commands  # noqa: F401  (its commands join `items` and `feed`)
 
 app = typer.Typer(
     name="gsomia",

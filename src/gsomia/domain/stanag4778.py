@@ -46,7 +46,7 @@ EDDSA_ED25519 = "http://www.w3.org/2021/04/xmldsig-more#eddsa-ed25519"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 ALGORITHMS = (EDDSA_ED25519, ECDSA_SHA256)
 LABEL_ID, DATA_ID = "label", "data"
-MAX_OBJECT_BYTES = 16 * 1024 * 1024
+MAX_OBJECT_BYTES = 22 * 1024 * 1024  # an item of 16 MiB, base64, and its label and signature
 
 register_namespace("mb", MB_NS)
 register_namespace("ds", DS_NS)

@@ -15,7 +15,7 @@ from gsomia.storage.records import Stored
 
 class StoredTracks:
     """Each stream's newest message held (a `services.feed.HeldTracks`), and any stream's messages in order
-    (a `services.feed_geo.StreamHistory`), decoded when asked for."""
+    (`stream_messages`), decoded when asked for."""
 
     def __init__(self, newest: Sequence[TrackMessage] = (), frames: Mapping[str, Sequence[Stored]] | None = None,
                  decoder: WireDecoder | None = None) -> None:

@@ -273,7 +273,7 @@ class NodeFeed:
             self.ledger.forget(gate)
 
     def stream_messages(self, stream: str) -> list[TrackMessage]:
-        """Every message of `stream` the replay buffer holds, in order (services.feed_geo.StreamHistory)."""
+        """Every message of `stream` the replay buffer holds, in order (services.feed.HeldTracks)."""
         newest = self.feed.newest(stream)
         if not newest:
             return []

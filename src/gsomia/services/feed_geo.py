@@ -1,12 +1,12 @@
 """A stream's trajectory and impact area for GIS tools (GeoJSON, KML: domain/geo.py), for an official who may
 read the stream: one read decision per label the stream's messages carry (R7.2, R6.b), audited allowed or
 refused as `feed.export`, before anything of the stream is drawn. The messages come from the running feed's
-replay buffer (the API) or the node's replay store (the CLI), whichever holds them (`StreamHistory`)."""
+replay buffer (the API) or the node's replay store (the CLI), whichever holds them (`services.feed.HeldTracks`)."""
 
 from __future__ import annotations
 
 import json
-from typing import Literal, Protocol
+from typing import Literal
 
 from gsomia.domain import geo
 from gsomia.domain.policy import decide
@@ -16,18 +16,12 @@ from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import NotFound
 from gsomia.services.exchange_common import refused
-from gsomia.services.feed import registered
+from gsomia.services.feed import HeldTracks, registered
 
 Format = Literal["geojson", "kml"]
 
 
-class StreamHistory(Protocol):
-    def stream_messages(self, stream: str) -> list[TrackMessage]:
-        """Every message of `stream` held here, in sequence order (none if the stream is unknown)."""
-        ...
-
-
-def readable_stream(node: Node, history: StreamHistory, actor: Actor, stream: str) -> list[TrackMessage]:
+def readable_stream(node: Node, history: HeldTracks, actor: Actor, stream: str) -> list[TrackMessage]:
     """The stream's messages, if `actor` (as the register holds them now) may read every label they carry."""
     messages = history.stream_messages(stream)
     if not messages:
@@ -45,7 +39,7 @@ def readable_stream(node: Node, history: StreamHistory, actor: Actor, stream: st
     return messages
 
 
-def export(node: Node, history: StreamHistory, actor: Actor, stream: str, fmt: Format) -> bytes:
+def export(node: Node, history: HeldTracks, actor: Actor, stream: str, fmt: Format) -> bytes:
     """The stream as a GeoJSON or KML document (UTF-8), marked with its label's banner."""
     messages = readable_stream(node, history, actor, stream)
     banner = messages[-1].label.banner(node.schemes)
