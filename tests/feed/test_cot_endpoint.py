@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import contextlib
 import socket
 import ssl
 import time
@@ -206,6 +207,8 @@ async def pytak_round_trip(spec: LoopbackNode, kor: RunningNode, port: int,
         await asyncio.wait_for(watching.run_once(), timeout=1.5)
     for writer in (rx_writer, watch_writer, tx_writer):
         writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
 
 
 def takproto_frames(spec: LoopbackNode, kor: RunningNode, port: int, certs: dict[str, tuple[Path, Path, str]]) -> None:
@@ -262,3 +265,36 @@ def refusals(spec: LoopbackNode, kor: RunningNode, port: int, certs: dict[str, t
     failed = [e for e in audit_entries(kor, "authenticate") if e.via == "cot"]
     assert any(watcher_pin in " ".join(e.reasons) for e in failed)
     assert [e.action for e in audit_entries(kor, "cot.")] == ["cot.enrol", "cot.enrol", "cot.withdraw"]
+
+
+def test_a_suspended_officials_connection_is_closed(tmp_path: Path) -> None:
+    """The register is re-read while a TAK client stays connected: once its official is suspended, the next
+    event it sends ends the connection, and nothing it sent after is originated."""
+    spec, certs = prepare(tmp_path)
+    running = {"KOR": start(spec)}
+    kor = running["KOR"]
+    try:
+        port, listener = kor.server.cot_port, kor.server.cot
+        assert port is not None and listener is not None
+        cert, key, analyst_id = certs["analyst"]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                tls_client(spec, cert, key).wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(labelled_update("KOR-SUSPENDED", "II", 1))
+            wait_for(lambda: listener.accepted == 1, "the first event originated")
+            officer = Actor(officials.authenticate(kor.node, spec.tokens["officer"]), "cli-token")
+            officials.suspend(kor.node, officer, analyst_id, reason="under investigation")
+            gates = kor.server.feed.feed.reader_gates if kor.server.feed is not None else set()
+            wait_for(lambda: any(g.subject.id == analyst_id and g.subject.status.value == "suspended" for g in gates),
+                     "the register re-read by the feed")
+            conn.sendall(labelled_update("KOR-SUSPENDED", "II", 2))
+            closed = b""
+            for _ in range(100):  # bounded: what the node still sent before closing, then the end
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                closed += chunk
+            else:
+                raise AssertionError("the connection stayed open")
+        assert listener.accepted == 1
+    finally:
+        stop_all(running)
