@@ -68,6 +68,7 @@ def swap(old: str, new: str) -> str:
         "</slab:ConfidentialityLabel>", "</slab:ConfidentialityLabels>"), "not ConfidentialityLabel"),
     ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "not acceptable XML"),
     ("<slab:ConfidentialityLabel", "not acceptable XML"),
+    ('<?xml version="1.0" encoding="UTF-B"?><a/>', "not acceptable XML"),  # found by the fuzzer: LookupError
     ("<a>" + "x" * MAX_LABEL_BYTES + "</a>", "over the"),
 ])
 def test_labels_that_cannot_be_read_or_mapped_are_refused_with_a_reason(xml: str, message: str) -> None:

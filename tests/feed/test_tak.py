@@ -8,6 +8,7 @@ import asyncio
 import pytest
 import takproto  # type: ignore[import-untyped]
 
+from gsomia.data import load_catalog
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.tracks import Position, TrackMessage, TrackUpdate, Uncertainty, Velocity
 from gsomia.feed import tak
@@ -73,5 +74,7 @@ def test_frames_are_bounded_before_parsing() -> None:
         tak.message_from_payload(b"\x00" * too_long)
     with pytest.raises(CotError, match="mesh"):
         tak.message_from_mesh(b"\xbf\x01")
+    with pytest.raises(CotError, match="not acceptable XML"):  # the fuzzer's find: an unknown encoding
+        parse_cot(b'<?xml version="1.0" encoding="UTF-B"?><event/>', load_catalog().schemes)
     with pytest.raises(CotError, match="length does not match"):
         tak.message_from_stream_frame(tak.stream_frame(event()[1])[:-1])

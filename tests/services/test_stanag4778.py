@@ -57,6 +57,7 @@ def test_round_trip_keeps_label_and_content(node: Node, cast: Cast) -> None:
     (lambda d: re.sub(rb"<ds:KeyName>[^<]+", b"<ds:KeyName>00112233aabbccdd", d), "which this node does not trust"),
     (lambda d: d.replace(b"xml-c14n2", b"xml-c14n11", 1), "canonicalisation must be C14N 2.0"),
     (lambda d: b'<!DOCTYPE x [<!ENTITY a "b">]>' + d.split(b"\n", 1)[1], "not acceptable XML"),
+    (lambda d: d.replace(b'encoding="UTF-8"', b'encoding="UTF-B"', 1), "not acceptable XML"),  # the fuzzer's find
 ])
 def test_a_changed_object_is_refused_and_the_refusal_audited(node: Node, cast: Cast,
                                                              change: Callable[[bytes], bytes], reason: str) -> None:
@@ -101,3 +102,13 @@ def test_the_format_checks_the_signature_it_is_given(node: Node) -> None:
 
     with pytest.raises(BindingError, match="not this key"):
         unbind(document, node.schemes, refuse)
+
+
+def test_text_between_the_signed_elements_is_not_part_of_them(node: Node, cast: Cast) -> None:
+    """Each reference covers its element, not the text that follows it (the fuzzer found `tail` text breaking
+    the canonicalisation): an object indented after binding still checks; a byte inside the label still fails."""
+    _, document = exported(node, cast)
+    indented = document.replace(b"</mb:Metadata>", b"</mb:Metadata>\n    ****").replace(b"<mb:Data ", b"\n  <mb:Data ")
+    assert stanag4778.check_object(node, indented).data == CONTENT
+    with pytest.raises(BindingError, match="label was changed"):
+        stanag4778.check_object(node, indented.replace(b"missile warning", b"missile  warning"))

@@ -84,7 +84,7 @@ def read_label(data: bytes | str, schemes: Schemes, originator: str | None = Non
         raise LabelFormatError(f"label is {len(raw)} bytes, over the {MAX_LABEL_BYTES} limit")
     try:
         root = SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as bad:
+    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
         raise LabelFormatError(f"label is not acceptable XML: {bad}") from None
     return label_from_element(root, schemes, originator)
 

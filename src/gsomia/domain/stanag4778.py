@@ -70,8 +70,15 @@ class Bound:
 
 
 def _c14n(element: Element) -> bytes:
-    """C14N 2.0 of one element and its subtree, as it stands in the document."""
-    return canonicalize(tostring(element, encoding="unicode")).encode()
+    """C14N 2.0 of one element and its subtree, as it stands in the document: without the text that follows
+    it (ElementTree's `tail`, which belongs to the parent; found by the fuzzer)."""
+    tail, element.tail = element.tail, None
+    try:
+        return canonicalize(tostring(element, encoding="unicode")).encode()
+    except ParseError as bad:
+        raise BindingError(f"cannot canonicalise {element.tag}: {bad}") from None
+    finally:
+        element.tail = tail
 
 
 def _digest(element: Element) -> str:
@@ -127,7 +134,7 @@ def unbind(document: bytes, schemes: Schemes, verify: Verify) -> Bound:
         raise BindingError(f"binding data object is {len(document)} bytes, over the {MAX_OBJECT_BYTES} limit")
     try:
         root = SafeET.fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as bad:
+    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
         raise BindingError(f"not acceptable XML: {bad}") from None
     if root.tag != MB + "BindingDataObject":
         raise BindingError(f"root element is {root.tag}, not BindingDataObject in {MB_NS}")

@@ -163,7 +163,7 @@ def parse_cot(data: bytes, schemes: Schemes, defaults: CotDefaults | None = None
         raise CotError(f"event is {len(data)} bytes, over the {MAX_EVENT_BYTES} limit")
     try:
         root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as bad:
+    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
         raise CotError(f"not acceptable XML: {bad}") from None
     if root.tag != "event":
         raise CotError(f"root element is <{root.tag}>, not <event>")
@@ -204,7 +204,7 @@ def control_type(data: bytes) -> str | None:
         return None
     try:
         root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException):
+    except (ParseError, DefusedXmlException, LookupError, ValueError):
         return None
     kind = root.get("type", "")
     return kind if root.tag == "event" and kind.startswith(CONTROL_PREFIX) else None
