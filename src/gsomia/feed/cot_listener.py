@@ -134,8 +134,8 @@ class CotListener:
             if first[0] == tak.STREAM_MAGIC:
                 return tak.event_xml(tak.message_from_payload(await tak.read_stream_payload(reader)))
             data = first + await reader.readuntil(_END)
-        except asyncio.IncompleteReadError:
-            return None  # the client closed
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            return None  # the client closed, or its connection broke
         except asyncio.LimitOverrunError:
             log.warning("CoT event over %d bytes: connection closed", MAX_EVENT_BYTES)
             return None
@@ -201,9 +201,12 @@ class CotListener:
         cot = CotWriter()
         try:
             while True:
-                for delivery in await sub.next_batch(OUT_BATCH):
-                    event = cot.write(self.feed.decoded(delivery.frame))
-                    writer.write(tak.stream_frame(event) if client.protobuf else event)
+                batch = await sub.next_batch(OUT_BATCH)
+                if writer.is_closing():
+                    return  # the client is gone: its reader ends the connection
+                events = (cot.write(self.feed.decoded(delivery.frame)) for delivery in batch)
+                # One write per batch: fewer TLS records, and a lost connection noticed between batches.
+                writer.write(b"".join(tak.stream_frame(e) for e in events) if client.protobuf else b"".join(events))
                 await writer.drain()
         finally:
             self.feed.reader_gates.discard(gate)
