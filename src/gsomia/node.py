@@ -5,6 +5,8 @@ that run real nodes start here; nothing else knows every transport.
     partners  ──mutual TLS──────▶ peer endpoint (federation/peer_app.py)    ─┼─▶ services ─▶ store
     outbox ──▶ sender (federation/sender.py) ──mutual TLS, pinned──▶ partners ─┘
     sensors, partners' feeds ──WSS──▶ missile-warning feed (feed/served.py) ──WSS──▶ partners, subscribers
+    TAK clients, CoT sensors ──TLS 1.3, enrolled client certificates──▶ CoT / TAK endpoint (feed/cot_listener.py,
+                                                                  with `cot_port`) ◀──▶ the feed
 
 Every listener's TLS context comes from the crypto layer (crypto.pki: TLS 1.3 only; the peer port
 requires a client certificate from a partner's national root, the feed port asks for one and requires
@@ -81,6 +83,8 @@ class NodeServer:
         self.cot_tls: ssl.SSLContext | None = None
         if settings.cot_port is not None and self.feed is not None:
             self.cot, self.cot_tls = self._cot_endpoint(passphrase)
+        elif settings.cot_port is not None:
+            log.warning("%s node: no CoT / TAK endpoint: it serves the feed's tracks, and there is no feed", node.party)
         api_app = create_app(node, track_feed=self.feed)
         peer_app = create_peer_app(node)
         listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
