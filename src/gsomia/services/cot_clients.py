@@ -94,9 +94,10 @@ def enrol(node: Node, actor: Actor, official_id: str, certificate_pem: bytes, *,
             raise InvalidInput(f"official {official_id} is {record.official.status.value}: no certificate enrolled")
         pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
         enrolment = Enrolment(fingerprint(certificate), official_id, certificate.subject.rfc4514_string(), now, pem)
-        _write(node, [e for e in enrolments(node) if e.fingerprint != enrolment.fingerprint] + [enrolment])
         append(uow, now, [draft(actor, "cot.enrol", official_id, rules=RULES,
                                 reasons=(reason, f"certificate {enrolment.fingerprint}"))])
+    # Audited first: an enrolment is never in force without its entry in the trail.
+    _write(node, [e for e in enrolments(node) if e.fingerprint != enrolment.fingerprint] + [enrolment])
     return enrolment
 
 
@@ -109,9 +110,9 @@ def withdraw(node: Node, actor: Actor, certificate_fingerprint: str, *, reason: 
     if found is None:
         raise NotFound(f"no certificate {wanted} is enrolled")
     with node.store.unit_of_work() as uow:
-        _write(node, [e for e in held if e is not found])
         append(uow, node.clock(), [draft(actor, "cot.withdraw", found.official_id, rules=RULES,
                                          reasons=(reason or "withdrawn", f"certificate {found.fingerprint}"))])
+    _write(node, [e for e in held if e is not found])
     return found
 
 
