@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench_policy", "bench_audit", "bench_envelope", "bench_federation", "bench_feed", "bench_cli"]
+BENCHMARKS = ["bench_policy", "bench_audit", "bench_envelope", "bench_federation", "bench_feed", "bench_cli",
+              "bench_cot"]
 
 
 def main() -> None:

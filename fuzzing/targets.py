@@ -12,6 +12,9 @@ error it documents for bad input. Anything else a target raises is a finding.
     label             domain.labels.Label.from_canonical     DomainError
     policy-request    domain.parsing.request_from_dict       DomainError (JSON first: ValueError)
     api-json          edge.limits.text_problem + the API's ItemIn model   ValidationError
+    tak-frame         feed.tak (stream frame, mesh datagram) → cot.parse_cot   FeedError (CotError)
+    stanag4774        domain.stanag4774.read_label           DomainError (LabelFormatError)
+    stanag4778        domain.stanag4778.unbind               DomainError (BindingError)
 
 Each target takes the fuzzer's bytes; the first byte picks a variant where a target has several (a kind,
 a function). Seeds (`seeds()`) are valid inputs, so that mutation starts from what parses.
@@ -34,11 +37,14 @@ from gsomia.data import load_catalog
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.parsing import label_from_dict, request_from_dict
+from gsomia.domain.stanag4774 import read_label, write_label
+from gsomia.domain.stanag4778 import EDDSA_ED25519, bind, unbind
 from gsomia.domain.tracks import LaunchEvent, Position, TrackMessage, TrackUpdate, Uncertainty, Velocity
 from gsomia.edge.limits import text_problem
 from gsomia.feed.batch_signing import decode_batch, sign_batch
 from gsomia.feed.cot import parse_cot
 from gsomia.feed.errors import FeedError
+from gsomia.feed.tak import event_xml, message_from_mesh, message_from_stream_frame, stream_frame
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
 from gsomia.services import messages, record_bodies
 from gsomia.services.messages import KINDS, decode
@@ -163,11 +169,46 @@ def api_json(data: bytes) -> None:
         pass
 
 
+def tak_frame(data: bytes) -> None:
+    """First byte even: a stream frame; odd: a mesh datagram; either way on to the CoT parser."""
+    read = message_from_stream_frame if not data or data[0] % 2 == 0 else message_from_mesh
+    try:
+        parse_cot(event_xml(read(data[1:])), load_catalog().schemes)
+    except FeedError:
+        pass
+
+
+def stanag4774(data: bytes) -> None:
+    try:
+        read_label(data, load_catalog().schemes)
+    except DomainError:
+        pass
+
+
+def _accept(key_name: str, algorithm: str, signed: bytes, signature: bytes) -> None:
+    """The fuzzer reaches past the signature: what follows it must be as robust as what precedes it."""
+
+
+def stanag4778(data: bytes) -> None:
+    try:
+        unbind(data, load_catalog().schemes, _accept)
+    except DomainError:
+        pass
+
+
 TARGETS: dict[str, Target] = {
     "peer-message": peer_message, "peer-payload": peer_payload, "record": record, "record-body": record_body,
     "envelope": envelope, "feed-frame": feed_frame, "feed-batch": feed_batch, "cot": cot, "label": label,
-    "policy-request": policy_request, "api-json": api_json,
+    "policy-request": policy_request, "api-json": api_json, "tak-frame": tak_frame, "stanag4774": stanag4774,
+    "stanag4778": stanag4778,
 }
+
+
+def _cot_event() -> bytes:
+    from gsomia.domain.tracks import EndOfTrack, TrackMessage
+    from gsomia.feed.cot import CotWriter
+
+    return CotWriter().write(TrackMessage("KOR-1", 1, "KOR", "s", 1.0, 2.0, _label(), EndOfTrack("impact")))
 
 
 def _payloads() -> list[messages.Payload]:
@@ -226,6 +267,11 @@ def seeds(name: str) -> list[bytes]:
             "party": "KOR", "clearance": "KOR:II", "need_to_know": ["dprk-missile"],
             "roles": ["releasing_official"]}, "item": {"originator": "KOR", "classification": "KOR:II",
             "releasable_to": ["JPN"], "topics": ["dprk-missile"], "purpose": "p"}, "recipient": "JPN"}).encode()],
+        "tak-frame": lambda: [b"\x00" + stream_frame(_cot_event()), b"\x01" + b"\xbf\x01\xbf"
+                              + stream_frame(_cot_event())[2:]],
+        "stanag4774": lambda: [write_label(_label()).encode()],
+        "stanag4778": lambda: [bind(_label(), b"track 42", media_type="text/plain", key_name=kor.kid.hex(),
+                                    algorithm=EDDSA_ED25519, sign=kor.signer.sign)],
         "api-json": lambda: [json.dumps({"classification": "KOR:II", "releasable_to": ["JPN"],
                                          "topics": ["dprk-missile"], "purpose": "p", "content_text": "x"}).encode()],
     }

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     ready_probe_every_s: float = 10.0
     ready_needs_partners: bool = True
 
+    # The Cursor-on-Target / TAK endpoint (feed/cot_listener.py): off unless cot_port is set. TLS 1.3, streaming TCP,
+    # CoT XML and TAK protobuf; only client certificates enrolled for officials or sensors (`gsomia cot enrol`).
+    # Plain TAK input (an event without our label) is originated under this label; none set: it is refused.
+    cot_port: int | None = None
+    cot_plain_classification: str | None = None
+    cot_plain_releasable_to: list[str] = []
+    cot_plain_topics: list[str] = []
+    cot_plain_purpose: str = ""
+
     @field_validator("clock_start", "clock_anchor")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

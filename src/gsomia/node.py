@@ -5,6 +5,8 @@ that run real nodes start here; nothing else knows every transport.
     partners  ──mutual TLS──────▶ peer endpoint (federation/peer_app.py)    ─┼─▶ services ─▶ store
     outbox ──▶ sender (federation/sender.py) ──mutual TLS, pinned──▶ partners ─┘
     sensors, partners' feeds ──WSS──▶ missile-warning feed (feed/served.py) ──WSS──▶ partners, subscribers
+    TAK clients, CoT sensors ──TLS 1.3, enrolled client certificates──▶ CoT / TAK endpoint (feed/cot_listener.py,
+                                                                  with `cot_port`) ◀──▶ the feed
 
 Every listener's TLS context comes from the crypto layer (crypto.pki: TLS 1.3 only; the peer port
 requires a client certificate from a partner's national root, the feed port asks for one and requires
@@ -26,17 +28,20 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from gsomia.api.app import create_app
-from gsomia.crypto import client_context, passphrase_from_env, server_context
+from gsomia.crypto import client_context, enrolled_clients_context, passphrase_from_env, server_context, trust_enrolled
+from gsomia.domain.officials import Official
 from gsomia.federation.peer_app import create_peer_app
 from gsomia.federation.sender import Sender
 from gsomia.federation.tls import Listener
+from gsomia.feed.cot_listener import CotListener
 from gsomia.feed.errors import FeedError
 from gsomia.feed.served import NodeFeed
-from gsomia.services import agreement_events, audit, audit_anchors
+from gsomia.services import agreement_events, audit, audit_anchors, cot_clients, feed_posts
 from gsomia.services.context import Node
 
 log = logging.getLogger(__name__)
 AGREEMENTS_POLL_S = 1.0
+COT_ENROLMENTS_POLL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,12 @@ class NodeServer:
             self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
         except FeedError as no_feed:  # e.g. a PKCS#11 ECDSA signing key: the node serves all but the feed
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
+        self.cot: CotListener | None = None
+        self.cot_tls: ssl.SSLContext | None = None
+        if settings.cot_port is not None and self.feed is not None:
+            self.cot, self.cot_tls = self._cot_endpoint(passphrase)
+        elif settings.cot_port is not None:
+            log.warning("%s node: no CoT / TAK endpoint: it serves the feed's tracks, and there is no feed", node.party)
         self.api_app = api_app = create_app(node, track_feed=self.feed)
         peer_app = create_peer_app(node)
         listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
@@ -100,6 +111,41 @@ class NodeServer:
                                    f"wss://{settings.host}:{settings.feed_port}")
         self.stop = asyncio.Event()
         self.feed_started = asyncio.Event()
+        self.cot_port: int | None = None
+
+    def _cot_endpoint(self, passphrase: bytes) -> tuple[CotListener, ssl.SSLContext]:
+        """The CoT / TAK endpoint: TLS admitting only enrolled client certificates, each mapped to its official."""
+        node, settings = self.node, self.node.settings
+        assert self.feed is not None
+        keys = settings.effective_keys_dir
+        context = enrolled_clients_context(keys / "tls.crt.pem", keys / "tls.key.pem", passphrase,
+                                           enrolled=cot_clients.enrolled_bundle(node), minimum=settings.tls_min_version)
+        plain = None
+        if settings.cot_plain_classification:
+            plain = feed_posts.label_of(node, {
+                "classification": settings.cot_plain_classification, "releasable_to": settings.cot_plain_releasable_to,
+                "topics": settings.cot_plain_topics, "purpose": settings.cot_plain_purpose})
+
+        async def admit(der: bytes | None) -> Official | None:
+            return await asyncio.to_thread(cot_clients.admit, node, der)
+
+        return CotListener(self.feed, admit=admit, plain_label=plain), context
+
+    async def _follow_cot_enrolments(self) -> None:
+        """Certificates enrolled while the node runs are trusted by the CoT endpoint within COT_ENROLMENTS_POLL_S
+        (a withdrawn one is refused at once: `cot_clients.admit` reads the enrolments at every connection)."""
+        assert self.cot_tls is not None
+        known = b""
+        while not self.stop.is_set():
+            try:
+                bundle = await asyncio.to_thread(cot_clients.enrolled_bundle, self.node)
+                if bundle != known:
+                    trust_enrolled(self.cot_tls, bundle)
+                    known = bundle
+            except Exception:  # a half-edited file: the next poll retries
+                log.exception("%s node: cannot re-read the CoT enrolments", self.node.party)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), COT_ENROLMENTS_POLL_S)
 
     @property
     def partners(self) -> list[str]:
@@ -108,8 +154,13 @@ class NodeServer:
     async def run(self) -> None:
         if self.feed is not None:
             await self.feed.start()
+        if self.cot is not None:
+            self.cot_port = await self.cot.start(self.node.settings.host, self.node.settings.cot_port or 0,
+                                                 self.cot_tls)
         self.feed_started.set()
         tasks = [asyncio.create_task(s.serve()) for s in self.servers]
+        if self.cot is not None:
+            tasks.append(asyncio.create_task(self._follow_cot_enrolments()))
         tasks.append(asyncio.create_task(self.sender.run(self.stop)))
         tasks.append(asyncio.create_task(self._anchor(self.stop)))
         tasks.append(asyncio.create_task(self._follow_agreements()))
@@ -120,6 +171,8 @@ class NodeServer:
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._stop_notifying()
+            if self.cot is not None:
+                await self.cot.close()
             if self.feed is not None:
                 await self.feed.close()
 

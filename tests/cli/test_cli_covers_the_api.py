@@ -70,6 +70,10 @@ COMMANDS = {
     ("POST", "/v1/audit/checkpoints/exchange"): "audit exchange",
     ("POST", "/v1/feed/tracks"): "feed post",
     ("GET", "/v1/feed/streams"): "feed streams",
+    ("GET", "/v1/items/{item_id}/stanag4778"): "items export-4778",
+    ("POST", "/v1/items/stanag4778"): "items import-4778",
+    ("GET", "/v1/feed/streams/{stream}/geojson"): "feed export",
+    ("GET", "/v1/feed/streams/{stream}/kml"): "feed export",
 }
 LONG_RUNNING = {"serve", "demo"}  # they run until stopped and print a log, not a result
 

@@ -25,6 +25,7 @@ def test_curated_public_api() -> None:
         "sign_batch", "verify_batch", "BatchSignature", "BatchSigningKey", "Inclusion", "InvalidBatchSignature",
         "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint",
         "check_pin", "party_of", "server_context", "client_context",
+        "enrolled_clients_context", "trust_enrolled", "certificate_from_pem",
     }
     for name in gsomia.crypto.__all__:
         assert hasattr(gsomia.crypto, name), name

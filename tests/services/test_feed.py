@@ -51,6 +51,9 @@ class StandIn:
     def newest_messages(self) -> list[TrackMessage]:
         return list({m.stream: m for m in sorted(self.sent, key=lambda m: m.seq)}.values())
 
+    def stream_messages(self, stream: str) -> list[TrackMessage]:
+        return sorted((m for m in self.sent if m.stream == stream), key=lambda m: m.seq)
+
 
 @pytest.fixture
 def staff(ctx: Node, officer: Actor) -> Callable[..., Actor]:

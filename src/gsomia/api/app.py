@@ -17,7 +17,7 @@ from gsomia.api.auth import vouch_for
 from gsomia.api.docs import install_docs
 from gsomia.api.errors import install_error_handlers
 from gsomia.api.observe import RequestLog
-from gsomia.api.routes import agreements, audit, exchange, feed, health, items, metrics, officials
+from gsomia.api.routes import agreements, audit, exchange, feed, health, items, metrics, officials, standards
 from gsomia.api.routes.health import API_VERSION
 from gsomia.api.taxii import BASE as TAXII_BASE
 from gsomia.api.taxii import create_taxii_app
@@ -44,7 +44,7 @@ and `reasons` say which rule refused and why.
 # Starlette tries the routes in order, about 4 µs each here: the exchange routes (releases, the heaviest
 # traffic) go first rather than behind thirty others. No two paths overlap, so order changes nothing else.
 ROUTERS = (exchange.router, feed.router, health.router, agreements.router, officials.router, items.router,
-           audit.router, metrics.router)
+           audit.router, metrics.router, standards.router)
 
 
 def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import typer
 
 from gsomia.cli import agreements, audit, decide, demo, exchange, feed, items, keys, messages, node_commands, officials
+from gsomia.cli import cot as cot_commands
 from gsomia.cli import serve as serve_commands
+from gsomia.cli import standards as standards_commands  # noqa: F401  (its commands join `items` and `feed`)
 
 app = typer.Typer(
     name="gsomia",
@@ -43,3 +45,4 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(feed.app, name="feed")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(serve_commands.peers_app, name="peers")
+app.add_typer(cot_commands.app, name="cot")

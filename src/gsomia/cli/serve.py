@@ -62,8 +62,9 @@ async def _serve(server: NodeServer) -> None:
     task = asyncio.create_task(server.run())
     await server.started()
     partners = ", ".join(server.partners) or "none"
+    cot = f"  CoT/TAK tls://{server.node.settings.host}:{server.cot_port}" if server.cot_port else ""
     out().print(f"{server.node.party} node: officials' API {server.endpoints.api_url}  "
-                f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}  partners: {partners}")
+                f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}{cot}  partners: {partners}")
     await task
 
 

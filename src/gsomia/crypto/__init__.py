@@ -26,13 +26,16 @@ from gsomia.crypto.keystore import (
 from gsomia.crypto.pki import (
     PartyPKI,
     build_loopback_pki,
+    certificate_from_pem,
     check_pin,
     client_context,
     client_ssl_context,
+    enrolled_clients_context,
     fingerprint,
     party_of,
     server_context,
     server_ssl_context,
+    trust_enrolled,
 )
 from gsomia.crypto.records import VerifiedRecord, destruction_certificate, sign_record, sign_records, verify_record
 from gsomia.crypto.trust import load_trust
@@ -55,6 +58,6 @@ __all__ = [
     "sign_batch", "verify_batch", "BatchSignature", "BatchSigningKey", "Inclusion",
     # PKI
     "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "server_context", "client_context",
-    "fingerprint", "check_pin",
+    "fingerprint", "check_pin", "enrolled_clients_context", "trust_enrolled", "certificate_from_pem",
     "party_of",
 ]

@@ -183,6 +183,35 @@ def server_context(certificate: Path, key: Path, passphrase: bytes, *, client_ro
     return context
 
 
+def enrolled_clients_context(certificate: Path, key: Path, passphrase: bytes, *, enrolled: bytes,
+                             minimum: TLSMinimum = "1.3") -> ssl.SSLContext:
+    """A TLS server that admits only the client certificates enrolled one by one (`enrolled`: a PEM bundle of
+    the certificates themselves, each a trust anchor of its own, CA-issued or self-signed): the handshake
+    fails for any other, before a byte of application data is read. More are trusted later with
+    `trust_enrolled`; one withdrawn is refused by the caller's pin check after the handshake."""
+    context = server_context(certificate, key, passphrase, client_certificates="required", minimum=minimum)
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # an enrolled leaf is trusted as itself
+    trust_enrolled(context, enrolled)
+    return context
+
+
+def trust_enrolled(context: ssl.SSLContext, enrolled: bytes) -> None:
+    """Add enrolled client certificates (PEM bundle) to a live server context's trust anchors."""
+    if enrolled.strip():
+        try:
+            context.load_verify_locations(cadata=enrolled.decode("ascii"))
+        except (ssl.SSLError, UnicodeDecodeError) as bad:
+            raise CryptoError(f"enrolled certificates are not a PEM bundle: {bad}") from None
+
+
+def certificate_from_pem(pem: bytes) -> x509.Certificate:
+    """One X.509 certificate from PEM; CryptoError if it is not one."""
+    try:
+        return x509.load_pem_x509_certificate(pem)
+    except ValueError as bad:
+        raise CryptoError(f"not a PEM X.509 certificate: {bad}") from None
+
+
 def client_context(certificate: Path, key: Path, passphrase: bytes, *, server_roots: bytes,
                    minimum: TLSMinimum = "1.3") -> ssl.SSLContext:
     """A node's TLS client (1.3 only unless `minimum` is "1.2"): presents its node certificate, checks the

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from xml.etree import ElementTree
 
 from gsomia.domain.errors import DomainError
 from gsomia.domain.schemes import Classification, Schemes
@@ -94,20 +93,10 @@ class Label:
         return label
 
     def to_stanag4774_xml(self) -> str:
-        ns = "{" + STANAG_4774_NS + "}"
-        ElementTree.register_namespace("slab", STANAG_4774_NS)
-        root = ElementTree.Element(ns + "ConfidentialityLabel")
-        info = ElementTree.SubElement(root, ns + "ConfidentialityInformation")
-        data = self.to_stanag4774()
-        ci = data["ConfidentialityInformation"]
-        ElementTree.SubElement(info, ns + "PolicyIdentifier").text = ci["PolicyIdentifier"]
-        ElementTree.SubElement(info, ns + "Classification").text = ci["Classification"]
-        for cat in ci["Category"]:
-            el = ElementTree.SubElement(info, ns + "Category", TagName=cat["TagName"], Type=cat["Type"])
-            for value in cat["GenericValue"]:
-                ElementTree.SubElement(el, ns + "GenericValue").text = value
-        ElementTree.SubElement(root, ns + "CreationDateTime").text = data["CreationDateTime"]
-        return ElementTree.tostring(root, encoding="unicode")
+        """The label as a STANAG 4774 XML document (domain/stanag4774.py writes and reads the format)."""
+        from gsomia.domain.stanag4774 import write_label  # the format's module builds on this one
+
+        return write_label(self)
 
     # --- canonical form ---------------------------------------------------------------------------
 

@@ -181,6 +181,7 @@ def api_limits(*, open_docs: bool) -> RouteLimits:
     configured, the API's documents) and the console's pages (a session cookie, not a token) open without
     a token."""
     larger = ((re.compile(r"POST /v1/items"), MAX_ITEM_CONTENT * 4 // 3 + JSON_BODY),
+              (re.compile(r"POST /v1/items/stanag4778"), MAX_ITEM_CONTENT * 4 // 3 + JSON_BODY),
               (re.compile(r"POST /console/items"), MAX_ITEM_CONTENT + JSON_BODY),
               (re.compile(r"POST /v1/feed/tracks"), 1024 * KIB),
               (re.compile(r"POST /taxii2/api/collections/[^/]+/objects/"), MAX_ITEM_CONTENT * 4 // 3 + JSON_BODY))

@@ -55,6 +55,7 @@ class Sender:
         self.batches: dict[str, int] = {}  # batches in flight, per partner
         self.tasks: set[asyncio.Task[bool]] = set()
         self.backlog = True  # the outbox may hold due messages not yet on their way (until a look says not)
+        self._closed = False  # `close` has begun: nothing more is sent
 
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
@@ -71,7 +72,14 @@ class Sender:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the HTTPS clients (`run` does, once stopped)."""
+        """Closes the HTTPS clients (`run` does, once stopped). Batches still on their way are cancelled first
+        and none is started after (their messages stay in the outbox for the next run), so that no client is
+        made after the others were closed and left open."""
+        self._closed = True
+        pending = [task for task in self.tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
@@ -92,6 +100,8 @@ class Sender:
                 self.loop.call_soon_threadsafe(self._offer, enqueued)
 
     def _offer(self, enqueued: list[Enqueued]) -> None:
+        if self._closed:
+            return
         now = self.node.clock()
         # To an idle partner only: while a batch is on its way, the next ones gather in the outbox and go
         # together when it is answered (bigger batches, fewer signatures and commits per message).

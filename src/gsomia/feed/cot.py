@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from gsomia.domain.labels import STANAG_4774_NS, Label, banner_order
+from gsomia.domain.errors import DomainError
+from gsomia.domain.labels import STANAG_4774_NS, Label
 from gsomia.domain.schemes import Schemes
+from gsomia.domain.stanag4774 import label_from_element, write_label
 from gsomia.domain.timeutil import parse_instant
 from gsomia.domain.tracks import (
     UNKNOWN_ERROR,
@@ -54,28 +56,6 @@ def cot_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _label_xml(label: Label) -> str:
-    data = label.to_stanag4774()
-    ci = data["ConfidentialityInformation"]
-    parts = [f'<slab:ConfidentialityLabel xmlns:slab="{STANAG_4774_NS}"><slab:ConfidentialityInformation>',
-             f"<slab:PolicyIdentifier>{escape(ci['PolicyIdentifier'])}</slab:PolicyIdentifier>",
-             f"<slab:Classification>{escape(ci['Classification'])}</slab:Classification>"]
-    for cat in ci["Category"]:
-        values = "".join(f"<slab:GenericValue>{escape(v)}</slab:GenericValue>" for v in cat["GenericValue"])
-        parts.append(f"<slab:Category TagName={quoteattr(cat['TagName'])} Type={quoteattr(cat['Type'])}>"
-                     f"{values}</slab:Category>")
-    parts.append("</slab:ConfidentialityInformation>")
-    alt = data.get("AlternativeConfidentialityInformation")
-    if alt:
-        parts.append(f"<slab:AlternativeConfidentialityInformation>"
-                     f"<slab:PolicyIdentifier>{escape(alt['PolicyIdentifier'])}</slab:PolicyIdentifier>"
-                     f"<slab:Classification>{escape(alt['Classification'])}</slab:Classification>"
-                     f"</slab:AlternativeConfidentialityInformation>")
-    parts.append(f"<slab:CreationDateTime>{escape(data['CreationDateTime'])}</slab:CreationDateTime>"
-                 "</slab:ConfidentialityLabel>")
-    return "".join(parts)
-
-
 def _err(u: Uncertainty) -> tuple[float, float]:
     return u.ce_m, u.le_m
 
@@ -89,7 +69,7 @@ class CotWriter:
     def write(self, msg: TrackMessage) -> bytes:
         label_xml = self._labels.get(msg.digest)
         if label_xml is None:
-            label_xml = self._labels[msg.digest] = _label_xml(msg.label)
+            label_xml = self._labels[msg.digest] = write_label(msg.label)
         body = msg.body
         extra, uid, cot_type, how, stale = "", msg.stream, TYPE_TRACK, "m-f", msg.stale
         if isinstance(body, TrackUpdate):
@@ -154,33 +134,9 @@ def _seconds(el: Element, name: str) -> float:
 
 
 def _label(el: Element, originator: str, schemes: Schemes) -> Label:
-    def text(parent: Element, tag: str) -> str:
-        found = parent.find(_NS + tag)
-        if found is None or found.text is None:
-            raise CotError(f"label lacks {tag}")
-        return found.text
-
-    info = el.find(_NS + "ConfidentialityInformation")
-    if info is None:
-        raise CotError("label lacks ConfidentialityInformation")
-    cats: dict[str, list[str]] = {}
-    for cat in info.findall(_NS + "Category"):
-        cats[cat.get("TagName", "")] = [v.text or "" for v in cat.findall(_NS + "GenericValue")]
-    alt = el.find(_NS + "AlternativeConfidentialityInformation")
     try:
-        return Label.from_dict({
-            "originator": originator,
-            "policy": text(info, "PolicyIdentifier"),
-            "classification": text(info, "Classification"),
-            "releasable_to": banner_order(frozenset(cats.get("Releasable To", []))),
-            "topics": cats.get("Topic", []),
-            "purpose": (cats.get("Purpose") or [""])[0],
-            "rights_note": (cats.get("Rights") or [""])[0],
-            "provider": (cats.get("Provided By") or [""])[0] or None,
-            "national_marking": text(alt, "Classification") if alt is not None else None,
-            "created_at": text(el, "CreationDateTime"),
-        }, schemes)
-    except ValueError as bad:  # DomainError: unknown party or classification
+        return label_from_element(el, schemes, originator)
+    except DomainError as bad:  # LabelFormatError, or an unknown party
         raise CotError(f"label is not valid: {bad}") from None
 
 
@@ -207,7 +163,7 @@ def parse_cot(data: bytes, schemes: Schemes, defaults: CotDefaults | None = None
         raise CotError(f"event is {len(data)} bytes, over the {MAX_EVENT_BYTES} limit")
     try:
         root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as bad:
+    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
         raise CotError(f"not acceptable XML: {bad}") from None
     if root.tag != "event":
         raise CotError(f"root element is <{root.tag}>, not <event>")
@@ -237,3 +193,25 @@ def parse_cot(data: bytes, schemes: Schemes, defaults: CotDefaults | None = None
     return TrackMessage(stream, defaults.next_seq(stream), defaults.originator, defaults.sensor,
                         _seconds(root, "time"), _seconds(root, "stale"), defaults.label,
                         _body("TrackUpdate", point, error, None, track))
+
+
+CONTROL_PREFIX = "t-x-"  # TAK's control events (protocol negotiation, pings): not tracks
+
+
+def control_type(data: bytes) -> str | None:
+    """The type of a TAK control event (`t-x-…`), or None for anything else; parsed as safely as a track."""
+    if b'"t-x-' not in data[:512] or len(data) > MAX_EVENT_BYTES:
+        return None
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, LookupError, ValueError):
+        return None
+    kind = root.get("type", "")
+    return kind if root.tag == "event" and kind.startswith(CONTROL_PREFIX) else None
+
+
+def asks_protocol(data: bytes, version: str = "1") -> bool:
+    """Whether a TAK protocol request (`t-x-takp-q`) asks for this protobuf version."""
+    root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    request = root.find("detail/TakControl/TakRequest")
+    return request is not None and request.get("version") == version

@@ -5,18 +5,22 @@ every half second (`gsomia.feed.node`), so this is at most that much behind the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.replay import FrameStore
 from gsomia.feed.wire import LabelParser, WireDecoder
+from gsomia.storage.records import Stored
 
 
 class StoredTracks:
-    """Each stream's newest message held (a `services.feed.HeldTracks`)."""
+    """Each stream's newest message held (a `services.feed.HeldTracks`), and any stream's messages in order
+    (`stream_messages`), decoded when asked for."""
 
-    def __init__(self, newest: Sequence[TrackMessage] = ()) -> None:
+    def __init__(self, newest: Sequence[TrackMessage] = (), frames: Mapping[str, Sequence[Stored]] | None = None,
+                 decoder: WireDecoder | None = None) -> None:
         self._messages = list(newest)
+        self._frames, self._decoder = frames or {}, decoder
 
     @classmethod
     def load(cls, store: FrameStore, parse_label: LabelParser, *, now: float, max_age_s: float) -> StoredTracks:
@@ -26,7 +30,15 @@ class StoredTracks:
         for label_frame in labels.values():
             decoder.decode(label_frame)
         newest = (max(items, key=lambda stored: stored.seq) for items in streams.values() if items)
-        return cls([msg for msg in (decoder.decode(stored.frame) for stored in newest) if msg is not None])
+        return cls([msg for msg in (decoder.decode(stored.frame) for stored in newest) if msg is not None],
+                   streams, decoder)
+
+    def stream_messages(self, stream: str) -> list[TrackMessage]:
+        if self._decoder is None:
+            return []
+        decoded = (self._decoder.decode(stored.frame) for stored in sorted(self._frames.get(stream, ()),
+                                                                          key=lambda stored: stored.seq))
+        return [msg for msg in decoded if msg is not None]
 
     def newest_messages(self) -> list[TrackMessage]:
         return list(self._messages)

@@ -277,6 +277,14 @@ class NodeFeed:
             await self.feed.broker.unsubscribe(subscription)
             self.ledger.forget(gate)
 
+    def stream_messages(self, stream: str) -> list[TrackMessage]:
+        """Every message of `stream` the replay buffer holds, in order (services.feed.HeldTracks)."""
+        newest = self.feed.newest(stream)
+        if not newest:
+            return []
+        found, _ = self.feed.buffer.replay(stream, 1, newest)
+        return [self.feed.message(stored) for stored in found]
+
     def newest_messages(self) -> list[TrackMessage]:
         out = []
         for stream in self.feed.streams():

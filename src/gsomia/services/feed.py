@@ -77,6 +77,10 @@ class HeldTracks(Protocol):
         """Each stream's newest message held here."""
         ...
 
+    def stream_messages(self, stream: str) -> list[TrackMessage]:
+        """Every message of `stream` held here, in sequence order (none if the stream is unknown)."""
+        ...
+
 
 class LiveFeed(HeldTracks, Protocol):
     """What the use cases need of the node's running feed (`gsomia.feed.served.NodeFeed`)."""
