@@ -38,6 +38,10 @@ from gsomia.services.context import Node
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 POSITIVE_CHECKS = [*CHECKS, positive_data_acceptance]
+# Operations whose body is an opaque signed document: no schema can say which strings are a binding that
+# verifies, so a schema-valid string that is not one is a 400 naming the problem (still no 5xx, and the
+# refusal audited: tests/services/test_stanag4778.py).
+OPAQUE_DOCUMENTS = {("POST", "/v1/items/stanag4778")}
 EXAMPLES = 25  # per operation and mode: the whole module stays well under a minute on two cores
 SERVED = ROUTERS  # as `gsomia serve` mounts them
 # /metrics and /v1/ready are for scrapers and load balancers, outside the officials' API document (their tests:
@@ -85,7 +89,7 @@ def test_no_server_error_no_valid_input_refused_and_responses_match_the_spec(
     @given(case=operation.as_strategy(GenerationMode.POSITIVE))
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def valid(case: schemathesis.Case[Any]) -> None:
-        case.call_and_validate(checks=POSITIVE_CHECKS, **call)
+        case.call_and_validate(checks=CHECKS if (method, path) in OPAQUE_DOCUMENTS else POSITIVE_CHECKS, **call)
 
     @given(case=operation.as_strategy(GenerationMode.NEGATIVE))
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
