@@ -29,7 +29,7 @@ _NOT_SPACE = "[^\\x00-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f
 NOT_BLANK = f"^[^\\x00]*{_NOT_SPACE}[^\\x00]*$"
 YEARS_1901_TO_2199 = "^(190[1-9]|19[1-9][0-9]|20[0-9][0-9]|21[0-9][0-9])-"
 
-Party = Annotated[str, Field(min_length=1, max_length=16, description="A party code, e.g. KOR.",
+Party = Annotated[str, Field(pattern="^[A-Z][A-Z0-9]{1,15}$", description="A party code, e.g. KOR.",
                              json_schema_extra={VOCABULARY: "party"})]
 Marking = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={VOCABULARY: "marking"},
                                description="PARTY:CODE (e.g. KOR:II) or a native marking.")]
