@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # and in any case this long after sign-in.
     console_idle_timeout_s: float = 900.0
     console_session_max_s: float = 12 * 3600.0
+    # --- scale-out and hardware keys (docs/runbook.md) ---
+    # Each worker's outbox sender claims what it sends for this long (must outlast a POST, 10 s): no other
+    # worker sends it meanwhile, and what a worker that died had claimed leaves from another after at most this.
+    outbox_lease_s: float = 30.0
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

@@ -79,9 +79,10 @@ class NodeServer:
         listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
                      (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
         self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
-        self.sender = Sender(node, self.tls.client)
-        # Whatever writes to the outbox in this process wakes the sender, until the server stops.
-        self._stop_notifying = node.store.call_when_enqueued(self.sender.notify)
+        self.sender = Sender(node, self.tls.client, lease_seconds=settings.outbox_lease_s)
+        # Whatever writes to the outbox in this process wakes the sender, until the server stops, and is
+        # claimed for it as it is written (other workers' senders leave it alone).
+        self._stop_notifying = node.store.call_when_enqueued(self.sender.notify, claimant=self.sender.claimant)
         self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
                                    f"https://{settings.host}:{settings.peer_port}",
                                    f"wss://{settings.host}:{settings.feed_port}")

@@ -15,6 +15,11 @@ The store hands over what each transaction wrote to the outbox once it is durabl
 first in line for its partner and item (no older one about it pending when it was written) leaves at
 once, without another read of the outbox. The outbox is read when something is known to wait (for
 room, behind an older message, or after answers to an item that has more notices), and at every poll.
+
+Several senders may share one outbox (worker processes of one node on PostgreSQL, `gsomia serve --workers`):
+each claims what it sends for a lease (`Claimant`; storage `claim_due`, FOR UPDATE SKIP LOCKED there), so no
+message leaves from two of them; what a worker writes is born claimed by its own sender, and a worker that
+dies leaves its claims to the others once their lease has run out. A sender that stops gives its back.
 """
 
 from __future__ import annotations
@@ -22,7 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import ssl
+from datetime import timedelta
 
 import aiohttp
 import cbor2
@@ -30,7 +39,7 @@ import cbor2
 from gsomia.services import delivery
 from gsomia.services.context import Node
 from gsomia.services.partners import Peer
-from gsomia.storage.exchange import Enqueued, OutboxMessage
+from gsomia.storage.exchange import Claimant, Enqueued, OutboxMessage
 
 log = logging.getLogger(__name__)
 PEER_PATH = "/peer/v1/messages"  # one message (the batch route's single-message form)
@@ -40,12 +49,24 @@ BATCH_CONTENT_TYPE = "application/cbor"
 BATCH_SIZE = 64
 BATCHES_IN_FLIGHT_PER_PEER = 2
 IDLE_CONNECTION_SECONDS = 4  # closed before uvicorn's keep-alive (5 s) can close it under a request
+# A claim must outlast a batch's POST (timeout_seconds) and the record of its answers; the node's
+# outbox_lease_s setting (30 s by default) is what a dead worker's messages wait at most before another sends them.
+DEFAULT_LEASE_SECONDS = 30.0
+
+
+def new_claimant(lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Claimant:
+    """This process's sender: host, process id and a random part (a restarted process is another sender)."""
+    return Claimant(f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(6)}",
+                    timedelta(seconds=lease_seconds))
 
 
 class Sender:
     def __init__(self, node: Node, ssl_context: ssl.SSLContext, *, poll_seconds: float = 0.2,
-                 timeout_seconds: float = 10.0) -> None:
+                 timeout_seconds: float = 10.0, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+        if lease_seconds <= timeout_seconds:
+            raise ValueError(f"the outbox lease ({lease_seconds} s) must outlast a POST ({timeout_seconds} s)")
         self.node, self.poll_seconds = node, poll_seconds
+        self.claimant = new_claimant(lease_seconds)
         self._ssl_context, self._timeout = ssl_context, aiohttp.ClientTimeout(total=timeout_seconds)
         self._sessions: dict[str, aiohttp.ClientSession] = {}  # per partner, made on the running loop
         self.wake = asyncio.Event()
@@ -67,6 +88,11 @@ class Sender:
                 await asyncio.wait_for(self._wait(stop), timeout=self.poll_seconds)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=self.poll_seconds * 5)
+        try:
+            await self.node.write(delivery.release_claims, self.node, self.claimant.id,
+                                  besides=frozenset(self.in_flight))
+        except Exception as bad:  # the store unreachable: the claims run out with their lease instead
+            log.warning("cannot give back the outbox claims: %s", bad)
         await self.close()
 
     async def close(self) -> None:
@@ -105,8 +131,11 @@ class Sender:
         free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.node.partners.by_party)
         if free <= 0:
             return
-        limit = BATCH_SIZE * free
-        due = await self.node.read(delivery.due_messages, self.node, limit, besides=frozenset(self.in_flight))
+        limit, besides = BATCH_SIZE * free, frozenset(self.in_flight)
+        # A read first: a poll that finds nothing due writes nothing; then the claim, which may get fewer.
+        due = await self.node.read(delivery.due_messages, self.node, limit, besides=besides, claimant=self.claimant.id)
+        if due:
+            due = await self.node.write(delivery.claim_due, self.node, self.claimant, limit, besides=besides)
         self.backlog = self._start_batches(due) > 0 or len(due) >= limit
 
     def _start_batches(self, messages: list[OutboxMessage]) -> int:
@@ -149,7 +178,7 @@ class Sender:
         """Whether, once the answers are recorded, other messages about these items wait to go to the partner."""
         outcomes = await self._post(peer_party, batch)
         answered = list(zip(batch, outcomes, strict=True))
-        recorded = await self.node.write(delivery.record_outcomes, self.node, answered)
+        recorded = await self.node.write(delivery.record_outcomes, self.node, answered, claimant=self.claimant.id)
         return recorded.more_about_these_items
 
     def _http(self, peer: Peer) -> aiohttp.ClientSession:
