@@ -64,14 +64,20 @@ class NodeTLS:
 
 
 class NodeServer:
-    def __init__(self, node: Node, *, passphrase: bytes | None = None) -> None:
-        self.node = node
+    """One process serving the node. With `workers` > 1 (`gsomia serve --workers N`, PostgreSQL) it is worker
+    `worker` of N: every worker serves the API and the peer endpoint on the same ports (SO_REUSEPORT) and sends
+    from the shared outbox (claimed rows, federation/sender.py); worker 0 alone serves the missile-warning feed
+    and anchors the audit trail."""
+
+    def __init__(self, node: Node, *, passphrase: bytes | None = None, worker: int = 0, workers: int = 1) -> None:
+        self.node, self.worker = node, worker
         passphrase = passphrase if passphrase is not None else passphrase_from_env()
         settings = node.settings
         self.tls = NodeTLS.of(node, passphrase)
         self.feed: NodeFeed | None = None
         try:
-            self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
+            if worker == 0:
+                self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
         except FeedError as no_feed:  # e.g. a PKCS#11 ECDSA signing key: the node serves all but the feed
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
         api_app = create_app(node, track_feed=self.feed)
@@ -79,6 +85,7 @@ class NodeServer:
         listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
                      (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
         self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
+        self._sockets = [[listener.shared_socket()] if workers > 1 else None for listener, _ in listeners]
         self.sender = Sender(node, self.tls.client, lease_seconds=settings.outbox_lease_s)
         # Whatever writes to the outbox in this process wakes the sender, until the server stops, and is
         # claimed for it as it is written (other workers' senders leave it alone).
@@ -97,9 +104,11 @@ class NodeServer:
         if self.feed is not None:
             await self.feed.start()
         self.feed_started.set()
-        tasks = [asyncio.create_task(s.serve()) for s in self.servers]
+        tasks = [asyncio.create_task(s.serve(sockets=sockets)) for s, sockets in zip(self.servers, self._sockets,
+                                                                                      strict=True)]
         tasks.append(asyncio.create_task(self.sender.run(self.stop)))
-        tasks.append(asyncio.create_task(self._anchor(self.stop)))
+        if self.worker == 0:
+            tasks.append(asyncio.create_task(self._anchor(self.stop)))
         tasks.append(asyncio.create_task(self._follow_agreements()))
         try:
             await self.stop.wait()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gsomia.cli.options import DataOption, JsonOption, WideOption, group
+from gsomia.cli.options import EXIT_BAD_INPUT, DataOption, JsonOption, WideOption, group
 
 if TYPE_CHECKING:
     from gsomia.node import NodeServer
@@ -15,9 +15,13 @@ if TYPE_CHECKING:
 peers_app = group("The partner nodes this node federates with.")
 
 
-def serve_command(data: DataOption) -> None:
+def serve_command(data: DataOption, workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Worker processes, each serving the API and the peer endpoint (PostgreSQL only).")] = 1,
+        worker: Annotated[int | None, typer.Option(hidden=True, help="Run as this worker of --workers.")] = None,
+        ) -> None:
     """Run the node: officials' API (TLS), peer endpoint (mutual TLS), delivery to partners and the
-    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C."""
+    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C. With --workers N, N processes share the
+    ports and the outbox (docs/runbook.md)."""
     import asyncio
 
     import uvloop
@@ -29,12 +33,23 @@ def serve_command(data: DataOption) -> None:
     from gsomia.services.partners import PeerConfigError
     from gsomia.services.runtime import open_node
 
+    if workers > 1 and worker is None:
+        from gsomia.cli.workers import supervise
+
+        raise typer.Exit(supervise(data, workers))
     try:
         node = open_node(data)
     except (ConfigError, ServiceError, PeerConfigError) as bad:
         fail(str(bad))
+    if workers > 1:
+        from gsomia.cli.workers import sqlite_refusal
+
+        refusal = sqlite_refusal(node.settings.effective_database_url)
+        if refusal is not None:
+            node.close()
+            fail(refusal, code=EXIT_BAD_INPUT)
     with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(NodeServer(node)))
+        runner.run(_serve(NodeServer(node, worker=worker or 0, workers=workers)))
 
 
 async def _serve(server: NodeServer) -> None:
@@ -49,7 +64,8 @@ async def _serve(server: NodeServer) -> None:
     task = asyncio.create_task(server.run())
     await server.started()
     partners = ", ".join(server.partners) or "none"
-    out().print(f"{server.node.party} node: officials' API {server.endpoints.api_url}  "
+    who = f"worker {server.worker}: " if server.worker else ""
+    out().print(f"{who}{server.node.party} node: officials' API {server.endpoints.api_url}  "
                 f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}  partners: {partners}")
     await task
 
