@@ -13,6 +13,7 @@ import typer
 
 from gsomia.cli import agreements, audit, decide, demo, exchange, feed, items, keys, messages, node_commands, officials
 from gsomia.cli import serve as serve_commands
+from gsomia.cli.backup import backup_command, restore_command
 
 app = typer.Typer(
     name="gsomia",
@@ -28,6 +29,8 @@ app.command("migrate")(node_commands.migrate)
 app.command("health")(node_commands.health)
 app.command("whoami")(node_commands.whoami)
 app.command("serve")(serve_commands.serve_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.command("demo")(demo.demo_command)
 app.command("decide")(decide.decide_command)
 app.command("verify")(keys.verify_command)
