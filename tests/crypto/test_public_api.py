@@ -20,6 +20,7 @@ def test_curated_public_api() -> None:
         "public_history",
         "load_trust",
         "passphrase_from_env",
+        "Pkcs11Token",
         "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
         "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint",
         "check_pin", "party_of", "server_context", "client_context",

@@ -21,6 +21,7 @@ from gsomia.crypto.keystore import (
     retire_key,
     rotate_keystore,
 )
+from gsomia.crypto.pkcs11 import Pkcs11Token
 from gsomia.crypto.pki import (
     PartyPKI,
     build_loopback_pki,
@@ -47,6 +48,7 @@ __all__ = [
     "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
     "public_history",
     "load_trust", "passphrase_from_env",
+    "Pkcs11Token",  # keys on a PKCS#11 token (the node's pkcs11_* settings)
     # signed records
     "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
     # PKI

@@ -58,8 +58,10 @@ def unchecked_node(settings: Settings, *, clock: Callable[[], datetime] = utc_no
 
 
 def load_keys(settings: Settings, passphrase: bytes | None = None) -> KeyRing:
+    from gsomia.services.hardware_keys import hardware_token
+
     try:
-        ring = load_keyring_at(settings.effective_keys_dir,
+        ring = load_keyring_at(settings.effective_keys_dir, token=hardware_token(settings),
                                passphrase=passphrase if passphrase is not None else passphrase_from_env())
     except CryptoError as bad:
         raise KeysUnavailable(f"cannot load the node's keys: {bad.reason}") from None
