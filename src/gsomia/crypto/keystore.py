@@ -15,6 +15,7 @@ others could read, as ssh does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import stat
@@ -110,8 +111,9 @@ def _root(directory: Path, passphrase: bytes) -> RootCA:
 
 
 def init_keystore(data_dir: Path, party: str, node: str, *, passphrase: bytes,
-                  at: datetime | None = None) -> KeyRing:
-    """Create a node's keys: party root (demo), TLS identity, first signing/agreement generation."""
+                  at: datetime | None = None, tls_names: tuple[str, ...] = ()) -> KeyRing:
+    """Create a node's keys: party root (demo), TLS identity (for localhost, 127.0.0.1 and `tls_names`: the
+    host names or addresses partners reach it by), first signing/agreement generation."""
     directory = keys_dir(data_dir)
     if (directory / "node.json").exists():
         raise KeyStoreError(f"{directory} already holds keys (use `gsomia keys rotate`)")
@@ -121,11 +123,22 @@ def init_keystore(data_dir: Path, party: str, node: str, *, passphrase: bytes,
     root = make_root_ca(party, at=now)
     write_private(directory / "root.key.pem", root.key, passphrase)
     (directory / "root.crt.pem").write_bytes(root.certificate.public_bytes(serialization.Encoding.PEM))
-    issue_node_tls(root, node, at=now).write(directory, passphrase)
+    addresses = tuple(n for n in tls_names if _is_address(n))
+    names = tuple(n for n in tls_names if not _is_address(n))
+    issue_node_tls(root, node, at=now, dns_names=("localhost", *names), ips=("127.0.0.1", *addresses)).write(
+        directory, passphrase)
     keys = NodeKeys.generate(party, node, at=now)
     generation = _write_generation(directory, keys, root, passphrase)
     _save_meta(directory, {"format": FORMAT, "party": party, "node": node, "generations": [generation]})
     return KeyRing([keys])
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def load_keyring(data_dir: Path, *, passphrase: bytes) -> KeyRing:

@@ -120,12 +120,14 @@ def key_passphrase(passphrase_file: Path | None = None) -> bytes:
     return value
 
 
-def create_keys(settings: Settings, *, passphrase: bytes) -> KeyRing:
-    """The node's key store (`gsomia init`): party root (demo), TLS identity, signing and agreement keys."""
+def create_keys(settings: Settings, *, passphrase: bytes, tls_names: tuple[str, ...] = ()) -> KeyRing:
+    """The node's key store (`gsomia init`): party root (demo), TLS identity (for localhost and `tls_names`),
+    signing and agreement keys."""
     if settings.effective_keys_dir != settings.data_dir / "keys":
         raise KeysUnavailable("the key store is created in DATA/keys; move it after `gsomia init` if need be")
     try:
-        return init_keystore(settings.data_dir, settings.party, settings.node_id, passphrase=passphrase)
+        return init_keystore(settings.data_dir, settings.party, settings.node_id, passphrase=passphrase,
+                             tls_names=tls_names)
     except CryptoError as bad:
         raise KeysUnavailable(f"cannot create the node's keys: {bad.reason}") from None
 
