@@ -134,9 +134,16 @@ class Sender:
         limit, besides = BATCH_SIZE * free, frozenset(self.in_flight)
         # A read first: a poll that finds nothing due writes nothing; then the claim, which may get fewer.
         due = await self.node.read(delivery.due_messages, self.node, limit, besides=besides, claimant=self.claimant.id)
-        if due:
+        if due and not self._all_held(due):
             due = await self.node.write(delivery.claim_due, self.node, self.claimant, limit, besides=besides)
         self.backlog = self._start_batches(due) > 0 or len(due) >= limit
+
+    def _all_held(self, messages: list[OutboxMessage]) -> bool:
+        """Whether this sender holds every one of them for longer than a POST can take (what this process wrote
+        is born claimed): then they go without another claim, and the busy single-worker path writes nothing."""
+        margin = self.node.clock() + timedelta(seconds=self._timeout.total or 0)
+        return all(m.claimed_by == self.claimant.id and m.lease_until is not None and m.lease_until > margin
+                   for m in messages)
 
     def _start_batches(self, messages: list[OutboxMessage]) -> int:
         """Batches of `messages` for each partner with room, but for those already on their way (offered
