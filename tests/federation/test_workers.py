@@ -57,6 +57,10 @@ def _up(spec: LoopbackNode, process: subprocess.Popen[bytes]) -> bool:
         return False
 
 
+def _children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
 def test_two_workers_on_postgresql_release_through_both(pg_kor: tuple[dict[str, LoopbackNode], str],
                                                         tmp_path: Path) -> None:
     specs, schema = pg_kor
@@ -95,6 +99,14 @@ def test_two_workers_on_postgresql_release_through_both(pg_kor: tuple[dict[str, 
         with jpn.node.store.unit_of_work(readonly=True) as uow:
             received = {e.message_id for e in uow.exchange.inbox(limit=1000) if e.kind == "item"}
         assert received == set(written)
+        # A worker that dies is started again by the supervisor; meanwhile the other serves.
+        os.kill(min(pids), signal.SIGKILL)
+        with official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"]) as client:
+            wait_for(lambda: client.get("/v1/items").status_code == 200, "the other worker to answer")
+        wait_for(lambda: "worker 0 exited" in (tmp_path / "kor.log").read_text()
+                 or "worker 1 exited" in (tmp_path / "kor.log").read_text(), "the supervisor to see it")
+        wait_for(lambda: _up(kor, supervisor) and _children(supervisor.pid) - pids, "a new worker", timeout=30)
+        assert len(_children(supervisor.pid)) == 2
         with official_client(kor.api_url, kor.root_certificate, kor.tokens["officer"]) as officer:
             for client in (officer, jpn.client("officer")):
                 report = client.get("/v1/audit/verify").json()
