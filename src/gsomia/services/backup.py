@@ -104,7 +104,8 @@ def backup(settings: Settings, archive: Path, progress: Progress | None = None) 
 def restore(archive: Path, data_dir: Path, progress: Progress | None = None) -> Summary:
     """The archive's node into the empty `data_dir` (and its empty database, for PostgreSQL)."""
     data = data_dir.resolve()
-    if data.exists() and any(data.iterdir()):
+    existed = data.exists()
+    if existed and any(data.iterdir()):
         raise BackupError(f"{data} is not empty: restore into a new data directory")
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gsomia-restore-", dir=data.parent))
@@ -121,7 +122,12 @@ def restore(archive: Path, data_dir: Path, progress: Progress | None = None) -> 
         _restore_keys(manifest, staging, settings)
         _restore_database(manifest, staging, settings, progress)
     except BaseException:
-        shutil.rmtree(data, ignore_errors=True)  # nothing half-restored is left behind
+        # Nothing half-restored is left behind; a directory that was there (a mount point, say) stays, empty.
+        for path in list(data.iterdir()) if existed else [data]:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
