@@ -86,14 +86,15 @@ class Sender:
                 log.error("cannot read the outbox: %s", bad)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait(stop), timeout=self.poll_seconds)
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=self.poll_seconds * 5)
         try:
+            if self.tasks:
+                await asyncio.wait(self.tasks, timeout=self.poll_seconds * 5)
             await self.node.write(delivery.release_claims, self.node, self.claimant.id,
                                   besides=frozenset(self.in_flight))
         except Exception as bad:  # the store unreachable: the claims run out with their lease instead
             log.warning("cannot give back the outbox claims: %s", bad)
-        await self.close()
+        finally:
+            await self.close()
 
     async def close(self) -> None:
         """Closes the HTTPS clients (`run` does, once stopped)."""
