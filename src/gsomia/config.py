@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     cot_plain_topics: list[str] = []
     cot_plain_purpose: str = ""
 
+    # --- scale-out and hardware keys (docs/runbook.md) ---
+    # Each worker's outbox sender claims what it sends for this long (must outlast a POST, 10 s): no other
+    # worker sends it meanwhile, and what a worker that died had claimed leaves from another after at most this.
+    outbox_lease_s: float = 30.0
+    # Keys in hardware: a PKCS#11 module (the HSM vendor's library) and token. `gsomia keys rotate` then makes a
+    # generation whose signing key is the token's key pkcs11_key_label (generated there if absent), and the node
+    # signs its envelopes, records and checkpoints with it. The PIN is never in this file: GSOMIA_PKCS11_PIN, or
+    # the file pkcs11_pin_file names (mode 0600).
+    pkcs11_module: str | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_key_label: str | None = None
+    pkcs11_pin_file: Path | None = None
+
     @field_validator("clock_start", "clock_anchor")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

@@ -78,14 +78,20 @@ def metrics_app(registry: CollectorRegistry) -> Starlette:
 
 
 class NodeServer:
-    def __init__(self, node: Node, *, passphrase: bytes | None = None) -> None:
-        self.node = node
+    """One process serving the node. With `workers` > 1 (`gsomia serve --workers N`, PostgreSQL) it is worker
+    `worker` of N: every worker serves the API and the peer endpoint on the same ports (SO_REUSEPORT) and sends
+    from the shared outbox (claimed rows, federation/sender.py); worker 0 alone serves the missile-warning feed
+    and anchors the audit trail."""
+
+    def __init__(self, node: Node, *, passphrase: bytes | None = None, worker: int = 0, workers: int = 1) -> None:
+        self.node, self.worker = node, worker
         passphrase = passphrase if passphrase is not None else passphrase_from_env()
         settings = node.settings
         self.tls = NodeTLS.of(node, passphrase)
         self.feed: NodeFeed | None = None
         try:
-            self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
+            if worker == 0:
+                self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
         except FeedError as no_feed:  # e.g. a PKCS#11 ECDSA signing key: the node serves all but the feed
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
         self.cot: CotListener | None = None
@@ -99,13 +105,16 @@ class NodeServer:
         listeners = [(Listener(settings.host, settings.api_port, self.tls.api, settings.trusted_proxies), api_app),
                      (Listener(settings.host, settings.peer_port, self.tls.peer), peer_app)]
         self.servers = [uvicorn.Server(listener.uvicorn_config(app)) for listener, app in listeners]
-        if settings.metrics_port is not None:  # a scraper's plain port on a management network: /metrics only
-            self.servers.append(uvicorn.Server(uvicorn.Config(
+        self._sockets = [[listener.shared_socket()] if workers > 1 else None for listener, _ in listeners]
+        if settings.metrics_port is not None and worker == 0:  # a scraper's plain port on a management network
+            self.servers.append(uvicorn.Server(uvicorn.Config(  # (/metrics only; with workers, worker 0's counts)
                 metrics_app(node.metrics.registry), host=settings.metrics_host, port=settings.metrics_port,
                 lifespan="off", log_level="critical", access_log=False, timeout_graceful_shutdown=1)))
-        self.sender = Sender(node, self.tls.client)
-        # Whatever writes to the outbox in this process wakes the sender, until the server stops.
-        self._stop_notifying = node.store.call_when_enqueued(self.sender.notify)
+            self._sockets.append(None)
+        self.sender = Sender(node, self.tls.client, lease_seconds=settings.outbox_lease_s)
+        # Whatever writes to the outbox in this process wakes the sender, until the server stops, and is
+        # claimed for it as it is written (other workers' senders leave it alone).
+        self._stop_notifying = node.store.call_when_enqueued(self.sender.notify, claimant=self.sender.claimant)
         self.endpoints = Endpoints(f"https://{settings.host}:{settings.api_port}",
                                    f"https://{settings.host}:{settings.peer_port}",
                                    f"wss://{settings.host}:{settings.feed_port}")
@@ -158,11 +167,13 @@ class NodeServer:
             self.cot_port = await self.cot.start(self.node.settings.host, self.node.settings.cot_port or 0,
                                                  self.cot_tls)
         self.feed_started.set()
-        tasks = [asyncio.create_task(s.serve()) for s in self.servers]
+        tasks = [asyncio.create_task(s.serve(sockets=sockets)) for s, sockets in zip(self.servers, self._sockets,
+                                                                                      strict=True)]
         if self.cot is not None:
             tasks.append(asyncio.create_task(self._follow_cot_enrolments()))
         tasks.append(asyncio.create_task(self.sender.run(self.stop)))
-        tasks.append(asyncio.create_task(self._anchor(self.stop)))
+        if self.worker == 0:
+            tasks.append(asyncio.create_task(self._anchor(self.stop)))
         tasks.append(asyncio.create_task(self._follow_agreements()))
         try:
             await self.stop.wait()

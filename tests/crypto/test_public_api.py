@@ -21,6 +21,7 @@ def test_curated_public_api() -> None:
         "load_trust",
         "passphrase_from_env",
         "derived_secret",
+        "Pkcs11Token",
         "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
         "sign_batch", "verify_batch", "BatchSignature", "BatchSigningKey", "Inclusion", "InvalidBatchSignature",
         "build_loopback_pki", "PartyPKI", "server_ssl_context", "client_ssl_context", "fingerprint",

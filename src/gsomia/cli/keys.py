@@ -55,17 +55,29 @@ def rotate_keys(
     retire: list[str] = typer.Option([], "--retire", help="Also destroy this old generation (kid, hex)."),
     as_json: JsonOption = False,
 ) -> None:
-    """Start a new key generation; older ones keep opening what was sealed to them until retired."""
+    """Start a new key generation; older ones keep opening what was sealed to them until retired. On a node
+    whose settings name a PKCS#11 token (pkcs11_module, pkcs11_token_label, pkcs11_key_label), the new
+    generation signs with the token's key, generated there if absent (docs/runbook.md)."""
     from gsomia.cli.output import fail
+    from gsomia.config import CONFIG_FILE, ConfigError, load_settings
     from gsomia.crypto import CryptoError, passphrase_from_env, retire_key, rotate_keystore
+    from gsomia.services.errors import KeysUnavailable
+    from gsomia.services.hardware_keys import hardware_token
 
     try:
-        keys = rotate_keystore(data, passphrase=passphrase_from_env())
+        settings = load_settings(data) if (data / CONFIG_FILE).exists() else None
+        token = hardware_token(settings) if settings is not None else None
+        label = settings.pkcs11_key_label if settings is not None else None
+        if token is not None and label is None:
+            fail("pkcs11_module is set but pkcs11_key_label is not: name the token key to sign with")
+        keys = rotate_keystore(data, passphrase=passphrase_from_env(), token=token, token_key_label=label)
         for kid in retire:
             retire_key(data, kid)
     except CryptoError as exc:
         fail(exc.reason)
-    _said({"kid": keys.kid.hex(), "retired": retire},
+    except (ConfigError, KeysUnavailable) as bad:
+        fail(str(bad))
+    _said({"kid": keys.kid.hex(), "retired": retire, "token_key": label if token is not None else None},
           f"new generation {keys.kid.hex()}" + (f"; retired {', '.join(retire)}" if retire else ""), as_json)
 
 

@@ -15,6 +15,7 @@ from gsomia.cli import agreements, audit, decide, demo, exchange, feed, items, k
 from gsomia.cli import cot as cot_commands
 from gsomia.cli import serve as serve_commands
 from gsomia.cli import standards as standards_commands  # noqa: F401  (its commands join `items` and `feed`)
+from gsomia.cli.backup import backup_command, restore_command
 
 app = typer.Typer(
     name="gsomia",
@@ -30,6 +31,8 @@ app.command("migrate")(node_commands.migrate)
 app.command("health")(node_commands.health)
 app.command("whoami")(node_commands.whoami)
 app.command("serve")(serve_commands.serve_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.command("demo")(demo.demo_command)
 app.command("decide")(decide.decide_command)
 app.command("verify")(keys.verify_command)

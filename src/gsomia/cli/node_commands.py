@@ -32,6 +32,9 @@ def init(
     passphrase_file: Annotated[Path | None, typer.Option(
         help="File holding the key passphrase (default: GSOMIA_KEY_PASSPHRASE or GSOMIA_KEY_PASSPHRASE_FILE).",
     )] = None,
+    tls_name: Annotated[list[str] | None, typer.Option(
+        help="A host name or address partners reach this node by (repeatable): put in its TLS certificate "
+             "besides localhost and 127.0.0.1.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a node: data directory, database at head, encrypted keys (0700), config, first security officer
@@ -62,7 +65,8 @@ def init(
             # Validate the officer first, so that bad input leaves nothing behind.
             officials.check_bootstrap(node, name=officer_name, clearance=officer_clearance, expires=expires)
             data.mkdir(mode=0o700, parents=True, exist_ok=True)
-            ring = runtime.create_keys(settings, passphrase=passphrase)  # DATA/keys, 0700, keys 0600 encrypted
+            # DATA/keys, 0700, keys 0600 encrypted
+            ring = runtime.create_keys(settings, passphrase=passphrase, tls_names=tuple(tls_name or ()))
             runtime.create_database(node)
             record, issued = officials.bootstrap(node, name=officer_name, clearance=officer_clearance,
                                                  expires=expires)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from gsomia.cli.options import DataOption, JsonOption, WideOption, group
+from gsomia.cli.options import EXIT_BAD_INPUT, DataOption, JsonOption, WideOption, group
 
 if TYPE_CHECKING:
     from gsomia.node import NodeServer
@@ -21,9 +21,13 @@ def serve_command(
         "--log-level", help="debug, info, warning or error (default: the setting log_level, info)")] = None,
     log_format: Annotated[Optional[str], typer.Option(  # noqa: UP007
         "--log-format", help="json (one object a line) or text (default: the setting log_format, json)")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Worker processes, each serving the API and the peer endpoint (PostgreSQL only).")] = 1,
+    worker: Annotated[int | None, typer.Option(hidden=True, help="Run as this worker of --workers.")] = None,
 ) -> None:
     """Run the node: officials' API (TLS), peer endpoint (mutual TLS), delivery to partners and the
-    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C. Logs go to stderr."""
+    missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C. Logs go to stderr. With --workers N,
+    N processes share the ports and the outbox (docs/runbook.md); they log as the settings say."""
     import asyncio
 
     import uvloop
@@ -40,14 +44,25 @@ def serve_command(
         fail(f"--log-level {log_level}: use debug, info, warning or error")
     if log_format is not None and log_format not in ("json", "text"):
         fail(f"--log-format {log_format}: use json or text")
+    if workers > 1 and worker is None:
+        from gsomia.cli.workers import supervise
+
+        raise typer.Exit(supervise(data, workers))
     try:
         node = open_node(data)
     except (ConfigError, ServiceError, PeerConfigError) as bad:
         fail(str(bad))
+    if workers > 1:
+        from gsomia.cli.workers import sqlite_refusal
+
+        refusal = sqlite_refusal(node.settings.effective_database_url)
+        if refusal is not None:
+            node.close()
+            fail(refusal, code=EXIT_BAD_INPUT)
     logs.configure(log_level or node.settings.log_level, "text" if (log_format or node.settings.log_format) == "text"
                    else "json")
     with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(NodeServer(node)))
+        runner.run(_serve(NodeServer(node, worker=worker or 0, workers=workers)))
 
 
 async def _serve(server: NodeServer) -> None:
@@ -62,8 +77,9 @@ async def _serve(server: NodeServer) -> None:
     task = asyncio.create_task(server.run())
     await server.started()
     partners = ", ".join(server.partners) or "none"
+    who = f"worker {server.worker}: " if server.worker else ""
     cot = f"  CoT/TAK tls://{server.node.settings.host}:{server.cot_port}" if server.cot_port else ""
-    out().print(f"{server.node.party} node: officials' API {server.endpoints.api_url}  "
+    out().print(f"{who}{server.node.party} node: officials' API {server.endpoints.api_url}  "
                 f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}{cot}  partners: {partners}")
     await task
 

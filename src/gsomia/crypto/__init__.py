@@ -23,6 +23,7 @@ from gsomia.crypto.keystore import (
     retire_key,
     rotate_keystore,
 )
+from gsomia.crypto.pkcs11 import Pkcs11Token
 from gsomia.crypto.pki import (
     PartyPKI,
     build_loopback_pki,
@@ -52,6 +53,7 @@ __all__ = [
     "init_keystore", "load_keyring", "load_keyring_at", "rotate_keystore", "retire_key", "export_public",
     "public_history",
     "load_trust", "passphrase_from_env", "derived_secret",
+    "Pkcs11Token",  # keys on a PKCS#11 token (the node's pkcs11_* settings)
     # signed records
     "sign_record", "sign_records", "verify_record", "VerifiedRecord", "destruction_certificate",
     # batch signing: one signature over a Merkle root (signed records in a batch, the feed's batches)

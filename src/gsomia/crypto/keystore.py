@@ -3,6 +3,8 @@
     keys/node.json            party, node, generations (newest first): kid, created_at
     keys/sign-<kid>.key.pem   Ed25519 signing key          keys/sign-<kid>.crt.pem  its certificate
     keys/agree-<kid>.key.pem  X25519 key peers seal to
+                              (a generation whose signing key is on a PKCS#11 token has no sign-<kid>.key.pem:
+                              node.json names the key's label on the token, `pkcs11_key_label`)
     keys/root.key.pem         the party root (demo only: a real national root stays offline)
     keys/root.crt.pem, tls.key.pem, tls.crt.pem, ca.crt.pem   mutual TLS
 
@@ -13,6 +15,7 @@ others could read, as ssh does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import stat
@@ -29,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from gsomia.crypto.errors import KeyStoreError
 from gsomia.crypto.keyfiles import read_private, write_private
 from gsomia.crypto.keyring import KeyRing
-from gsomia.crypto.keys import Ed25519Signer, NodeKeys
+from gsomia.crypto.keys import Ed25519Signer, NodeKeys, Signer
+from gsomia.crypto.pkcs11 import Pkcs11Token
 from gsomia.crypto.pki import (
     RootCA,
     fingerprint,
@@ -82,16 +86,22 @@ def _save_meta(directory: Path, meta: dict[str, Any]) -> None:
     tmp.replace(directory / "node.json")
 
 
-def _write_generation(directory: Path, keys: NodeKeys, root: RootCA, passphrase: bytes) -> dict[str, Any]:
+def _write_generation(directory: Path, keys: NodeKeys, root: RootCA, passphrase: bytes,
+                      token_key_label: str | None = None) -> dict[str, Any]:
     kid = keys.kid.hex()
     signer = keys.signer
-    if not isinstance(signer, Ed25519Signer):
+    generation: dict[str, Any] = {"kid": kid, "created_at": keys.created_at.isoformat(),
+                                  "public": keys.public.to_dict()}
+    if token_key_label is not None:
+        generation["pkcs11_key_label"] = token_key_label  # the private key stays on the token
+    elif isinstance(signer, Ed25519Signer):
+        write_private(directory / f"sign-{kid}.key.pem", signer.private_key, passphrase)
+    else:
         raise KeyStoreError("only in-memory Ed25519 keys are kept on disk; token keys stay on the token")
-    write_private(directory / f"sign-{kid}.key.pem", signer.private_key, passphrase)
     write_private(directory / f"agree-{kid}.key.pem", keys.agreement, passphrase)
     cert = issue_signing_certificate(root, keys, at=keys.created_at)
     (directory / f"sign-{kid}.crt.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return {"kid": kid, "created_at": keys.created_at.isoformat(), "public": keys.public.to_dict()}
+    return generation
 
 
 def _root(directory: Path, passphrase: bytes) -> RootCA:
@@ -101,8 +111,9 @@ def _root(directory: Path, passphrase: bytes) -> RootCA:
 
 
 def init_keystore(data_dir: Path, party: str, node: str, *, passphrase: bytes,
-                  at: datetime | None = None) -> KeyRing:
-    """Create a node's keys: party root (demo), TLS identity, first signing/agreement generation."""
+                  at: datetime | None = None, tls_names: tuple[str, ...] = ()) -> KeyRing:
+    """Create a node's keys: party root (demo), TLS identity (for localhost, 127.0.0.1 and `tls_names`: the
+    host names or addresses partners reach it by), first signing/agreement generation."""
     directory = keys_dir(data_dir)
     if (directory / "node.json").exists():
         raise KeyStoreError(f"{directory} already holds keys (use `gsomia keys rotate`)")
@@ -112,11 +123,22 @@ def init_keystore(data_dir: Path, party: str, node: str, *, passphrase: bytes,
     root = make_root_ca(party, at=now)
     write_private(directory / "root.key.pem", root.key, passphrase)
     (directory / "root.crt.pem").write_bytes(root.certificate.public_bytes(serialization.Encoding.PEM))
-    issue_node_tls(root, node, at=now).write(directory, passphrase)
+    addresses = tuple(n for n in tls_names if _is_address(n))
+    names = tuple(n for n in tls_names if not _is_address(n))
+    issue_node_tls(root, node, at=now, dns_names=("localhost", *names), ips=("127.0.0.1", *addresses)).write(
+        directory, passphrase)
     keys = NodeKeys.generate(party, node, at=now)
     generation = _write_generation(directory, keys, root, passphrase)
     _save_meta(directory, {"format": FORMAT, "party": party, "node": node, "generations": [generation]})
     return KeyRing([keys])
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def load_keyring(data_dir: Path, *, passphrase: bytes) -> KeyRing:
@@ -124,18 +146,18 @@ def load_keyring(data_dir: Path, *, passphrase: bytes) -> KeyRing:
     return load_keyring_at(keys_dir(data_dir), passphrase=passphrase)
 
 
-def load_keyring_at(directory: Path, *, passphrase: bytes) -> KeyRing:
-    """The key ring from a keys directory configured elsewhere than DATA/keys."""
+def load_keyring_at(directory: Path, *, passphrase: bytes, token: Pkcs11Token | None = None) -> KeyRing:
+    """The key ring from a keys directory configured elsewhere than DATA/keys; generations whose signing
+    key is on a PKCS#11 token sign with it there (`token`: the node's pkcs11_* settings)."""
     _check_dir(directory)
     meta = _meta(directory)
     keys = []
     for generation in meta["generations"]:
         kid = generation["kid"]
-        sign = read_private(directory / f"sign-{kid}.key.pem", passphrase)
         agree = read_private(directory / f"agree-{kid}.key.pem", passphrase)
-        if not isinstance(sign, Ed25519PrivateKey) or not isinstance(agree, X25519PrivateKey):
+        if not isinstance(agree, X25519PrivateKey):
             raise KeyStoreError(f"generation {kid}: unexpected key types")
-        node_keys = NodeKeys(meta["party"], meta["node"], Ed25519Signer(sign), agree,
+        node_keys = NodeKeys(meta["party"], meta["node"], _signer(directory, generation, passphrase, token), agree,
                              datetime.fromisoformat(generation["created_at"]))
         if node_keys.kid.hex() != kid:
             raise KeyStoreError(f"generation {kid}: key does not match its id")
@@ -143,13 +165,38 @@ def load_keyring_at(directory: Path, *, passphrase: bytes) -> KeyRing:
     return KeyRing(keys)
 
 
-def rotate_keystore(data_dir: Path, *, passphrase: bytes, at: datetime | None = None) -> NodeKeys:
-    """A new generation seals and signs from now on; the older ones keep opening until retired."""
+def _signer(directory: Path, generation: dict[str, Any], passphrase: bytes,
+            token: Pkcs11Token | None) -> Signer:
+    kid, label = generation["kid"], generation.get("pkcs11_key_label")
+    if label is None:
+        sign = read_private(directory / f"sign-{kid}.key.pem", passphrase)
+        if not isinstance(sign, Ed25519PrivateKey):
+            raise KeyStoreError(f"generation {kid}: unexpected key types")
+        return Ed25519Signer(sign)
+    if token is None:
+        raise KeyStoreError(f"generation {kid} signs with key {label!r} on a PKCS#11 token: set pkcs11_module, "
+                            "pkcs11_token_label and the PIN (GSOMIA_PKCS11_PIN or pkcs11_pin_file)")
+    return token.signer(str(label))
+
+
+def rotate_keystore(data_dir: Path, *, passphrase: bytes, at: datetime | None = None,
+                    token: Pkcs11Token | None = None, token_key_label: str | None = None) -> NodeKeys:
+    """A new generation seals and signs from now on; the older ones keep opening until retired. With a
+    `token` and `token_key_label`, its signing key is that key pair on the token (generated there if absent)."""
     directory = keys_dir(data_dir)
     _check_dir(directory)
     meta = _meta(directory)
-    keys = NodeKeys.generate(meta["party"], meta["node"], at=at)
-    meta["generations"].insert(0, _write_generation(directory, keys, _root(directory, passphrase), passphrase))
+    if token is not None and token_key_label is not None:
+        used = [g["kid"] for g in meta["generations"] if g.get("pkcs11_key_label") == token_key_label]
+        if used:
+            raise KeyStoreError(f"the token key {token_key_label!r} is generation {used[0]} already: "
+                                "set a new pkcs11_key_label to rotate")
+        keys = NodeKeys.generate(meta["party"], meta["node"], at=at, signer=token.signer_or_new(token_key_label))
+    else:
+        token_key_label = None
+        keys = NodeKeys.generate(meta["party"], meta["node"], at=at)
+    meta["generations"].insert(0, _write_generation(directory, keys, _root(directory, passphrase), passphrase,
+                                                    token_key_label))
     _save_meta(directory, meta)
     return keys
 

@@ -9,6 +9,7 @@ never has to guess it. `python-pkcs11` is imported only when a token is used.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +29,27 @@ def _pkcs11() -> Any:
     except ImportError:  # pragma: no cover - depends on the environment
         raise CryptoError("python-pkcs11 is not installed (pip install python-pkcs11)") from None
     return pkcs11
+
+
+@dataclass(frozen=True)
+class Pkcs11Token:
+    """Where a node's token is: the PKCS#11 module (the vendor's library), the token's label and its user PIN
+    (from the environment or a file, never from the settings file). Keys on it are found by label."""
+
+    module: str
+    token_label: str
+    pin: str = field(repr=False)
+
+    def signer(self, key_label: str) -> Pkcs11Signer:
+        return Pkcs11Signer(library=self.module, token_label=self.token_label, pin=self.pin, key_label=key_label)
+
+    def signer_or_new(self, key_label: str) -> Pkcs11Signer:
+        """The key pair labelled `key_label` on the token, generated there (Ed25519 if it can) if it has none."""
+        try:
+            return self.signer(key_label)
+        except CryptoError:
+            return Pkcs11Signer.generate(library=self.module, token_label=self.token_label, pin=self.pin,
+                                         key_label=key_label)
 
 
 class Pkcs11Signer:

@@ -15,6 +15,11 @@ The store hands over what each transaction wrote to the outbox once it is durabl
 first in line for its partner and item (no older one about it pending when it was written) leaves at
 once, without another read of the outbox. The outbox is read when something is known to wait (for
 room, behind an older message, or after answers to an item that has more notices), and at every poll.
+
+Several senders may share one outbox (worker processes of one node on PostgreSQL, `gsomia serve --workers`):
+each claims what it sends for a lease (`Claimant`; storage `claim_due`, FOR UPDATE SKIP LOCKED there), so no
+message leaves from two of them; what a worker writes is born claimed by its own sender, and a worker that
+dies leaves its claims to the others once their lease has run out. A sender that stops gives its back.
 """
 
 from __future__ import annotations
@@ -22,8 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import ssl
 import time
+from datetime import timedelta
 
 import aiohttp
 import cbor2
@@ -31,7 +40,7 @@ import cbor2
 from gsomia.services import delivery
 from gsomia.services.context import Node
 from gsomia.services.partners import Peer
-from gsomia.storage.exchange import Enqueued, OutboxMessage
+from gsomia.storage.exchange import Claimant, Enqueued, OutboxMessage
 
 log = logging.getLogger(__name__)
 PEER_PATH = "/peer/v1/messages"  # one message (the batch route's single-message form)
@@ -41,12 +50,24 @@ BATCH_CONTENT_TYPE = "application/cbor"
 BATCH_SIZE = 64
 BATCHES_IN_FLIGHT_PER_PEER = 2
 IDLE_CONNECTION_SECONDS = 4  # closed before uvicorn's keep-alive (5 s) can close it under a request
+# A claim must outlast a batch's POST (timeout_seconds) and the record of its answers; the node's
+# outbox_lease_s setting (30 s by default) is what a dead worker's messages wait at most before another sends them.
+DEFAULT_LEASE_SECONDS = 30.0
+
+
+def new_claimant(lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Claimant:
+    """This process's sender: host, process id and a random part (a restarted process is another sender)."""
+    return Claimant(f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(6)}",
+                    timedelta(seconds=lease_seconds))
 
 
 class Sender:
     def __init__(self, node: Node, ssl_context: ssl.SSLContext, *, poll_seconds: float = 0.2,
-                 timeout_seconds: float = 10.0) -> None:
+                 timeout_seconds: float = 10.0, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+        if lease_seconds <= timeout_seconds:
+            raise ValueError(f"the outbox lease ({lease_seconds} s) must outlast a POST ({timeout_seconds} s)")
         self.node, self.poll_seconds = node, poll_seconds
+        self.claimant = new_claimant(lease_seconds)
         self._ssl_context, self._timeout = ssl_context, aiohttp.ClientTimeout(total=timeout_seconds)
         self._sessions: dict[str, aiohttp.ClientSession] = {}  # per partner, made on the running loop
         self.wake = asyncio.Event()
@@ -55,7 +76,7 @@ class Sender:
         self.batches: dict[str, int] = {}  # batches in flight, per partner
         self.tasks: set[asyncio.Task[bool]] = set()
         self.backlog = True  # the outbox may hold due messages not yet on their way (until a look says not)
-        self._closed = False  # `close` has begun: nothing more is sent
+        self.stopping = False  # once set, no new batch starts and no new HTTPS client is made
 
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
@@ -67,15 +88,22 @@ class Sender:
                 log.error("cannot read the outbox: %s", bad)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait(stop), timeout=self.poll_seconds)
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=self.poll_seconds * 5)
-        await self.close()
+        self.stopping = True
+        try:
+            if self.tasks:
+                await asyncio.wait(self.tasks, timeout=self.poll_seconds * 5)
+            await self.node.write(delivery.release_claims, self.node, self.claimant.id,
+                                  besides=frozenset(self.in_flight))
+        except Exception as bad:  # the store unreachable: the claims run out with their lease instead
+            log.warning("cannot give back the outbox claims: %s", bad)
+        finally:
+            await self.close()
 
     async def close(self) -> None:
         """Closes the HTTPS clients (`run` does, once stopped). Batches still on their way are cancelled first
         and none is started after (their messages stay in the outbox for the next run), so that no client is
         made after the others were closed and left open."""
-        self._closed = True
+        self.stopping = True
         pending = [task for task in self.tasks if not task.done()]
         for task in pending:
             task.cancel()
@@ -100,7 +128,7 @@ class Sender:
                 self.loop.call_soon_threadsafe(self._offer, enqueued)
 
     def _offer(self, enqueued: list[Enqueued]) -> None:
-        if self._closed:
+        if self.stopping:  # what it wrote stays claimed by this sender until given back, or its lease runs out
             return
         now = self.node.clock()
         # To an idle partner only: while a batch is on its way, the next ones gather in the outbox and go
@@ -116,13 +144,25 @@ class Sender:
         free = sum(BATCHES_IN_FLIGHT_PER_PEER - self.batches.get(p, 0) for p in self.node.partners.by_party)
         if free <= 0:
             return
-        limit = BATCH_SIZE * free
-        due = await self.node.read(delivery.due_messages, self.node, limit, besides=frozenset(self.in_flight))
+        limit, besides = BATCH_SIZE * free, frozenset(self.in_flight)
+        # A read first: a poll that finds nothing due writes nothing; then the claim, which may get fewer.
+        due = await self.node.read(delivery.due_messages, self.node, limit, besides=besides, claimant=self.claimant.id)
+        if due and not self._all_held(due):
+            due = await self.node.write(delivery.claim_due, self.node, self.claimant, limit, besides=besides)
         self.backlog = self._start_batches(due) > 0 or len(due) >= limit
+
+    def _all_held(self, messages: list[OutboxMessage]) -> bool:
+        """Whether this sender holds every one of them for longer than a POST can take (what this process wrote
+        is born claimed): then they go without another claim, and the busy single-worker path writes nothing."""
+        margin = self.node.clock() + timedelta(seconds=self._timeout.total or 0)
+        return all(m.claimed_by == self.claimant.id and m.lease_until is not None and m.lease_until > margin
+                   for m in messages)
 
     def _start_batches(self, messages: list[OutboxMessage]) -> int:
         """Batches of `messages` for each partner with room, but for those already on their way (offered
         while the outbox was being read); returns how many are left for lack of room."""
+        if self.stopping:
+            return 0
         per_peer: dict[str, list[OutboxMessage]] = {}
         for message in messages:
             if message.message_id not in self.in_flight:
@@ -161,7 +201,7 @@ class Sender:
         started = time.perf_counter()
         outcomes = await self._post(peer_party, batch)
         answered = list(zip(batch, outcomes, strict=True))
-        recorded = await self.node.write(delivery.record_outcomes, self.node, answered)
+        recorded = await self.node.write(delivery.record_outcomes, self.node, answered, claimant=self.claimant.id)
         self.node.metrics.delivery_seconds.labels(peer_party).observe(time.perf_counter() - started)
         return recorded.more_about_these_items
 
@@ -172,6 +212,8 @@ class Sender:
         than httpx: a sixth of the CPU per request here (0.26 vs 1.5 ms), which a node that sends one
         message at a time pays per message."""
         session = self._sessions.get(peer.party)
+        if session is None and self.stopping:  # a batch still starting as the sender stops: tried again later
+            raise aiohttp.ClientConnectionError("the sender is stopping")
         if session is None:
             connector = aiohttp.TCPConnector(ssl=aiohttp.Fingerprint(bytes.fromhex(peer.tls_fingerprint)),
                                              keepalive_timeout=IDLE_CONNECTION_SECONDS)

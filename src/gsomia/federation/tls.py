@@ -11,6 +11,7 @@ The HTTP parser is httptools (llhttp, as in Node.js): uvicorn's fast path, used 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,3 +51,20 @@ class Listener:
             # Partners keep idle connections open; at shutdown those are simply closed, which is no error.
             log_level="critical", access_log=False, timeout_graceful_shutdown=1,
         )
+
+    def shared_socket(self) -> socket.socket:
+        """A listening socket on host:port that the node's other worker processes bind as well (SO_REUSEPORT,
+        which Linux allows only to processes of the same user): the kernel spreads the connections over them.
+        Only for `gsomia serve --workers N`: a lone server binds without it, so a second one fails to start."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(2048)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock

@@ -31,7 +31,7 @@ from gsomia.services.messages import (
 from gsomia.services.peer_messages import sign_messages
 from gsomia.services.record_bodies import ReceiptBody
 from gsomia.services.wire import Malformed
-from gsomia.storage.exchange import DELIVERED, REFUSED, OutboxMessage
+from gsomia.storage.exchange import DELIVERED, REFUSED, Claimant, OutboxMessage
 from gsomia.storage.records import ItemEvent
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -41,12 +41,28 @@ MAX_BACKOFF = timedelta(seconds=30)
 Outcome = bytes | str
 
 
-def due_messages(node: Node, limit: int = 50, *, besides: Collection[str] = ()) -> list[OutboxMessage]:
-    """Messages to send now, but for those on their way (`besides`): at most one per (partner, item),
-    the oldest, so an item's notices keep their order."""
+def due_messages(node: Node, limit: int = 50, *, besides: Collection[str] = (),
+                 claimant: str | None = None) -> list[OutboxMessage]:
+    """Messages to send now, but for those on their way (`besides`) and those another sender than
+    `claimant` has claimed: at most one per (partner, item), the oldest, so an item's notices keep their order."""
     now = node.clock()
     with node.store.unit_of_work(readonly=True) as uow:
-        return uow.exchange.due(now, limit, besides=besides)
+        return uow.exchange.due(now, limit, besides=besides, claimant=claimant)
+
+
+def claim_due(node: Node, claimant: Claimant, limit: int = 50, *,
+              besides: Collection[str] = ()) -> list[OutboxMessage]:
+    """`due_messages`, claimed for `claimant` for its lease: no other sender (worker) sends them meanwhile."""
+    now = node.clock()
+    with node.store.unit_of_work() as uow:
+        return uow.exchange.claim_due(now, limit, claimant, besides=besides)
+
+
+def release_claims(node: Node, claimant: str, *, besides: Collection[str] = ()) -> int:
+    """A sender that stops gives back its claims but for `besides` (still on their way): the others take them
+    at once, rather than when the leases run out."""
+    with node.store.unit_of_work() as uow:
+        return uow.exchange.release_claims(claimant, besides=besides)
 
 
 def outbox(node: Node, actor: Actor, *, state: str | None = None, limit: int = 200) -> list[OutboxMessage]:
@@ -67,11 +83,13 @@ class Recorded:
     more_about_these_items: bool  # other messages to the partner about the same items are pending
 
 
-def record_outcomes(node: Node, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> Recorded:
+def record_outcomes(node: Node, outcomes: Sequence[tuple[OutboxMessage, Outcome]], *,
+                    claimant: str | None = None) -> Recorded:
     """Record what the partner answered to each message of a batch, in one transaction.
 
     The settled answers are audited with one append and noted against their items with one insert. Says
     whether other messages about the same items wait for the partner: an item's notices leave one by one.
+    A message to retry is given back by `claimant` (the sender that claimed it) for whichever sender is next.
     """
     now = node.clock()
     results = []
@@ -79,10 +97,10 @@ def record_outcomes(node: Node, outcomes: Sequence[tuple[OutboxMessage, Outcome]
     with node.store.unit_of_work() as uow:
         for message, outcome in outcomes:
             if isinstance(outcome, str):
-                _retry_later(node, uow, message, outcome, now)
+                _retry_later(node, uow, message, outcome, now, claimant)
                 results.append("failed")
                 continue
-            answered = _settle(node, uow, message, outcome, now)
+            answered = _settle(node, uow, message, outcome, now, claimant)
             results.append(answered if isinstance(answered, str) else answered.outcome)
             if isinstance(answered, _Settled):
                 settled.append(answered)
@@ -109,12 +127,13 @@ class _Settled:
         return f" ({'; '.join(self.receipt.reasons)})" if self.receipt.reasons else ""
 
 
-def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str, now: datetime) -> None:
+def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str, now: datetime,
+                 claimant: str | None) -> None:
     """Retry later, backing off exponentially (capped): the partner may be down for a while. Failing for
     too long, the message is flagged for the security officer, once."""
     attempts = message.attempts + 1
     backoff: timedelta = min(timedelta(milliseconds=200) * (2 ** min(attempts, 10)), MAX_BACKOFF)
-    uow.exchange.retry_later(message.message_id, attempts=attempts, at=now + backoff, error=error)
+    uow.exchange.retry_later(message.message_id, attempts=attempts, at=now + backoff, error=error, by=claimant)
     overdue = now - message.created_at > timedelta(seconds=node.settings.delivery_flag_after_s)
     if overdue and message.flagged_at is None and uow.exchange.flag(message.message_id, at=now):
         audit_note(uow, now, node_actor(node), "delivery.overdue", message.item_id, ("R6.f",),
@@ -122,16 +141,17 @@ def _retry_later(node: Node, uow: UnitOfWork, message: OutboxMessage, error: str
                    f" {message.created_at.isoformat()} ({attempts} attempts; last: {error[:200]}); still retried")
 
 
-def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes, now: datetime) -> _Settled | str:
+def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes, now: datetime,
+            claimant: str | None) -> _Settled | str:
     """The answer verified and recorded on the outbox row; or why not (retried later), or the outcome
     recorded already by a concurrent sender (nothing to record twice)."""
     try:
         receipt, record = record_bodies.read(answer, ReceiptBody, trusted=node.partners.directory)
     except (InvalidRecord, Malformed) as bad:
-        _retry_later(node, uow, message, f"answer does not verify: {bad}", now)
+        _retry_later(node, uow, message, f"answer does not verify: {bad}", now, claimant)
         return "unverified"
     if record.signer.party != message.peer or receipt.message_id != message.message_id:
-        _retry_later(node, uow, message, "answer is not the partner's receipt for this message", now)
+        _retry_later(node, uow, message, "answer is not the partner's receipt for this message", now, claimant)
         return "unverified"
     if not uow.exchange.settle(message.message_id, state=DELIVERED if receipt.outcome == "accepted" else REFUSED,
                                at=now, response=answer):

@@ -58,8 +58,10 @@ def unchecked_node(settings: Settings, *, clock: Callable[[], datetime] = utc_no
 
 
 def load_keys(settings: Settings, passphrase: bytes | None = None) -> KeyRing:
+    from gsomia.services.hardware_keys import hardware_token
+
     try:
-        ring = load_keyring_at(settings.effective_keys_dir,
+        ring = load_keyring_at(settings.effective_keys_dir, token=hardware_token(settings),
                                passphrase=passphrase if passphrase is not None else passphrase_from_env())
     except CryptoError as bad:
         raise KeysUnavailable(f"cannot load the node's keys: {bad.reason}") from None
@@ -118,12 +120,14 @@ def key_passphrase(passphrase_file: Path | None = None) -> bytes:
     return value
 
 
-def create_keys(settings: Settings, *, passphrase: bytes) -> KeyRing:
-    """The node's key store (`gsomia init`): party root (demo), TLS identity, signing and agreement keys."""
+def create_keys(settings: Settings, *, passphrase: bytes, tls_names: tuple[str, ...] = ()) -> KeyRing:
+    """The node's key store (`gsomia init`): party root (demo), TLS identity (for localhost and `tls_names`),
+    signing and agreement keys."""
     if settings.effective_keys_dir != settings.data_dir / "keys":
         raise KeysUnavailable("the key store is created in DATA/keys; move it after `gsomia init` if need be")
     try:
-        return init_keystore(settings.data_dir, settings.party, settings.node_id, passphrase=passphrase)
+        return init_keystore(settings.data_dir, settings.party, settings.node_id, passphrase=passphrase,
+                             tls_names=tls_names)
     except CryptoError as bad:
         raise KeysUnavailable(f"cannot create the node's keys: {bad.reason}") from None
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gsomia.storage import tables as t
@@ -32,6 +32,8 @@ class OutboxMessage:
     delivered_at: datetime | None = None
     response: bytes | None = None
     flagged_at: datetime | None = None  # failing for longer than the node's delivery_flag_after_s
+    claimed_by: str | None = None  # the sender that has claimed it (`Claimant.id`), until lease_until
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +109,56 @@ _PENDING_ABOUT_ANY = select(t.outbox.c.id).where(
 ).limit(1)
 _SETTLE = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.state == PENDING).values(
     state=bindparam("new_state"), delivered_at=bindparam("at"), response=bindparam("answer"))
-_RETRY_LATER = update(t.outbox).where(t.outbox.c.message_id == bindparam("message")).values(
-    attempts=bindparam("new_attempts"), next_attempt_at=bindparam("at"), last_error=bindparam("error"))
+# A failed attempt gives the message back (no claim) for its next try; not if another sender holds it now.
+_RETRY_LATER = update(t.outbox).where(
+    t.outbox.c.message_id == bindparam("message"),
+    or_(t.outbox.c.claimed_by.is_(None), t.outbox.c.claimed_by == bindparam("by"))).values(
+    attempts=bindparam("new_attempts"), next_attempt_at=bindparam("at"), last_error=bindparam("error"),
+    claimed_by=None, lease_until=None)
 _FLAG = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.flagged_at.is_(None)).values(
     flagged_at=bindparam("at"))
 _INSERT_INBOX = insert(t.inbox)
 _SEEN = select(t.inbox.c.message_id, t.inbox.c.response).where(
     t.inbox.c.message_id.in_(bindparam("ids", expanding=True)))
 _EARLIER = t.outbox.alias("earlier")
+# Claimable by the sender `me`: not claimed, its lease run out, or claimed by `me` already.
+_CLAIMABLE = or_(t.outbox.c.lease_until.is_(None), t.outbox.c.lease_until <= bindparam("now"),
+                 t.outbox.c.claimed_by == bindparam("me"))
 _DUE = (select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)])
-        .where(t.outbox.c.state == PENDING, t.outbox.c.next_attempt_at <= bindparam("now"),
+        .where(t.outbox.c.state == PENDING, t.outbox.c.next_attempt_at <= bindparam("now"), _CLAIMABLE,
                ~select(_EARLIER.c.id).where(_EARLIER.c.peer == t.outbox.c.peer,
                                            _EARLIER.c.item_id == t.outbox.c.item_id,
                                            _EARLIER.c.state == PENDING, _EARLIER.c.id < t.outbox.c.id).exists())
         .order_by(t.outbox.c.id).limit(bindparam("limit")))
 _DUE_BESIDES = _DUE.where(t.outbox.c.message_id.not_in(bindparam("besides", expanding=True)))
+# The claim: on PostgreSQL the due rows are locked as they are chosen and rows another sender is claiming at
+# that moment are skipped (FOR UPDATE SKIP LOCKED), and the claim is checked again on the row it updates;
+# on SQLite (one writer at a time) the conditional UPDATE alone decides.
+_RETURNED = [t.outbox.c.id, *[t.outbox.c[f.name] for f in fields(OutboxMessage)]]
+
+
+def _claim(besides: bool) -> Any:
+    # The choice is a materialized CTE, evaluated once: as `id IN (subquery … LIMIT)` PostgreSQL may run the
+    # subquery again and claim more than the limit.
+    chosen = ((_DUE_BESIDES if besides else _DUE).with_only_columns(t.outbox.c.id)
+              .with_for_update(skip_locked=True, of=t.outbox).cte("chosen")
+              .prefix_with("MATERIALIZED", dialect="postgresql"))
+    return (update(t.outbox).where(t.outbox.c.id == chosen.c.id, t.outbox.c.state == PENDING, _CLAIMABLE)
+            .values(claimed_by=bindparam("me"), lease_until=bindparam("until")).returning(*_RETURNED))
+
+
+_CLAIM, _CLAIM_BESIDES = _claim(False), _claim(True)
+_RELEASE_CLAIMS = update(t.outbox).where(t.outbox.c.claimed_by == bindparam("me"), t.outbox.c.state == PENDING).values(
+    claimed_by=None, lease_until=None)
+_RELEASE_CLAIMS_BESIDES = _RELEASE_CLAIMS.where(t.outbox.c.message_id.not_in(bindparam("besides", expanding=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimant:
+    """A sender sharing the outbox with others (a worker process): what it claims, no other sends before
+    `lease` has run out; a sender that dies leaves its claims to the others once it has."""
+    id: str
+    lease: timedelta
 
 
 @functools.lru_cache(maxsize=8)
@@ -143,14 +180,20 @@ class Enqueued:
 
 
 class ExchangeRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, claimant: Claimant | None = None) -> None:
         self._conn = conn
         self.enqueued: list[Enqueued] = []  # handed to the sender once the transaction is durable
+        # The sender of this process, if one runs: what this process writes to the outbox is born claimed
+        # by it (it is handed to it as soon as it is durable), so no other sender takes it meanwhile.
+        self._claimant = claimant
 
     # outbox -----------------------------------------------------------------------------------------
     def enqueue(self, message: OutboxMessage) -> None:
         first_in_line = message.item_id is None or self._conn.execute(
             _PENDING_ABOUT, {"peer": message.peer, "item_id": message.item_id}).first() is None
+        if self._claimant is not None:
+            message = replace(message, claimed_by=self._claimant.id,
+                              lease_until=message.created_at + self._claimant.lease)
         self._conn.execute(_INSERT_OUTBOX, _values(message))
         self.enqueued.append(Enqueued(message, first_in_line))
 
@@ -159,14 +202,32 @@ class ExchangeRepository:
         return bool(item_ids) and self._conn.execute(
             _PENDING_ABOUT_ANY, {"peer": peer, "item_ids": sorted(item_ids)}).first() is not None
 
-    def due(self, now: datetime, limit: int = 50, *, besides: Collection[str] = ()) -> list[OutboxMessage]:
+    def due(self, now: datetime, limit: int = 50, *, besides: Collection[str] = (),
+            claimant: str | None = None) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first, but for those in `besides` (on their way
-        already); of the messages about one item to one partner only the oldest pending one, so that the
-        next leaves only once this one is settled."""
-        query, params = _DUE, {"now": now, "limit": limit}
+        already) and those another sender has claimed (its lease still running); of the messages about one
+        item to one partner only the oldest pending one, so that the next leaves only once this one is settled."""
+        query, params = _DUE, {"now": now, "limit": limit, "me": claimant}
         if besides:
             query, params["besides"] = _DUE_BESIDES, list(besides)
         return [OutboxMessage(*row) for row in self._conn.execute(query, params)]
+
+    def claim_due(self, now: datetime, limit: int, claimant: Claimant, *,
+                  besides: Collection[str] = ()) -> list[OutboxMessage]:
+        """`due`, and claimed for `claimant` until now + its lease, in one statement: two senders never get
+        the same message (until the lease runs out), oldest first."""
+        query, params = _CLAIM, {"now": now, "limit": limit, "me": claimant.id, "until": now + claimant.lease}
+        if besides:
+            query, params["besides"] = _CLAIM_BESIDES, list(besides)
+        rows = sorted(self._conn.execute(query, params), key=lambda row: int(row[0]))
+        return [OutboxMessage(*row[1:]) for row in rows]
+
+    def release_claims(self, claimant: str, *, besides: Collection[str] = ()) -> int:
+        """Give back what `claimant` holds but for `besides` (still on their way): a sender that stops."""
+        query, params = _RELEASE_CLAIMS, dict[str, Any](me=claimant)
+        if besides:
+            query, params["besides"] = _RELEASE_CLAIMS_BESIDES, list(besides)
+        return int(self._conn.execute(query, params).rowcount)
 
     def outbox_message(self, message_id: str) -> OutboxMessage | None:
         query = select(*[t.outbox.c[f.name] for f in fields(OutboxMessage)]).where(
@@ -190,9 +251,11 @@ class ExchangeRepository:
         result = self._conn.execute(_SETTLE, {"message": message_id, "new_state": state, "at": at, "answer": response})
         return bool(result.rowcount)
 
-    def retry_later(self, message_id: str, *, attempts: int, at: datetime, error: str) -> None:
+    def retry_later(self, message_id: str, *, attempts: int, at: datetime, error: str,
+                    by: str | None = None) -> None:
+        """The next attempt's time, the claim given back; unless a sender other than `by` has claimed it."""
         self._conn.execute(_RETRY_LATER, {"message": message_id, "new_attempts": attempts, "at": at,
-                                          "error": error[:500]})
+                                          "error": error[:500], "by": by})
 
     def flag(self, message_id: str, *, at: datetime) -> bool:
         """Mark a message whose delivery keeps failing, once; False if it was flagged already."""

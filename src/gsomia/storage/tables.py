@@ -199,6 +199,10 @@ outbox = Table(
     Column("delivered_at", UTCDateTime(), nullable=True),
     Column("response", LargeBinary, nullable=True),  # the peer's signed answer (receipt)
     Column("flagged_at", UTCDateTime(), nullable=True),  # failing for too long: shown to the security officer
+    # The sender (worker process) that has claimed the message, and until when: no other takes it before
+    # then, and a worker that dies leaves it to the others once the lease runs out (0009).
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
     Index("ix_outbox_peer_item_state", "peer", "item_id", "state"),  # one item's notices leave in order
 )
 

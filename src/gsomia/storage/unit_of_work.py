@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from gsomia.storage.agreements import AgreementsRepository
 from gsomia.storage.console import ConsoleSessionsRepository
 from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
-from gsomia.storage.exchange import Enqueued, ExchangeRepository
+from gsomia.storage.exchange import Claimant, Enqueued, ExchangeRepository
 from gsomia.storage.feed import FeedStreamsRepository
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
@@ -91,14 +91,25 @@ class Store:
         self._open_batch = threading.local()  # .uow: the batch's unit of work on the thread running it
         self._on_enqueued: list[Callable[[list[Enqueued]], None]] = []
         self._on_audited: list[Callable[[Sequence[object]], None]] = []
+        self._claimant: Claimant | None = None  # this process's outbox sender, if one runs
         self.writer = Writer(self)
 
-    def call_when_enqueued(self, listener: Callable[[list[Enqueued]], None]) -> Callable[[], None]:
+    def call_when_enqueued(self, listener: Callable[[list[Enqueued]], None], *,
+                           claimant: Claimant | None = None) -> Callable[[], None]:
         """`listener(enqueued)` once a transaction of this process that wrote to the outbox is durable
         (from the thread that committed it), with the messages it wrote: the outbox sender, which sends
-        those first in line at once. Returns what stops the calls."""
+        those first in line at once. With a `claimant` (that sender's), what this process writes to the
+        outbox is claimed for it as it is written (see ExchangeRepository.claim_due). Returns what stops both."""
         self._on_enqueued.append(listener)
-        return lambda: self._on_enqueued.remove(listener)
+        if claimant is not None:
+            self._claimant = claimant
+
+        def stop() -> None:
+            self._on_enqueued.remove(listener)
+            if claimant is not None and self._claimant == claimant:
+                self._claimant = None
+
+        return stop
 
     def call_when_audited(self, listener: Callable[[Sequence[object]], None]) -> Callable[[], None]:
         """`listener(entries)` once a unit of work that appended `entries` to the audit log (the drafts of
@@ -179,7 +190,7 @@ class Store:
                 conn.execution_options(**{READONLY: True})
             with conn.begin():
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
-                                 ExchangeRepository(conn), FeedStreamsRepository(conn),
+                                 ExchangeRepository(conn, self._claimant), FeedStreamsRepository(conn),
                                  ConsoleSessionsRepository(conn), AgreementsRepository(conn),
                                  audit_listeners=self._on_audited)
 

@@ -1,0 +1,130 @@
+"""`gsomia serve --workers 2` on PostgreSQL: two worker processes serve one node's API and peer endpoint on
+the same ports, each releasing and sending from the shared outbox; every release reaches JPN once, both audit
+trails verify. On SQLite the command refuses to start more than one worker, saying why."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from tests.conftest import PG_URL, require_postgres
+from tests.federation.harness import PASSPHRASE, RunningNode, start, wait_for
+
+from gsomia.demo.client import official_client
+from gsomia.demo.loopback import LoopbackNode, create_federation
+
+pytestmark = pytest.mark.slow
+RELEASES = 24
+
+
+@pytest.fixture
+def pg_kor(tmp_path: Path) -> Iterator[tuple[dict[str, LoopbackNode], str]]:
+    require_postgres()
+    schema = f"workers_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN"), feed_links=(),
+                                databases={"KOR": (PG_URL, schema)}), schema
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def _serve(data: Path, *more: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE.decode()}
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(data), *more], env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _up(spec: LoopbackNode, process: subprocess.Popen[bytes]) -> bool:
+    assert process.poll() is None, f"gsomia serve exited with {process.returncode}"
+    try:
+        with official_client(spec.api_url, spec.root_certificate, "") as client:
+            return client.get("/v1/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_two_workers_on_postgresql_release_through_both(pg_kor: tuple[dict[str, LoopbackNode], str],
+                                                        tmp_path: Path) -> None:
+    specs, schema = pg_kor
+    kor = specs["KOR"]
+    jpn: RunningNode = start(specs["JPN"])
+    supervisor = _serve(kor.data, "--workers", "2", log=tmp_path / "kor.log")
+    try:
+        wait_for(lambda: _up(kor, supervisor), "KOR's workers to serve", timeout=60)
+        written = []
+        for n in range(RELEASES):  # a new connection each time: the kernel spreads them over the workers
+            with official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"]) as client:
+                item = client.post("/v1/items", json={
+                    "classification": "KOR:II", "releasable_to": ["USA", "JPN", "KOR"], "topics": ["dprk-missile"],
+                    "purpose": "missile warning", "content_text": f"worker test {n}"})
+                assert item.status_code == 201, item.text
+            with official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"]) as client:
+                released = client.post("/v1/releases", json={"releases": [{"item_id": item.json()["id"], "to": "JPN"}]})
+                assert released.status_code == 200, released.text
+                written.append(released.json()["outcomes"][0]["message_id"])
+        engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+        try:
+            def settled() -> list[tuple[str, str, str]]:
+                with engine.connect() as conn:
+                    rows = conn.execute(text("SELECT message_id, state, claimed_by FROM outbox WHERE kind = 'item'"))
+                    found = [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+                return found if len(found) == RELEASES and all(r[1] == "delivered" for r in found) else []
+
+            rows = wait_for(settled, "every release delivered")
+        finally:
+            engine.dispose()
+        assert sorted(r[0] for r in rows) == sorted(written)
+        # Each was written and sent by the worker that took the request: both workers did (host:pid:random).
+        senders = {r[2] for r in rows}
+        pids = {int(s.split(":")[1]) for s in senders}
+        assert len(pids) == 2 and supervisor.pid not in pids, senders
+        with jpn.node.store.unit_of_work(readonly=True) as uow:
+            received = {e.message_id for e in uow.exchange.inbox(limit=1000) if e.kind == "item"}
+        assert received == set(written)
+        # A worker that dies is started again by the supervisor; meanwhile the other serves.
+        os.kill(min(pids), signal.SIGKILL)
+        with official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"]) as client:
+            wait_for(lambda: client.get("/v1/items").status_code == 200, "the other worker to answer")
+        wait_for(lambda: "worker 0 exited" in (tmp_path / "kor.log").read_text()
+                 or "worker 1 exited" in (tmp_path / "kor.log").read_text(), "the supervisor to see it")
+        wait_for(lambda: _up(kor, supervisor) and _children(supervisor.pid) - pids, "a new worker", timeout=30)
+        assert len(_children(supervisor.pid)) == 2
+        with official_client(kor.api_url, kor.root_certificate, kor.tokens["officer"]) as officer:
+            for client in (officer, jpn.client("officer")):
+                report = client.get("/v1/audit/verify").json()
+                assert report["ok"] is True, report
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(30)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+        jpn.signal_stop()
+        jpn.join()
+    assert supervisor.returncode == 0, (tmp_path / "kor.log").read_text()
+
+
+def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
+    kor = create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR",), feed_links=())["KOR"]
+    process = _serve(kor.data, "--workers", "2", log=tmp_path / "kor.log")
+    assert process.wait(60) == 2
+    said = (tmp_path / "kor.log").read_text()
+    assert "--workers > 1 needs PostgreSQL" in said and "SQLite" in said
