@@ -362,7 +362,8 @@ class PolicyConsent(In):
     """A written consent the what-if may count (domain.parsing.consent_from_dict): for an item or topics."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "anyOf": [{"required": ["item"]}, {"required": ["topics"]}]})
+        "anyOf": [{"required": ["item"], "properties": {"item": {"type": "string"}}},
+                  {"required": ["topics"], "properties": {"topics": {"type": "array"}}}]})
 
     by: Party
     to: Party
