@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from gsomia.api import schemas, views
+from gsomia.api import schemas, views, what_if
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
 from gsomia.api.schemas import Day, Instant
@@ -116,22 +116,22 @@ async def reject_event(node: NodeDep, actor: ActorDep, event_id: str,
 
 
 PolicyRequests = Annotated[
-    schemas.PolicyRequest | Annotated[list[schemas.PolicyRequest], Body(max_length=MAX_WHAT_IFS)],
+    what_if.PolicyRequest | Annotated[list[what_if.PolicyRequest], Body(max_length=MAX_WHAT_IFS)],
     Body(description="One request as `gsomia decide` reads it, or a list of them."),
 ]
 
 
-@router.post("/decide", response_model=schemas.DecisionOut | list[schemas.DecisionOut], responses=responses(400))
-def decide(node: NodeDep, actor: ActorDep, body: PolicyRequests) -> schemas.DecisionOut | list[schemas.DecisionOut]:
+@router.post("/decide", response_model=what_if.DecisionOut | list[what_if.DecisionOut], responses=responses(400))
+def decide(node: NodeDep, actor: ActorDep, body: PolicyRequests) -> what_if.DecisionOut | list[what_if.DecisionOut]:
     """Would this be allowed, and why? The policy's decision with its rules and reasons (default deny,
     G0); a what-if changes nothing and is not audited."""
-    if isinstance(body, schemas.PolicyRequest):
+    if isinstance(body, what_if.PolicyRequest):
         request = request_from_dict(body.model_dump(mode="json", exclude_unset=True), node.catalog)
-        return schemas.DecisionOut.model_validate(policy_decide(request, node.catalog).to_dict())
+        return what_if.DecisionOut.model_validate(policy_decide(request, node.catalog).to_dict())
     requests = []
     for number, one in enumerate(body, start=1):
         try:
             requests.append(request_from_dict(one.model_dump(mode="json", exclude_unset=True), node.catalog))
         except DomainError as bad:
             raise DomainError(f"request {number}: {bad}") from None
-    return [schemas.DecisionOut.model_validate(d.to_dict()) for d in decide_many(requests, node.catalog)]
+    return [what_if.DecisionOut.model_validate(d.to_dict()) for d in decide_many(requests, node.catalog)]
