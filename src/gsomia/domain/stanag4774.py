@@ -21,15 +21,13 @@ The label's originator is not part of 4774: it is the policy's party unless the 
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element, ParseError, SubElement, register_namespace, tostring
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
 
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import STANAG_4774_NS, Label
 from gsomia.domain.schemes import Classification, Schemes
 from gsomia.domain.timeutil import parse_instant
+from gsomia.domain.untrusted_xml import UnacceptableXml, parse_untrusted
 
 NS = "{" + STANAG_4774_NS + "}"
 PREFIX = "slab"
@@ -80,12 +78,10 @@ def write_label(label: Label) -> str:
 def read_label(data: bytes | str, schemes: Schemes, originator: str | None = None) -> Label:
     """A 4774 XML label as our Label; LabelFormatError if it is malformed, hostile or cannot be mapped."""
     raw = data.encode() if isinstance(data, str) else data
-    if len(raw) > MAX_LABEL_BYTES:
-        raise LabelFormatError(f"label is {len(raw)} bytes, over the {MAX_LABEL_BYTES} limit")
     try:
-        root = SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
-        raise LabelFormatError(f"label is not acceptable XML: {bad}") from None
+        root = parse_untrusted(raw, limit=MAX_LABEL_BYTES, what="label")
+    except UnacceptableXml as bad:
+        raise LabelFormatError(str(bad)) from None
     return label_from_element(root, schemes, originator)
 
 

@@ -29,13 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError, SubElement, canonicalize, register_namespace, tostring
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import Label
 from gsomia.domain.schemes import Schemes
 from gsomia.domain.stanag4774 import label_element, label_from_element
+from gsomia.domain.untrusted_xml import UnacceptableXml, parse_untrusted
 
 MB_NS = "urn:nato:stanag:4778:bindinginformation:1:0"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -130,12 +128,10 @@ def _b64(text: str | None, what: str) -> bytes:
 
 def unbind(document: bytes, schemes: Schemes, verify: Verify) -> Bound:
     """The label and data a binding data object binds, after every check (see the module docstring)."""
-    if len(document) > MAX_OBJECT_BYTES:
-        raise BindingError(f"binding data object is {len(document)} bytes, over the {MAX_OBJECT_BYTES} limit")
     try:
-        root = SafeET.fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
-        raise BindingError(f"not acceptable XML: {bad}") from None
+        root = parse_untrusted(document, limit=MAX_OBJECT_BYTES, what="binding data object")
+    except UnacceptableXml as bad:
+        raise BindingError(str(bad)) from None
     if root.tag != MB + "BindingDataObject":
         raise BindingError(f"root element is {root.tag}, not BindingDataObject in {MB_NS}")
     binding = _one(root, f"{MB}MetadataBindingContainer/{MB}MetadataBinding", "MetadataBinding")

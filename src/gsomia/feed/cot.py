@@ -20,11 +20,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
 from gsomia.domain.errors import DomainError
 from gsomia.domain.labels import STANAG_4774_NS, Label
@@ -43,6 +40,7 @@ from gsomia.domain.tracks import (
     Uncertainty,
     Velocity,
 )
+from gsomia.domain.untrusted_xml import UnacceptableXml, parse_untrusted
 from gsomia.feed.errors import CotError
 
 TYPE_TRACK = "a-h-A-M"          # hostile / air / missile
@@ -159,12 +157,10 @@ def _body(kind: str, point: Position, error: Uncertainty, g: Element | None, tra
 
 def parse_cot(data: bytes, schemes: Schemes, defaults: CotDefaults | None = None) -> TrackMessage:
     """One `<event>` as a track message; CotError for anything malformed, hostile or unlabelled."""
-    if len(data) > MAX_EVENT_BYTES:
-        raise CotError(f"event is {len(data)} bytes, over the {MAX_EVENT_BYTES} limit")
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, LookupError, ValueError) as bad:
-        raise CotError(f"not acceptable XML: {bad}") from None
+        root = parse_untrusted(data, limit=MAX_EVENT_BYTES, what="event")
+    except UnacceptableXml as bad:
+        raise CotError(str(bad)) from None
     if root.tag != "event":
         raise CotError(f"root element is <{root.tag}>, not <event>")
     point_el = root.find("point")
@@ -200,11 +196,11 @@ CONTROL_PREFIX = "t-x-"  # TAK's control events (protocol negotiation, pings): n
 
 def control_type(data: bytes) -> str | None:
     """The type of a TAK control event (`t-x-…`), or None for anything else; parsed as safely as a track."""
-    if b'"t-x-' not in data[:512] or len(data) > MAX_EVENT_BYTES:
+    if b'"t-x-' not in data[:512]:
         return None
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, LookupError, ValueError):
+        root = parse_untrusted(data, limit=MAX_EVENT_BYTES, what="event")
+    except UnacceptableXml:
         return None
     kind = root.get("type", "")
     return kind if root.tag == "event" and kind.startswith(CONTROL_PREFIX) else None
@@ -212,6 +208,6 @@ def control_type(data: bytes) -> str | None:
 
 def asks_protocol(data: bytes, version: str = "1") -> bool:
     """Whether a TAK protocol request (`t-x-takp-q`) asks for this protobuf version."""
-    root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    root = parse_untrusted(data, limit=MAX_EVENT_BYTES, what="event")
     request = root.find("detail/TakControl/TakRequest")
     return request is not None and request.get("version") == version
