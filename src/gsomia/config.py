@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Each worker's outbox sender claims what it sends for this long (must outlast a POST, 10 s): no other
     # worker sends it meanwhile, and what a worker that died had claimed leaves from another after at most this.
     outbox_lease_s: float = 30.0
+    # Where the failed-authentication budgets live (a `limits` storage URI): "memory://" counts in each process;
+    # "redis://host:port" shares them between the workers of the node (services/throttle.py).
+    throttle_storage: str = "memory://"
     # Keys in hardware: a PKCS#11 module (the HSM vendor's library) and token. `gsomia keys rotate` then makes a
     # generation whose signing key is the token's key pkcs11_key_label (generated there if absent), and the node
     # signs its envelopes, records and checkpoints with it. The PIN is never in this file: GSOMIA_PKCS11_PIN, or

@@ -54,7 +54,8 @@ def create_app(node: Node, *, track_feed: LiveFeed | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.node = node
     app.state.feed = track_feed
-    app.state.failed_authentications = FailedAuthentications()  # per app: counted where they are refused
+    app.state.failed_authentications = FailedAuthentications(  # per app, or shared by its workers (settings)
+        storage=node.settings.throttle_storage, key_prefix=f"gsomia-{node.settings.node_id}")
     app.state.partner_probe = PartnerProbe(node.settings.ready_probe_every_s, node.settings.ready_probe_timeout_s)
     open_docs = node.settings.api_docs_open
     app.add_middleware(EdgeLimits, limits=api_limits(open_docs=open_docs),

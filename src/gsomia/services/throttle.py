@@ -13,8 +13,11 @@ the audit trail by sending bad ones (R7.2), without locking out the officials wh
   turned away, then one per AGGREGATE_S while refusals go on, each with its count — never one each.
 
 The caller's address is the TCP peer's: proxy headers are believed only from the addresses the node's
-settings name (`trusted_proxies`, none by default), which the listener applies. Counts live in this
-process's memory (`limits`' memory storage); a node served by several processes throttles per process.
+settings name (`trusted_proxies`, none by default), which the listener applies. The budgets live where the
+node's `throttle_storage` says (a `limits` storage URI): in this process's memory by default, or in a Redis
+server (`redis://host:port`) that the workers of a node (`gsomia serve --workers N`) share, so that an
+address gets the one budget whichever worker it reaches. The credentials known at an address and the
+refusals awaiting their aggregate entry stay in each process.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError
+from limits.storage import MovingWindowSupport, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from gsomia.services.errors import ServiceError
@@ -54,12 +58,26 @@ class Refusals:
     first: bool  # the address has just been turned away (the first entry of this spell of refusals)
 
 
+class ThrottleStorageError(ServiceError):
+    """The throttle's storage URI names nothing `limits` can use."""
+
+
 class FailedAuthentications:
     def __init__(self, max_failures: int = MAX_FAILURES, window_s: int = WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, storage: str = "memory://",
+                 key_prefix: str = "gsomia") -> None:
+        """`storage`: a `limits` storage URI (memory://, redis://host:port); `key_prefix` keeps apart the
+        nodes that share one server."""
         self.max_failures, self.window_s, self.clock = max_failures, window_s, clock
         self._budget = RateLimitItemPerSecond(max_failures, window_s)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        try:
+            shared = storage_from_string(storage, key_prefix=key_prefix) if storage.startswith("redis") \
+                else storage_from_string(storage)
+        except (ConfigurationError, ValueError) as bad:
+            raise ThrottleStorageError(f"throttle_storage {storage!r}: {bad}") from None
+        if not isinstance(shared, MovingWindowSupport):
+            raise ThrottleStorageError(f"throttle_storage {storage!r} cannot keep moving windows")
+        self._limiter = MovingWindowRateLimiter(shared)
         self._known: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._refused: dict[str, tuple[int, float]] = {}  # address → (refused since the last entry, its time)
         self._lock = threading.Lock()
