@@ -101,6 +101,17 @@ class Shell:
                 stream.close()
 
 
+def _server_logs(folder: Path) -> str:
+    """What the two nodes logged but their access lines (the last 40 lines each): why a step failed."""
+    shown = []
+    for name in ("kor.log", "jpn.log"):
+        path = folder / name
+        lines = [line for line in path.read_text(errors="replace").splitlines() if '"gsomia.access"' not in line] \
+            if path.exists() else []
+        shown.append(f"--- {name} ---\n" + "\n".join(lines[-40:]))
+    return "\n".join(shown)
+
+
 @pytest.mark.slow
 def test_the_first_ten_minutes_run_as_written(tmp_path: Path) -> None:
     commands = walkthrough()
@@ -114,7 +125,7 @@ def test_the_first_ten_minutes_run_as_written(tmp_path: Path) -> None:
         for command in commands:
             local = PORTS.sub(lambda m: ports.setdefault(m.group(0), str(free_port())), command)
             status, output = shell.run(local)
-            assert status == 0, f"`{local}` exited {status}:\n{output}"
+            assert status == 0, f"`{local}` exited {status}:\n{output}\n{_server_logs(tmp_path)}"
             said[command] = output
     finally:
         shell.close()
