@@ -85,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"),
                                   feed_links=(("KOR", "JPN"),))
         kor, jpn = nodes["KOR"], nodes["JPN"]
+        # The nodes log as `gsomia serve` does by default (JSON, an access line per request) into files beside
+        # them: paid for, not printed.
+        logs = {n.party: open(Path(folder) / f"{n.party}.log", "wb") for n in (kor, jpn)}  # noqa: SIM115
         servers = {n.party: subprocess.Popen([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(n.data)],
-                                             env=env, stdout=subprocess.DEVNULL) for n in (kor, jpn)}
+                                             env=env, stdout=subprocess.DEVNULL, stderr=logs[n.party])
+                   for n in (kor, jpn)}
         try:
             return _run(kor, jpn, servers, args.minutes, args.clients, set(filter(None, args.without.split(","))))
         finally:
@@ -94,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                 process.terminate()
             for process in servers.values():
                 process.wait(30)
+            for log in logs.values():
+                log.close()
 
 
 def _run(kor: LoopbackNode, jpn: LoopbackNode, servers: dict[str, subprocess.Popen[bytes]], minutes: float,
