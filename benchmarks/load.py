@@ -212,7 +212,9 @@ def _summary(tally: Tally, memory: list[tuple[float, dict[str, float]]], peak: f
     print(f"5xx answers: {server_errors}; KOR's peak memory during the big-body attack: {peak:.0f} MB")
     print("memory, last third against first third: " + ", ".join(f"{p} ×{g:.2f}" for p, g in grew.items()))
     failed = server_errors > 0 or any(g > 1.5 for g in grew.values())
-    print("FAILED" if failed else "ok: no 5xx, memory flat")
+    growth = ", ".join(f"{party} ×{g:.2f}" for party, g in grew.items())
+    print(("FAILED" if failed else "ok") + f": {server_errors} × 5xx; memory, last third against first: {growth} "
+          "(the run fails past ×1.5)")
     return 1 if failed else 0
 
 
