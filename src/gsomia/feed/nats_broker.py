@@ -32,7 +32,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import DeliverPolicy, RawStreamMsg, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from gsomia.feed.broker import Delivery, Gate, Subscription, subject_token
@@ -42,11 +42,23 @@ from gsomia.feed.wire import LabelParser, WireDecoder, encode_label
 log = logging.getLogger(__name__)
 Arrival = Callable[[Delivery], None]
 MSG_ID = "Nats-Msg-Id"
+SETTLE_TRIES = 200
 
 
 def node_prefix(node_id: str) -> str:
     """A node's subject prefix from its id: what a subject token may not hold becomes `_`."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", node_id)[:100] or "node"
+
+
+class StreamTaken(FeedError):
+    """Two processes numbered the same message of a stream at once: the server kept the other's."""
+
+
+def _number(stream: str, stored: RawStreamMsg) -> int:
+    number = (stored.headers or {}).get(MSG_ID, "").rpartition(":")[2]
+    if not number.isdigit():
+        raise WireError(f"stream {stream}'s last message on the broker has no sequence number")
+    return int(number)
 
 
 def _said(error: BaseException) -> str:
@@ -65,6 +77,7 @@ class NatsBroker:
         self._parse_label = parse_label
         self._published_labels: set[bytes] = set()
         self._subs: list[Subscription] = []
+        self._pending: dict[str, tuple[int, bytes]] = {}  # per stream, the newest published since the last settle
         self._consumer: Any = None  # this process's one ordered push consumer, fanning out to _subs
         self._on_arrival: Arrival | None = None
         self.decode_errors = 0
@@ -105,25 +118,46 @@ class NatsBroker:
             self._published_labels.add(msg.digest)
         await self._nc.publish(self._stream_subject(msg.stream), delivery.frame,
                                headers={MSG_ID: f"{msg.stream}:{msg.seq}"})
-
-    def _stream_subject(self, stream: str) -> str:
-        return f"{self._prefix}.t.{subject_token(stream)}"
-
-    async def last_seq(self, stream: str) -> int:
-        """The number of the stream's newest message the server holds (0 if none): where any process of
-        this node continues the stream's numbering."""
-        try:
-            stored = await self._js.get_last_msg(self._stream_name, self._stream_subject(stream))
-        except NotFoundError:
-            return 0
-        number = (stored.headers or {}).get(MSG_ID, "").rpartition(":")[2]
-        if not number.isdigit():
-            raise WireError(f"stream {stream}'s last message on the broker has no sequence number")
-        return int(number)
+        self._pending[msg.stream] = (msg.seq, delivery.frame)
 
     async def publish_many(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
             await self.publish(delivery)
+
+    def _stream_subject(self, stream: str) -> str:
+        return f"{self._prefix}.t.{subject_token(stream)}"
+
+    async def settle(self, timeout_s: float = 2.0) -> None:
+        """What was published since the last settle is stored: each stream's newest message read back from the
+        JetStream stream (a flush says the server read it, not that JetStream stored it). FeedError if it is not
+        stored in time; StreamTaken if the server holds another frame under that number (another process numbered
+        the same message at the same moment, and the server kept the first)."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        await self._nc.flush(max(1, round(timeout_s)))
+        for stream, (seq, frame) in pending.items():
+            for _ in range(SETTLE_TRIES):  # bounded: about timeout_s in all
+                stored = await self._last(stream)
+                if stored is not None and _number(stream, stored) >= seq:
+                    break
+                await asyncio.sleep(timeout_s / SETTLE_TRIES)
+            else:
+                raise FeedError(f"the feed broker did not store stream {stream}'s message {seq} within {timeout_s} s")
+            if _number(stream, stored) == seq and stored.data != frame:
+                raise StreamTaken(f"stream {stream}'s message {seq} was numbered by another feed process at once")
+
+    async def _last(self, stream: str) -> RawStreamMsg | None:
+        try:
+            return await self._js.get_last_msg(self._stream_name, self._stream_subject(stream))
+        except NotFoundError:
+            return None
+
+    async def last_seq(self, stream: str) -> int:
+        """The number of the stream's newest message the server holds (0 if none): where any process of
+        this node continues the stream's numbering."""
+        stored = await self._last(stream)
+        return 0 if stored is None else _number(stream, stored)
 
     async def flush(self) -> None:
         await self._nc.flush()

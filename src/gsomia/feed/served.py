@@ -51,7 +51,7 @@ from gsomia.feed.broker import Delivery, Subscription
 from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter
 from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
-from gsomia.feed.nats_broker import NatsBroker, node_prefix
+from gsomia.feed.nats_broker import NatsBroker, StreamTaken, node_prefix
 from gsomia.feed.node import FeedNode, PeerLink
 from gsomia.feed.peers import Peer, consents_message, pinned_to
 from gsomia.feed.posting import Poster, error_answer
@@ -59,7 +59,7 @@ from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.served_audit import HopAuditWriter
 from gsomia.services import feed_links, feed_posts
 from gsomia.services.context import Actor, Node
-from gsomia.services.errors import AuthenticationFailed, ServiceError
+from gsomia.services.errors import AuthenticationFailed, Conflict, ServiceError, StoreUnavailable
 from gsomia.services.exchange_common import node_official
 from gsomia.services.feed import Origination, TrackWatch, open_replay_store, publish, registered, stream_origins
 
@@ -284,8 +284,17 @@ class NodeFeed:
                 self.feed.tracker.restore(stream, await self.shared.last_seq(stream) + 1)
 
     async def settle(self) -> None:
-        if self.shared is not None:
-            await self.shared.flush()
+        """With a shared broker: what a post originated is stored there before the sensor is told it was taken, so
+        the process it posts to next numbers on from it. Two processes numbering one stream at the same moment
+        (one sensor's posts spread over both) is a conflict the sensor sees and retries."""
+        if self.shared is None:
+            return
+        try:
+            await self.shared.settle()
+        except StreamTaken as taken:
+            raise Conflict(f"{taken}: post again") from None
+        except FeedError as unstored:
+            raise StoreUnavailable(str(unstored)) from None
 
     async def originate(self, msg: TrackMessage) -> None:
         await self.feed.originate(msg)
