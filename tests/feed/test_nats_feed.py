@@ -28,6 +28,7 @@ from gsomia.feed.served import NodeFeed
 from gsomia.feed.subscriber import FeedSubscriber, Update
 from gsomia.services import feed_links
 from gsomia.services.context import Actor
+from gsomia.services.errors import Conflict
 from gsomia.services.feed import publish
 from gsomia.services.feed_posts import batch_from_dict
 from gsomia.services.officials import authenticate
@@ -167,5 +168,73 @@ def test_an_unreachable_feed_broker_stops_the_feed_with_a_clear_error(tmp_path: 
             with pytest.raises(FeedError, match=r"feed broker nats://127\.0\.0\.1:1 is unreachable"):
                 await asyncio.wait_for(feed.start(), 10)
             assert feed.port is None  # nothing was served
+
+    asyncio.run(scenario())
+
+
+def test_a_process_started_after_the_stream_began_numbers_on_from_the_broker(tmp_path: Path, need_nats: None) -> None:
+    """B starts after A took 1..15 (its consumer starts at new messages, so it never saw them): the sensor's next
+    post to B is numbered from the broker's newest message of the stream, not from 1."""
+    spec, _ = kor_on_nats(tmp_path)
+
+    async def scenario() -> None:
+        async with feed_process(spec) as a:
+            try:
+                for newest in (5, 10, 15):
+                    assert await sensor_posts(a, spec, 5) == {STREAM: newest}
+                async with feed_process(spec) as b:
+                    seen: list[Update] = []
+                    reader = subscriber_to(b, spec, "analyst", seen)
+                    task = asyncio.ensure_future(reader.run())
+                    try:
+                        await asyncio.wait_for(reader.connected.wait(), 10)
+                        assert await sensor_posts(b, spec, 5) == {STREAM: 20}
+                        await until(lambda: len(seen) >= 5, "B's five updates at its subscriber")
+                        assert [u.msg.seq for u in seen] == list(range(16, 21))
+                    finally:
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
+                # A, still running, took B's messages from the broker: it numbers on from them.
+                await until(lambda: a.next_seq(STREAM) == 21, "A numbering on from B's last message")
+                assert await sensor_posts(a, spec, 5) == {STREAM: 25}
+            finally:
+                assert a.shared is not None
+                await a.shared.delete_stream()
+
+    asyncio.run(scenario())
+
+
+def test_two_processes_numbering_one_stream_at_once_never_duplicate_or_reorder_it(
+        tmp_path: Path, need_nats: None) -> None:
+    """One sensor's posts spread over two processes at the same instant: the broker keeps one frame per number;
+    whichever post lost its newest number hears a conflict (409) and the subscriber sees each number once, in order."""
+    spec, _ = kor_on_nats(tmp_path)
+
+    async def scenario() -> None:
+        async with feed_process(spec) as b:
+            seen: list[Update] = []
+            reader = subscriber_to(b, spec, "analyst", seen)
+            task = asyncio.ensure_future(reader.run())
+            try:
+                await asyncio.wait_for(reader.connected.wait(), 10)
+                async with feed_process(spec) as a:
+                    outcomes = await asyncio.gather(sensor_posts(a, spec, 5), sensor_posts(b, spec, 5),
+                                                    return_exceptions=True)
+                    taken = [o for o in outcomes if isinstance(o, dict)]
+                    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+                    assert len(taken) + len(conflicts) == 2, outcomes  # nothing else went wrong
+                    # Numbered one after the other (10), or both from 1 and one of them refused.
+                    assert sorted(o[STREAM] for o in taken) in ([5, 10], [5]), outcomes
+                    newest = max(o[STREAM] for o in taken)
+                    assert (newest == 10) == (not conflicts)
+                await until(lambda: len(seen) >= newest, "the stream's updates at the subscriber")
+                await asyncio.sleep(0.2)  # a duplicate, if any were coming, would arrive now
+                assert [u.msg.seq for u in seen] == list(range(1, newest + 1))
+                assert reader.tracker.duplicates == 0
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                if b.shared is not None:
+                    await b.shared.delete_stream()
 
     asyncio.run(scenario())
