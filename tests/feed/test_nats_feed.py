@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -232,6 +234,50 @@ def test_two_processes_numbering_one_stream_at_once_never_duplicate_or_reorder_i
                 assert [u.msg.seq for u in seen] == list(range(1, newest + 1))
                 assert reader.tracker.duplicates == 0
             finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                if b.shared is not None:
+                    await b.shared.delete_stream()
+
+    asyncio.run(scenario())
+
+
+def test_a_feed_process_killed_mid_stream_loses_nothing_at_a_subscriber_of_another(
+        tmp_path: Path, need_nats: None) -> None:
+    """Process A is a real process posting the sensor's stream; it is killed (SIGKILL) mid-stream, perhaps in the
+    middle of a post; the sensor goes on posting to process B. B's subscriber sees 1..N, in order, once each."""
+    spec, _ = kor_on_nats(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+
+    async def scenario() -> None:
+        async with feed_process(spec) as b:
+            seen: list[Update] = []
+            reader = subscriber_to(b, spec, "analyst", seen)
+            task = asyncio.ensure_future(reader.run())
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tests.feed.nats_feed_process", str(spec.data), spec.tokens["releaser"], STREAM,
+                cwd=root, stdout=asyncio.subprocess.PIPE)
+            try:
+                await asyncio.wait_for(reader.connected.wait(), 10)
+                assert process.stdout is not None
+                acknowledged = 0
+                while acknowledged < 50:  # ten posts taken by A
+                    line = await asyncio.wait_for(process.stdout.readline(), 30)
+                    assert line, "the feed process ended on its own"
+                    acknowledged = int(line)
+                process.send_signal(signal.SIGKILL)
+                await process.wait()
+                after = [await sensor_posts(b, spec, 5) for _ in range(3)]
+                newest = after[-1][STREAM]
+                assert newest >= acknowledged + 15  # B numbered on after everything A had been answered for
+                await until(lambda: bool(seen) and seen[-1].msg.seq == newest, "the stream's newest at the subscriber")
+                await asyncio.sleep(0.2)  # a duplicate, if any were coming, would arrive now
+                assert [u.msg.seq for u in seen] == list(range(1, newest + 1))  # every one, in order, once
+                assert reader.tracker.missing(STREAM) == [] and reader.tracker.duplicates == 0
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
                 if b.shared is not None:
