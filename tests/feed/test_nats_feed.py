@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -167,7 +169,7 @@ def test_an_unreachable_feed_broker_stops_the_feed_with_a_clear_error(tmp_path: 
     async def scenario() -> None:
         with open_node(spec.data, passphrase=PASSPHRASE) as node:
             feed = NodeFeed(node, server_context=None, client_context=None)
-            with pytest.raises(FeedError, match=r"feed broker nats://127\.0\.0\.1:1 is unreachable"):
+            with pytest.raises(FeedError, match=r"feed broker nats://127\.0\.0\.1:1 is unreachable within 2.0 s: "):
                 await asyncio.wait_for(feed.start(), 10)
             assert feed.port is None  # nothing was served
 
@@ -284,3 +286,13 @@ def test_a_feed_process_killed_mid_stream_loses_nothing_at_a_subscriber_of_anoth
                     await b.shared.delete_stream()
 
     asyncio.run(scenario())
+
+
+def test_serve_with_an_unreachable_feed_broker_exits_saying_so(tmp_path: Path) -> None:
+    spec, _ = kor_on_nats(tmp_path, broker="nats://127.0.0.1:1")
+    env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE.decode()}
+    done = subprocess.run([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(spec.data)], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "feed broker nats://127.0.0.1:1 is unreachable" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

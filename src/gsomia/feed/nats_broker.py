@@ -89,11 +89,18 @@ class NatsBroker:
         `connect_timeout` (twice it at most: connecting, then the stream) if the server is unreachable or
         has no JetStream."""
         subject_token(prefix)
+        seen: list[BaseException] = []  # what the client met while trying: the reason to give
+
+        async def met(error: Exception) -> None:
+            seen[:] = [error]  # the latest only: the callback stays for the connection's life
+            await _log_error(error)
+
         try:
             nc = await asyncio.wait_for(nats.connect(url, connect_timeout=connect_timeout, max_reconnect_attempts=0,
-                                                     allow_reconnect=False, error_cb=_log_error), connect_timeout)
+                                                     allow_reconnect=False, error_cb=met), connect_timeout)
         except (TimeoutError, OSError, NatsError) as unreachable:
-            raise FeedError(f"feed broker {url} is unreachable: {_said(unreachable)}") from None
+            reason = _said(seen[-1] if seen else unreachable)
+            raise FeedError(f"feed broker {url} is unreachable within {connect_timeout} s: {reason}") from None
         # Once connected, a dropped connection is retried for a while rather than ending the feed at once.
         nc.options["allow_reconnect"], nc.options["max_reconnect_attempts"] = True, 30
         js = nc.jetstream()
