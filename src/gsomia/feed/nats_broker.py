@@ -3,6 +3,7 @@
 Subjects, under a per-node prefix:
     <prefix>.t.<stream>        message frames, in sequence order
     <prefix>.l.<digest hex>    the label frame each digest names (published once, acknowledged)
+    <prefix>.s                 empty markers, acknowledged: what a process published before one is stored
 
 One JetStream stream captures `<prefix>.>`, so messages outlive a subscriber's restart for
 `max_age`. Message frames are published without waiting for the server's acknowledgement (an ack
@@ -42,7 +43,6 @@ from gsomia.feed.wire import LabelParser, WireDecoder, encode_label
 log = logging.getLogger(__name__)
 Arrival = Callable[[Delivery], None]
 MSG_ID = "Nats-Msg-Id"
-SETTLE_TRIES = 200
 
 
 def node_prefix(node_id: str) -> str:
@@ -135,23 +135,24 @@ class NatsBroker:
         return f"{self._prefix}.t.{subject_token(stream)}"
 
     async def settle(self, timeout_s: float = 2.0) -> None:
-        """What was published since the last settle is stored: each stream's newest message read back from the
-        JetStream stream (a flush says the server read it, not that JetStream stored it). FeedError if it is not
-        stored in time; StreamTaken if the server holds another frame under that number (another process numbered
+        """What was published since the last settle is stored: a marker published after it is acknowledged (the
+        server stores what one connection sends to one stream in order; a flush would say only that the server
+        read it), then each stream's newest message is read back. FeedError if the server does not answer in
+        time or holds less; StreamTaken if it holds another frame under that number (another process numbered
         the same message at the same moment, and the server kept the first)."""
         pending, self._pending = self._pending, {}
         if not pending:
             return
-        await self._nc.flush(max(1, round(timeout_s)))
+        try:
+            await self._js.publish(f"{self._prefix}.s", b"", timeout=timeout_s)
+        except NatsError as unanswered:
+            raise FeedError(f"the feed broker did not confirm what was published: {_said(unanswered)}") from None
         for stream, (seq, frame) in pending.items():
-            for _ in range(SETTLE_TRIES):  # bounded: about timeout_s in all
-                stored = await self._last(stream)
-                if stored is not None and _number(stream, stored) >= seq:
-                    break
-                await asyncio.sleep(timeout_s / SETTLE_TRIES)
-            else:
-                raise FeedError(f"the feed broker did not store stream {stream}'s message {seq} within {timeout_s} s")
-            if _number(stream, stored) == seq and stored.data != frame:
+            stored = await self._last(stream)
+            held = 0 if stored is None else _number(stream, stored)
+            if held < seq:
+                raise FeedError(f"the feed broker holds stream {stream} up to {held}, not its message {seq}")
+            if stored is not None and held == seq and stored.data != frame:
                 raise StreamTaken(f"stream {stream}'s message {seq} was numbered by another feed process at once")
 
     async def _last(self, stream: str) -> RawStreamMsg | None:
