@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     pkcs11_token_label: str | None = None
     pkcs11_key_label: str | None = None
     pkcs11_pin_file: Path | None = None
+    # The feed's sequence and fan-out through NATS JetStream ("nats://host:4222"), so that several feed processes
+    # of this node share each stream (README "Scale-out"); none: in process. Subjects and the JetStream stream are
+    # named from feed_broker_prefix (default: the node id, what a subject may not hold replaced by "_").
+    feed_broker: str | None = None
+    feed_broker_prefix: str | None = None
+    feed_broker_timeout_s: float = 5.0
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

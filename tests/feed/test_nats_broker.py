@@ -74,12 +74,17 @@ def test_round_trip_gate_and_late_joiner(parse_label: LabelParser, catalog: Cata
                 await asyncio.sleep(0.01)
             assert limited.refused == 1
 
-            # A subscriber joining after the label went by fetches it from its label subject.
-            late = await broker.subscribe("late", AllowAll())
-            await broker.publish(Delivery(message(22), encode_message(message(22))))
-            await broker.flush()
-            assert (await asyncio.wait_for(late.get(), 10)).msg == message(22)
-            assert broker.decode_errors == 0
+            # Another process joining after the label went by fetches it from its label subject.
+            other = await NatsBroker.connect(NATS_URL, prefix, parse_label)
+            try:
+                late = await other.subscribe("late", AllowAll())
+                await broker.publish(Delivery(message(22), encode_message(message(22))))
+                await broker.flush()
+                assert (await asyncio.wait_for(late.get(), 10)).msg == message(22)
+                assert (await asyncio.wait_for(everyone.get(), 10)).msg.seq == 22
+                assert broker.decode_errors == 0 and other.decode_errors == 0
+            finally:
+                await other.close()
         finally:
             await broker.delete_stream()
             await broker.close()

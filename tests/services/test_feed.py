@@ -45,6 +45,12 @@ class StandIn:
     async def refresh_consents(self) -> None:
         self.consent_reads += 1
 
+    async def resume_numbers(self, streams: list[str]) -> None:
+        pass  # one process: its own numbers are the stream's
+
+    async def settle(self) -> None:
+        pass
+
     async def originate(self, msg: TrackMessage) -> None:
         self.sent.append(msg)
 

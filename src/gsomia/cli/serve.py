@@ -34,6 +34,7 @@ def serve_command(
 
     from gsomia.cli.output import fail
     from gsomia.config import ConfigError
+    from gsomia.feed.errors import FeedError
     from gsomia.node import NodeServer
     from gsomia.services import logs
     from gsomia.services.errors import ServiceError
@@ -62,7 +63,10 @@ def serve_command(
     logs.configure(log_level or node.settings.log_level, "text" if (log_format or node.settings.log_format) == "text"
                    else "json")
     with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(NodeServer(node, worker=worker or 0, workers=workers)))
+        try:
+            runner.run(_serve(NodeServer(node, worker=worker or 0, workers=workers)))
+        except FeedError as no_feed:  # e.g. the feed_broker unreachable: said, not a traceback
+            fail(f"{node.settings.party} node: {no_feed}")
 
 
 async def _serve(server: NodeServer) -> None:
@@ -75,7 +79,12 @@ async def _serve(server: NodeServer) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, server.stop.set)
     task = asyncio.create_task(server.run())
-    await server.started()
+    started = asyncio.create_task(server.started())
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    if not started.done():  # it stopped before serving (the feed's broker unreachable): its error is raised here
+        started.cancel()
+        await task
+        return
     partners = ", ".join(server.partners) or "none"
     who = f"worker {server.worker}: " if server.worker else ""
     cot = f"  CoT/TAK tls://{server.node.settings.host}:{server.cot_port}" if server.cot_port else ""

@@ -176,7 +176,7 @@ class FeedNode:
     async def originate(self, msg: TrackMessage) -> None:
         """A message from this node's own sensor, in process (the pipeline's sensor uses the socket)."""
         frame = encode_message(msg)
-        seen = self._take(msg, frame)
+        seen = self.take(msg, frame)
         if seen is not None:
             for first, last in seen.gaps:
                 # Originated here with numbers skipped: nobody holds them, so they are gone, not pending.
@@ -185,7 +185,7 @@ class FeedNode:
                 self.meter.feed_taken("local", 1, len(seen.gaps))
             await self.broker.publish(Delivery(msg, frame))
 
-    def _take(self, msg: Routed, frame: bytes) -> Observation | None:
+    def take(self, msg: Routed, frame: bytes) -> Observation | None:
         """Sequence, buffer and observe one message: None for a duplicate (dropped), else what was seen."""
         seen = self.tracker.observe(msg.stream, msg.seq, msg.stale)
         if not seen.deliver:
@@ -249,7 +249,7 @@ class FeedNode:
             if digest != head.digest:
                 frame = re_marked(frame, head.digest, digest)
                 head = Header(head.stream, head.seq, head.originator, head.stale, label, digest)
-            seen = self._take(head, frame)
+            seen = self.take(head, frame)
             if seen is None:
                 continue
             for first, last in seen.gaps:

@@ -33,7 +33,7 @@ import contextlib
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -42,14 +42,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gsomia.domain.catalog import Catalog
 from gsomia.domain.consents import Consent
+from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Request
 from gsomia.domain.tracks import Routed, TrackMessage
-from gsomia.feed.broker import Subscription
+from gsomia.feed.broker import Delivery, Subscription
 from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter
 from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
+from gsomia.feed.nats_broker import NatsBroker, StreamTaken, node_prefix
 from gsomia.feed.node import FeedNode, PeerLink
 from gsomia.feed.peers import Peer, consents_message, pinned_to
 from gsomia.feed.posting import Poster, error_answer
@@ -57,7 +59,7 @@ from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.served_audit import HopAuditWriter
 from gsomia.services import feed_links, feed_posts
 from gsomia.services.context import Actor, Node
-from gsomia.services.errors import AuthenticationFailed, ServiceError
+from gsomia.services.errors import AuthenticationFailed, Conflict, ServiceError, StoreUnavailable
 from gsomia.services.exchange_common import node_official
 from gsomia.services.feed import Origination, TrackWatch, open_replay_store, publish, registered, stream_origins
 
@@ -128,6 +130,10 @@ class NodeFeed:
         self.port: int | None = None
         self._poll: asyncio.Task[None] | None = None
         self._stop_agreements: Callable[[], None] = lambda: None
+        self.shared: NatsBroker | None = None  # with feed_broker: the JetStream broker other feed processes share
+
+    def _label(self, canonical: bytes) -> Label:
+        return Label.from_canonical(canonical, self.node.catalog.schemes)
 
     def _clock(self) -> float:
         # The node's clock (a demo node may run from a fictitious date): decisions use the node's time.
@@ -137,6 +143,12 @@ class NodeFeed:
 
     async def start(self) -> int:
         settings = self.node.settings
+        if settings.feed_broker is not None:
+            self.shared = await NatsBroker.connect(
+                settings.feed_broker, settings.feed_broker_prefix or node_prefix(self.node_id), self._label,
+                max_age_s=REPLAY_MAX_AGE_S, memory=False, connect_timeout=settings.feed_broker_timeout_s)
+            self.feed.broker = self.shared
+            await self.shared.follow(self._arrived)
         await self.refresh_consents()
         self.port = await self.feed.serve(settings.host, settings.feed_port, self._server_context)
         for partner in self.node.partners.by_party.values():
@@ -156,6 +168,14 @@ class NodeFeed:
         self._stop_agreements = self.node.live_catalog.on_change(changed)
         self.audit.start()
         return self.port
+
+    def _arrived(self, delivery: Delivery) -> None:
+        """A message from the shared broker, before any subscriber here sees it: one this process took is known
+        already; one another feed process of the node took is sequenced and buffered here too (its label, its
+        number, its replay), so this process can number the stream on and answer replays of it."""
+        msg = delivery.msg
+        if msg.seq >= self.feed.tracker.next_seq(msg.stream):
+            self.feed.take(msg, delivery.frame)
 
     def _greeting(self, party: str) -> list[str]:
         return [consents_message(self.consents.needed_by(party))]
@@ -255,6 +275,26 @@ class NodeFeed:
 
     def next_seq(self, stream: str) -> int:
         return self.feed.tracker.next_seq(stream)
+
+    async def resume_numbers(self, streams: Sequence[str]) -> None:
+        """With a shared broker, another feed process of this node may have fed these streams since (it stopped,
+        the sensor came here): their numbers continue from the broker's newest, never repeat one."""
+        if self.shared is not None:
+            for stream in streams:
+                self.feed.tracker.restore(stream, await self.shared.last_seq(stream) + 1)
+
+    async def settle(self) -> None:
+        """With a shared broker: what a post originated is stored there before the sensor is told it was taken, so
+        the process it posts to next numbers on from it. Two processes numbering one stream at the same moment
+        (one sensor's posts spread over both) is a conflict the sensor sees and retries."""
+        if self.shared is None:
+            return
+        try:
+            await self.shared.settle()
+        except StreamTaken as taken:
+            raise Conflict(f"{taken}: post again") from None
+        except FeedError as unstored:
+            raise StoreUnavailable(str(unstored)) from None
 
     async def originate(self, msg: TrackMessage) -> None:
         await self.feed.originate(msg)

@@ -95,6 +95,15 @@ class LiveFeed(HeldTracks, Protocol):
         """Re-read the standing consents, and pass new ones to the partners that need them."""
         ...
 
+    async def resume_numbers(self, streams: Sequence[str]) -> None:
+        """Before numbering `streams`: continue from what any process of this node published on them (a shared
+        feed broker); in one process, nothing to do."""
+        ...
+
+    async def settle(self) -> None:
+        """What was originated is with the shared broker (if any) before the sender hears it was taken."""
+        ...
+
     async def originate(self, msg: TrackMessage) -> None:
         """Into the feed: sequenced, buffered, and on to subscribers and partners, each hop decided."""
         ...
@@ -134,12 +143,14 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
     # A stream's messages share its label: its digest once per batch, not once per message (a third of the cost).
     held = {stream: (feed.streams[stream].label, label_digest(feed.streams[stream].label))
             for stream in dict.fromkeys(t.stream for t in tracks)}
+    await feed.resume_numbers(list(dict.fromkeys(t.stream for t in tracks if t.seq is None)))
     for t in tracks:
         seq = t.seq if t.seq is not None else feed.next_seq(t.stream)
         stream_label, digest = held[t.stream]
         await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, stream_label, t.body,
                                           digest))
         newest[t.stream] = max(newest.get(t.stream, 0), seq)
+    await feed.settle()
     node.metrics.feed_hop("post", time.perf_counter() - arrived)
     return newest
 
