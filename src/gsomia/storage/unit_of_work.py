@@ -59,6 +59,7 @@ class UnitOfWork:
             self.connection.exec_driver_sql(_ROLLBACK_TO)
             self.connection.exec_driver_sql(_RELEASE)
             self.audit.forget_head()
+            self.exchange.forget_consents()
             del self.exchange.enqueued[enqueued:]  # those messages are gone with it: never to be sent
             del self.committed[committed:]  # and what was to follow them
             raise
