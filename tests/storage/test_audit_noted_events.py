@@ -4,6 +4,7 @@ Both backends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from tests.services.test_items import LABEL, SEALER
@@ -36,3 +37,19 @@ def test_an_entry_and_its_item_event_are_written_together(ctx: Node, officer: Ac
     entries = {e.seq: e for e in audit.tail(ctx, officer, 10)}
     assert entries[one.last_seq].action == "test.noted" and entries[three.last_seq].action == "test.many"
     assert audit.verify_store(ctx, officer, check_signature=None).ok
+
+
+def test_an_item_and_its_events_are_added_together(ctx: Node, officer: Actor) -> None:
+    """A received item is stored with its events (ItemsRepository.add with events; one statement on PostgreSQL)."""
+    model = items.register_originated(ctx, officer, LABEL, b"launch at 0412", SEALER, location="vault 1")
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+    item = replace(model, id="JPN-received-1", origin="received", origin_ref=model.id, received_from="KOR",
+                   created_at=at, updated_at=at)
+    who = officer.official.id
+    events = [ItemEvent(item.id, at, who, "received", "KOR", "under X", None, 7),
+              ItemEvent(item.id, at, who, "relayed", "USA", "to USA", b"r", 7)]
+    with ctx.store.unit_of_work() as uow:
+        uow.items.add(item, events)
+    with ctx.store.unit_of_work(readonly=True) as uow:
+        assert uow.items.get(item.id) == item
+        assert uow.items.events(item.id) == events

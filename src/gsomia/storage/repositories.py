@@ -136,11 +136,17 @@ class ItemsRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add(self, item: ItemRecord) -> None:
+    def add(self, item: ItemRecord, events: Sequence[ItemEvent] = ()) -> None:
+        """With `events` (about the new item): on PostgreSQL in the same statement, one round trip."""
         values = {name: getattr(item, name) for name in ItemRecord.__slots__}
         values["releasable_to"] = ",".join(item.releasable_to)
         values["topics"] = dump_list(item.topics)
+        if events and self._conn.dialect.name == "postgresql":
+            new_item = insert(t.items).values(**values).cte("new_item")
+            self._conn.execute(insert(t.item_events).values([_event_values(e) for e in events]).add_cte(new_item))
+            return
         self._conn.execute(_INSERT_ITEM, values)
+        self.add_events(events)
 
     def get(self, item_id: str, *, for_update: bool = False) -> ItemRecord | None:
         row = self._conn.execute(_ITEM_FOR_UPDATE if for_update else _ITEM, {"item_id": item_id}).first()
@@ -207,10 +213,7 @@ class ItemsRepository:
     def add_events(self, events: Sequence[ItemEvent]) -> None:
         """In one statement (executemany)."""
         if events:
-            self._conn.execute(_INSERT_EVENT, [{
-                "item_id": e.item_id, "at": e.at, "actor_id": e.actor_id, "kind": e.kind,
-                "counterparty": e.counterparty, "detail": e.detail, "receipt": e.receipt, "audit_seq": e.audit_seq}
-                for e in events])
+            self._conn.execute(_INSERT_EVENT, [_event_values(e) for e in events])
 
     def events(self, item_id: str) -> list[ItemEvent]:
         return self._events(t.item_events.c.item_id == item_id)
@@ -224,6 +227,11 @@ class ItemsRepository:
         query = select(c.item_id, c.at, c.actor_id, c.kind, c.counterparty, c.detail, c.receipt,
                        c.audit_seq).where(where).order_by(c.id).limit(limit)
         return [ItemEvent(*row) for row in self._conn.execute(query)]
+
+
+def _event_values(e: ItemEvent) -> dict[str, Any]:
+    return {"item_id": e.item_id, "at": e.at, "actor_id": e.actor_id, "kind": e.kind, "counterparty": e.counterparty,
+            "detail": e.detail, "receipt": e.receipt, "audit_seq": e.audit_seq}
 
 
 def _item_record(row: Row[Any]) -> ItemRecord:
