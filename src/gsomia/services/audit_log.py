@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from gsomia.services.audit_chain import audit_time, entry_bytes
 from gsomia.services.context import Actor
-from gsomia.storage.records import AuditEntry
+from gsomia.storage.records import AuditEntry, ItemEvent
 from gsomia.storage.repositories import RawEntry, dump_tuple
 from gsomia.storage.unit_of_work import UnitOfWork
 
@@ -69,8 +69,11 @@ def append_one(uow: UnitOfWork, at: datetime, entry: EntryDraft) -> AuditEntry:
                       entry.decision, entry.rules, entry.reasons, done.prev_hash, done.head_hash)
 
 
-def append(uow: UnitOfWork, at: datetime, drafts: Sequence[EntryDraft]) -> Appended:
-    """Chain and insert entries in the caller's transaction; the head row lock serialises writers."""
+def append(uow: UnitOfWork, at: datetime, drafts: Sequence[EntryDraft],
+           events: Callable[[int], Sequence[ItemEvent]] | None = None) -> Appended:
+    """Chain and insert entries in the caller's transaction; the head row lock serialises writers. With
+    `events`: the item events that cite the entries, made from the first entry's seq and written with them
+    (on PostgreSQL one entry and its event take one round trip)."""
     seq, prev = uow.audit.lock_head()
     before = prev
     stamp = audit_time(at)
@@ -84,7 +87,10 @@ def append(uow: UnitOfWork, at: datetime, drafts: Sequence[EntryDraft]) -> Appen
         hashed = sha256(canonical).hexdigest()
         rows.append((seq, stamp, actor, via, action, subject, decision, rules, reasons, prev, hashed))
         prev = hashed
-    uow.audit.append(rows)
+    if events is None:
+        uow.audit.append(rows)
+    else:
+        uow.audit.append(rows, events(seq - len(rows) + 1))
     for listener in uow.audit_listeners:
         uow.on_commit(functools.partial(listener, drafts))
     return Appended(seq - len(rows) + 1, seq, before, prev)

@@ -169,13 +169,11 @@ def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: d
     drafts = [draft(actor, f"peer.{s.message.kind}.{s.outcome}", s.message.item_id, rules=s.receipt.rules,
                     reasons=(f"{s.message.peer} answered {s.message.message_id}: {s.outcome}{s.why}",))
               for s in settled]
-    first = append(uow, now, drafts).first_seq
-    events = [ItemEvent(s.message.item_id, now, actor.official.id,
-                        "receipt" if s.outcome == "accepted" else "refused-by", s.message.peer,
-                        f"{s.message.kind}: {s.outcome}{s.why}", s.answer, seq)
-              for seq, s in enumerate(settled, start=first)
-              if s.message.item_id and s.message.kind in ("item", "destruction-certificate", "recall")]
-    uow.items.add_events(events)
+    append(uow, now, drafts, lambda first: [
+        ItemEvent(s.message.item_id, now, actor.official.id, "receipt" if s.outcome == "accepted" else "refused-by",
+                  s.message.peer, f"{s.message.kind}: {s.outcome}{s.why}", s.answer, seq)
+        for seq, s in enumerate(settled, start=first)
+        if s.message.item_id and s.message.kind in ("item", "destruction-certificate", "recall")])
     for s in settled:
         if s.outcome != "accepted":
             continue

@@ -18,6 +18,7 @@ from gsomia.domain.catalog import Catalog
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request
 from gsomia.services import audit, record_bodies, visibility
+from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from gsomia.services.exchange_common import (
@@ -49,7 +50,7 @@ from gsomia.services.messages import (
 )
 from gsomia.services.record_bodies import CheckpointBody, CompromiseReportBody, CompromiseResultBody, ConsentBody
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
-from gsomia.storage.records import ItemRecord
+from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
 
@@ -120,8 +121,8 @@ def _release_one(node: Node, catalog: Catalog, actor: Actor, uow: UnitOfWork, on
     item, request = _release_request(node, actor, uow, one, at, granted)
     label = request.item
     decision = decide(request, catalog)
-    seq = audit_decision(uow, at, actor, "item.release", item.id, decision)
     if not decision.allowed:
+        audit_decision(uow, at, actor, "item.release", item.id, decision)
         raise refused(decision)
     plaintext = node.sealer.open(item.label_bytes, item.sealed_content)
     hops = [one.to] + ([one.via] if one.via else [])
@@ -130,8 +131,11 @@ def _release_one(node: Node, catalog: Catalog, actor: Actor, uow: UnitOfWork, on
                           (node.party,), **decided_under(catalog, decision))
     message_id = enqueue(uow, at, one.via or one.to, message, item.id)
     uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
-    item_event(uow, at, actor, item.id, "released", one.to, f"under {decision.agreement}"
-               + (f" via {one.via}" if one.via else "") + f"; message {message_id}", seq)
+    detail = f"under {decision.agreement}" + (f" via {one.via}" if one.via else "") + f"; message {message_id}"
+    # The allowed decision is audited last, with the item event citing it: one statement on PostgreSQL. All
+    # of it is one unit, so what is kept is the same as had it been audited first.
+    append(uow, at, [draft(actor, "item.release", item.id, decision)], lambda seq: [
+        ItemEvent(item.id, at, actor.official.id, "released", one.to, detail, None, seq)])
     return message_id
 
 

@@ -59,7 +59,7 @@ from gsomia.services.record_bodies import (
     ReceiptBody,
 )
 from gsomia.storage.exchange import CompromiseReport, ConsentRecord
-from gsomia.storage.records import ItemRecord
+from gsomia.storage.records import ItemEvent, ItemRecord
 from gsomia.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Details", "Refused", "dispatch"]
@@ -128,17 +128,19 @@ def on_item(node: Node, uow: UnitOfWork, envelope: Envelope, item: ItemMessage, 
         if not relay.allowed:
             raise Refused(relay, "item.relay", item.item_ref)
         seq = audit_decision(uow, now, actor, "item.relay", item.item_ref, relay)
-    stored = _store_received(node, uow, held, opened.plaintext, envelope.sender, item.item_ref, now)
-    item_event(uow, now, actor, stored.id, "received", envelope.sender, f"under {decision.agreement}; marked {marking}"
-               f" and {label.classification} (R4.4)", seq)
+    stored = _received(node, held, opened.plaintext, envelope.sender, item.item_ref, now)
+    events = [ItemEvent(stored.id, now, actor.official.id, "received", envelope.sender,
+                        f"under {decision.agreement}; marked {marking} and {label.classification} (R4.4)", None, seq)]
+    if hub:
+        events.append(ItemEvent(stored.id, now, actor.official.id, "relayed", item.final,
+                                f"to {item.final} under T5 consent of {item.originator}", None, seq))
+    uow.items.add(stored, events)  # with its events: one round trip on PostgreSQL
     details: Details = {"holder_item_id": stored.id, "national_marking": str(marking),
                         "agreement": decision.agreement, "holder": node.party}
     if hub:
         onward = replace(item, provenance=(*item.provenance, node.party), agreement=relay.agreement,
                          version=catalog.version(str(relay.agreement)).digest)
         enqueue(uow, now, item.final, onward, stored.id)
-        item_event(uow, now, actor, stored.id, "relayed", item.final,
-                   f"to {item.final} under T5 consent of {item.originator}", seq)
         details["relayed_to"] = item.final
     return details
 
@@ -148,18 +150,16 @@ def decide_unreadable_item(item: ItemMessage, label: Label) -> Decision:
                             f" {label.originator}'s: it cannot be taken on a guess.")
 
 
-def _store_received(node: Node, uow: UnitOfWork, label: Label, plaintext: bytes, sender: str, ref: str,
-                    at: datetime) -> ItemRecord:
+def _received(node: Node, label: Label, plaintext: bytes, sender: str, ref: str, at: datetime) -> ItemRecord:
+    """The register's record of an item received, sealed at rest; not stored yet."""
     label_bytes = label.canonical_bytes()
-    item = ItemRecord(
+    return ItemRecord(
         id=new_id(node.party), origin="received", originator=label.originator,
         classification=str(label.classification), national_marking=str(label.national_marking),
         releasable_to=tuple(sorted(label.releasable_to)), topics=tuple(sorted(label.topics)), purpose=label.purpose,
         label_bytes=label_bytes, sealed_content=node.sealer.seal(label_bytes, plaintext), state="held",
         custodian=node_official(node).id, location="registry", created_at=at, updated_at=at,
         origin_ref=ref, received_from=sender)
-    uow.items.add(item)
-    return item
 
 
 def on_receipt(node: Node, uow: UnitOfWork, envelope: Envelope, message: ReceiptMessage, now: datetime) -> Details:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, or_, select, update
+from sqlalchemy import Row, Select, bindparam, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gsomia.storage import tables as t
@@ -100,9 +100,6 @@ def _consent(row: Row[Any]) -> ConsentRecord:
 
 # The delivery path's statements, built once (see repositories.py).
 _INSERT_OUTBOX = insert(t.outbox)
-_PENDING_ABOUT = select(t.outbox.c.id).where(
-    t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id == bindparam("item_id"), t.outbox.c.state == PENDING,
-).limit(1)
 _PENDING_ABOUT_ANY = select(t.outbox.c.id).where(
     t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id.in_(bindparam("item_ids", expanding=True)),
     t.outbox.c.state == PENDING,
@@ -121,6 +118,13 @@ _INSERT_INBOX = insert(t.inbox)
 _SEEN = select(t.inbox.c.message_id, t.inbox.c.response).where(
     t.inbox.c.message_id.in_(bindparam("ids", expanding=True)))
 _EARLIER = t.outbox.alias("earlier")
+# A message about an item, inserted, and whether it is first in line (no earlier message to that peer about
+# that item still pending) in the same statement: one round trip instead of a SELECT and then the INSERT.
+# (Written out: SQLAlchemy names the inserted row's columns in RETURNING without their table, which the
+# subquery's own outbox would then capture.)
+_ENQUEUE_ABOUT_ITEM: Any = insert(t.outbox).returning(literal_column(
+    "NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.peer = outbox.peer"
+    f" AND earlier.item_id = outbox.item_id AND earlier.state = '{PENDING}' AND earlier.id < outbox.id)"))
 # Claimable by the sender `me`: not claimed, its lease run out, or claimed by `me` already.
 _CLAIMABLE = or_(t.outbox.c.lease_until.is_(None), t.outbox.c.lease_until <= bindparam("now"),
                  t.outbox.c.claimed_by == bindparam("me"))
@@ -186,15 +190,22 @@ class ExchangeRepository:
         # The sender of this process, if one runs: what this process writes to the outbox is born claimed
         # by it (it is handed to it as soon as it is durable), so no other sender takes it meanwhile.
         self._claimant = claimant
+        # Consents as this transaction read them, by (state, by_party): every release asks for its party's
+        # granted ones, and in a writer batch (one transaction for many releases) nothing but this
+        # repository changes them before the commit. Any consent write, or a rollback to a savepoint
+        # (`forget_consents`), clears it.
+        self._consents: dict[tuple[str | None, str | None], tuple[ConsentRecord, ...]] = {}
 
     # outbox -----------------------------------------------------------------------------------------
     def enqueue(self, message: OutboxMessage) -> None:
-        first_in_line = message.item_id is None or self._conn.execute(
-            _PENDING_ABOUT, {"peer": message.peer, "item_id": message.item_id}).first() is None
         if self._claimant is not None:
             message = replace(message, claimed_by=self._claimant.id,
                               lease_until=message.created_at + self._claimant.lease)
-        self._conn.execute(_INSERT_OUTBOX, _values(message))
+        if message.item_id is None:
+            self._conn.execute(_INSERT_OUTBOX, _values(message))
+            first_in_line = True
+        else:
+            first_in_line = bool(self._conn.execute(_ENQUEUE_ABOUT_ITEM, _values(message)).scalar_one())
         self.enqueued.append(Enqueued(message, first_in_line))
 
     def pending_about(self, peer: str, item_ids: Collection[str]) -> bool:
@@ -286,6 +297,7 @@ class ExchangeRepository:
     def add_consent(self, consent: ConsentRecord) -> None:
         values = _values(consent)
         values["topics"] = json.dumps(sorted(consent.topics)) if consent.topics is not None else None
+        self._consents.clear()
         self._conn.execute(insert(t.consents).values(**values))
 
     def consent(self, consent_id: str) -> ConsentRecord | None:
@@ -293,11 +305,21 @@ class ExchangeRepository:
         return None if row is None else _consent(row)
 
     def consents(self, *, state: str | None = None, by_party: str | None = None) -> list[ConsentRecord]:
-        query = _consents_query(state is not None, by_party is not None)
-        return [_consent(r) for r in self._conn.execute(query, {"state": state, "by_party": by_party})]
+        """Read once per transaction (see `_consents`): the same answer until this transaction changes them."""
+        known = self._consents.get((state, by_party))
+        if known is None:
+            query = _consents_query(state is not None, by_party is not None)
+            known = tuple(_consent(r) for r in self._conn.execute(query, {"state": state, "by_party": by_party}))
+            self._consents[(state, by_party)] = known
+        return list(known)
+
+    def forget_consents(self) -> None:
+        """After a rollback to a savepoint: what was read since may be gone."""
+        self._consents.clear()
 
     def decide_consent(self, consent_id: str, *, state: str, at: datetime, record: bytes | None,
                        until: datetime | None) -> None:
+        self._consents.clear()
         self._conn.execute(update(t.consents).where(t.consents.c.id == consent_id)
                            .values(state=state, granted_at=at, record=record, until=until))
 

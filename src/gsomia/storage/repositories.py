@@ -136,11 +136,17 @@ class ItemsRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add(self, item: ItemRecord) -> None:
+    def add(self, item: ItemRecord, events: Sequence[ItemEvent] = ()) -> None:
+        """With `events` (about the new item): on PostgreSQL in the same statement, one round trip."""
         values = {name: getattr(item, name) for name in ItemRecord.__slots__}
         values["releasable_to"] = ",".join(item.releasable_to)
         values["topics"] = dump_list(item.topics)
+        if events and self._conn.dialect.name == "postgresql":
+            new_item = insert(t.items).values(**values).cte("new_item")
+            self._conn.execute(insert(t.item_events).values([_event_values(e) for e in events]).add_cte(new_item))
+            return
         self._conn.execute(_INSERT_ITEM, values)
+        self.add_events(events)
 
     def get(self, item_id: str, *, for_update: bool = False) -> ItemRecord | None:
         row = self._conn.execute(_ITEM_FOR_UPDATE if for_update else _ITEM, {"item_id": item_id}).first()
@@ -207,10 +213,7 @@ class ItemsRepository:
     def add_events(self, events: Sequence[ItemEvent]) -> None:
         """In one statement (executemany)."""
         if events:
-            self._conn.execute(_INSERT_EVENT, [{
-                "item_id": e.item_id, "at": e.at, "actor_id": e.actor_id, "kind": e.kind,
-                "counterparty": e.counterparty, "detail": e.detail, "receipt": e.receipt, "audit_seq": e.audit_seq}
-                for e in events])
+            self._conn.execute(_INSERT_EVENT, [_event_values(e) for e in events])
 
     def events(self, item_id: str) -> list[ItemEvent]:
         return self._events(t.item_events.c.item_id == item_id)
@@ -224,6 +227,11 @@ class ItemsRepository:
         query = select(c.item_id, c.at, c.actor_id, c.kind, c.counterparty, c.detail, c.receipt,
                        c.audit_seq).where(where).order_by(c.id).limit(limit)
         return [ItemEvent(*row) for row in self._conn.execute(query)]
+
+
+def _event_values(e: ItemEvent) -> dict[str, Any]:
+    return {"item_id": e.item_id, "at": e.at, "actor_id": e.actor_id, "kind": e.kind, "counterparty": e.counterparty,
+            "detail": e.detail, "receipt": e.receipt, "audit_seq": e.audit_seq}
 
 
 def _item_record(row: Row[Any]) -> ItemRecord:
@@ -254,6 +262,14 @@ INSERT_ENTRIES_SQL = {
 # (single-entry appends are round-trip bound there).
 _APPEND_ONE_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}) "
                   "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
+# PostgreSQL, one entry and the item event that cites it (a release, a receipt): the three writes in one
+# statement.
+_EVENT_COLUMNS = ("item_id", "at", "actor_id", "kind", "counterparty", "detail", "receipt", "audit_seq")
+_APPEND_ONE_NOTED_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}), "
+                        f"new_event AS (INSERT INTO item_events ({', '.join(_EVENT_COLUMNS)}) "
+                        f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})) "
+                        "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
+_AT = t.UTCDateTime()
 _MOVE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1).values(
     seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
 
@@ -282,15 +298,26 @@ class AuditRepository:
         seq, entry_hash = self._conn.execute(_READ_HEAD).one()
         return int(seq), str(entry_hash)
 
-    def append(self, rows: Sequence[RawEntry]) -> None:
-        """Insert rows already chained by the caller, and move the head to the last one."""
+    def append(self, rows: Sequence[RawEntry], events: Sequence[ItemEvent] = ()) -> None:
+        """Insert rows already chained by the caller, and move the head to the last one; with `events`,
+        the item events that cite them (ItemsRepository.add_events), in the same round trip where one can."""
         if not rows:
+            ItemsRepository(self._conn).add_events(events)
             return
-        if len(rows) == 1 and self._conn.dialect.name == "postgresql":
+        postgresql = self._conn.dialect.name == "postgresql"
+        if len(rows) == 1 and postgresql and len(events) == 1:
+            e = events[0]
+            at = _AT.process_bind_param(e.at, self._conn.dialect)
+            self._conn.exec_driver_sql(_APPEND_ONE_NOTED_PG, (
+                *rows[0], e.item_id, at, e.actor_id, e.kind, e.counterparty, e.detail, e.receipt, e.audit_seq,
+                rows[0][0], rows[0][10]))
+        elif len(rows) == 1 and postgresql:
             self._conn.exec_driver_sql(_APPEND_ONE_PG, (*rows[0], rows[0][0], rows[0][10]))
+            ItemsRepository(self._conn).add_events(events)
         else:
             self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows))
             self._conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][10]})
+            ItemsRepository(self._conn).add_events(events)
         self._locked_head = rows[-1][0], rows[-1][10]
 
     def tail(self, count: int) -> list[AuditEntry]:

@@ -40,6 +40,11 @@ class UnitOfWork:
     committed: list[Callable[[], None]] = field(default_factory=list)
     # Who is told of what the audit log appends, once it is committed (services/audit_log.py; the metrics).
     audit_listeners: Sequence[Callable[[Sequence[object]], None]] = ()
+    # PostgreSQL: savepoints kept whose RELEASE is not sent yet (one cell, shared by the batch's units). It
+    # goes with the transaction's next savepoint command, in the same round trip, or never (the commit
+    # releases them). Until then later statements run inside them, which a release would only have merged
+    # into the enclosing savepoint or transaction anyway: what is kept or rolled back stays the same.
+    owed_releases: list[int] = field(default_factory=lambda: [0])
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """`action()` once this unit of work's writes are committed and durable (in a writer batch: once the
@@ -51,18 +56,29 @@ class UnitOfWork:
         """A savepoint in this transaction: kept when the block ends normally, rolled back to on any
         error. Plain SQL, because SQLAlchemy's begin_nested() compiles its statements anew every time
         (four times the cost here). Nested ones may share the name: both backends take the newest."""
-        self.connection.exec_driver_sql(_SAVEPOINT)
+        deferring = self.connection.dialect.name == "postgresql"  # SQLite takes one statement at a time
+        self._savepoint_sql(_SAVEPOINT)
         enqueued, committed = len(self.exchange.enqueued), len(self.committed)
         try:
             yield
         except BaseException:
-            self.connection.exec_driver_sql(_ROLLBACK_TO)
-            self.connection.exec_driver_sql(_RELEASE)
+            self._savepoint_sql(f"{_ROLLBACK_TO}; {_RELEASE}" if deferring else _ROLLBACK_TO)
+            if not deferring:
+                self.connection.exec_driver_sql(_RELEASE)
             self.audit.forget_head()
+            self.exchange.forget_consents()
             del self.exchange.enqueued[enqueued:]  # those messages are gone with it: never to be sent
             del self.committed[committed:]  # and what was to follow them
             raise
-        self.connection.exec_driver_sql(_RELEASE)
+        if deferring:
+            self.owed_releases[0] += 1
+        else:
+            self.connection.exec_driver_sql(_RELEASE)
+
+    def _savepoint_sql(self, sql: str) -> None:
+        """`sql`, preceded in the same round trip by the releases owed (`owed_releases`, PostgreSQL only)."""
+        owed, self.owed_releases[0] = self.owed_releases[0], 0
+        self.connection.exec_driver_sql("; ".join([_RELEASE] * owed + [sql]))
 
 
 _SAVEPOINT, _ROLLBACK_TO, _RELEASE = ("SAVEPOINT gsomia_unit", "ROLLBACK TO SAVEPOINT gsomia_unit",
