@@ -3,8 +3,9 @@ refused for its shape (schemathesis' positive-data check holds us to it, tests/a
 
 Some fields take values that are the node's data, not the code's: parties and classification markings
 (a party added by data alone is accepted at once). The models mark those fields with a vocabulary
-(`Party`, `Marking`, `OwnMarking`) and `published_schema` writes each one out as the `enum` the node
-accepts today, every time the document is asked for (an amendment can change the table at run time).
+(`Party`, `Marking`, `QualifiedMarking`, `OwnMarking`, `AgreementId`) and `published_schema` writes each
+one out as the `enum` the node accepts today, every time the document is asked for (an amendment can
+change the table at run time).
 
 It also states the checks made on every request's texts (gsomia.edge.limits, domain.timeutil): no text
 (nor key) holds a NUL character; a required text (minLength 1) is more than white space; every instant
@@ -34,7 +35,7 @@ Party = Annotated[str, Field(pattern="^[A-Z][A-Z0-9]{1,15}$", description="A par
 Marking = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={VOCABULARY: "marking"},
                                description="PARTY:CODE (e.g. KOR:II) or a native marking.")]
 AgreementId = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={VOCABULARY: "agreement"},
-                                   description="An agreement's id, e.g. KOR-JPN-GSOMIA-2016.")]
+                                   description="An agreement's id, e.g. jpn-kor-gsomia-2016.")]
 QualifiedMarking = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={VOCABULARY: "qualified"},
                                         description="PARTY:CODE, e.g. KOR:II.")]
 OwnMarking = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra={VOCABULARY: "own-marking"},
