@@ -40,7 +40,7 @@ import cbor2
 from gsomia.services import delivery
 from gsomia.services.context import Node
 from gsomia.services.partners import Peer
-from gsomia.storage.exchange import Claimant, Enqueued, OutboxMessage
+from gsomia.services.records import Claimant, Enqueued, OutboxMessage
 
 log = logging.getLogger(__name__)
 PEER_PATH = "/peer/v1/messages"  # one message (the batch route's single-message form)

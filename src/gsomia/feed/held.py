@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.replay import FrameStore
 from gsomia.feed.wire import LabelParser, WireDecoder
-from gsomia.storage.records import Stored
+from gsomia.services.records import Stored
 
 
 class StoredTracks:

@@ -31,7 +31,7 @@ from gsomia.feed.broker import Delivery, Subscription
 from gsomia.feed.errors import FeedError, InvalidBatch
 from gsomia.feed.wire import LabelParser, WireDecoder
 from gsomia.services.metrics import NodeMetrics
-from gsomia.storage.records import Stored
+from gsomia.services.records import Stored
 
 PROTOCOL_VERSION = 1
 MAX_REPLAY_SPAN = 100_000  # one request may not make a sender scan more than this

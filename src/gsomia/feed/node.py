@@ -70,7 +70,7 @@ from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.sequence import Observation, SequenceTracker
 from gsomia.feed.wire import WireDecoder, encode_label, encode_message
 from gsomia.services.metrics import NodeMetrics
-from gsomia.storage.records import Stored, Unsaved
+from gsomia.services.records import Stored, Unsaved
 
 log = logging.getLogger(__name__)
 Observer = Callable[[str, Routed], None]

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from gsomia.storage.records import Stored, Unsaved
+from gsomia.services.records import Stored, Unsaved
 
 Clock = Callable[[], float]
 
