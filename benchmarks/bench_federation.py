@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     one_at_a_time, sustained = (50, 200) if args.quick else (200, 1000)
     env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
-    with tempfile.TemporaryDirectory(prefix="gsomia-bench-") as folder, _databases(args.postgres) as databases:
+    with tempfile.TemporaryDirectory(prefix="gsomia-bench-") as folder, postgres_schemas(args.postgres) as databases:
         nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"),
                                   databases=databases)
         kor, jpn = nodes["KOR"], nodes["JPN"]
@@ -164,7 +164,7 @@ def _up(client: httpx.Client) -> bool:
 
 
 @contextlib.contextmanager
-def _databases(postgres: bool) -> Iterator[dict[str, tuple[str, str]]]:
+def postgres_schemas(postgres: bool) -> Iterator[dict[str, tuple[str, str]]]:
     """party → (URL, schema) on PostgreSQL, made for this run and dropped after it; {} for SQLite."""
     if not postgres:
         yield {}

@@ -18,19 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import event, func, select
 
+from benchmarks.bench_federation import postgres_schemas
 from gsomia.demo.client import official_client
 from gsomia.demo.loopback import LoopbackNode, create_federation
 from gsomia.node import NodeServer
@@ -72,22 +70,6 @@ def _serve(spec: LoopbackNode) -> tuple[Node, NodeServer, asyncio.AbstractEventL
     if not ready.wait(30):
         raise RuntimeError(f"{spec.party} did not start")
     return node, holder["server"], holder["loop"], thread
-
-
-@contextlib.contextmanager
-def _schemas(url: str) -> Iterator[dict[str, tuple[str, str]]]:
-    schemas = {party: f"bstore_{party.lower()}_{secrets.token_hex(4)}" for party in ("KOR", "JPN")}
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            for schema in schemas.values():
-                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        yield {party: (url, schema) for party, schema in schemas.items()}
-    finally:
-        with admin.connect() as conn:
-            for schema in schemas.values():
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
 
 
 def run_pair(databases: dict[str, tuple[str, str]], count: int) -> dict[str, float]:
@@ -152,9 +134,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     count = 200 if args.quick else 1000
-    url = os.environ.get("GSOMIA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     sqlite = run_pair({}, count)
-    with _schemas(url) as databases:
+    with postgres_schemas(True) as databases:
         postgres = run_pair(databases, count)
     ratio = postgres["rate"] / sqlite["rate"]
     print(f"store: {count} releases KOR → JPN, {CONCURRENCY} in flight, both nodes in this process")

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_federation import PASSPHRASE, _cpu_seconds, _databases, _outbox_reader, _release_rate, _up
+from benchmarks.bench_federation import PASSPHRASE, _cpu_seconds, _outbox_reader, _release_rate, _up, postgres_schemas
 from gsomia.demo.client import official_client, wait_for
 from gsomia.demo.loopback import create_federation
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 def _run(workers: int, count: int) -> tuple[float, float]:
     env = {**os.environ, "GSOMIA_KEY_PASSPHRASE": PASSPHRASE}
-    with tempfile.TemporaryDirectory(prefix="gsomia-bench-workers-") as folder, _databases(True) as databases:
+    with tempfile.TemporaryDirectory(prefix="gsomia-bench-workers-") as folder, postgres_schemas(True) as databases:
         nodes = create_federation(Path(folder), passphrase=PASSPHRASE.encode(), parties=("KOR", "JPN"),
                                   databases=databases, feed_links=())
         kor, jpn = nodes["KOR"], nodes["JPN"]

@@ -9,9 +9,10 @@ import functools
 import json
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from gsomia.api.taxii.auth import ActorDep, NodeDep
@@ -30,6 +31,8 @@ KEPT_STATUSES = 1000
 
 router = APIRouter()
 Text = Annotated[str | None, Query(max_length=4096)]
+MatchVersion = Annotated[str | None, Query(alias="match[version]", max_length=4096)]
+MatchSpecVersion = Annotated[str | None, Query(alias="match[spec_version]", max_length=64)]
 
 
 def _check_accept(request: Request) -> None:
@@ -45,6 +48,33 @@ def _filters(ids: str | None, types: str | None, versions: str | None, spec_vers
         return values
 
     return Filters(split(ids), split(types), split(versions) or ("last",), split(spec_versions))
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """A listing's added_after, limit and next (TAXII 2.1 §3.4), as every listing endpoint takes them."""
+
+    added_after: str | None
+    limit: int | None
+    next: str | None
+
+
+def _paging(added_after: Text = None, limit: Annotated[int | None, Query(ge=0)] = None,
+            next: Text = None) -> Paging:  # noqa: A002 - TAXII's name
+    return Paging(added_after, limit, next)
+
+
+def _matching(match_id: Annotated[str | None, Query(alias="match[id]", max_length=8192)] = None,
+              match_type: Annotated[str | None, Query(alias="match[type]", max_length=1024)] = None,
+              match_version: MatchVersion = None,
+              match_spec_version: MatchSpecVersion = None,
+              ) -> Filters:
+    """match[id|type|version|spec_version] (TAXII 2.1 §3.5), as the manifest and the objects take them."""
+    return _filters(match_id, match_type, match_version, match_spec_version)
+
+
+PagingDep = Annotated[Paging, Depends(_paging)]
+MatchingDep = Annotated[Filters, Depends(_matching)]
 
 
 def _headers(page: taxii_listing.Page) -> dict[str, str]:
@@ -65,10 +95,11 @@ def _envelope(page: taxii_listing.Page) -> dict[str, Any]:
 
 
 async def _page(request: Request, node: Node, actor: Actor, collection_id: str, what: str, filters: Filters,
-                added_after: str | None, limit: int | None, next_token: str | None) -> taxii_listing.Page:
+                paging: Paging) -> taxii_listing.Page:
     """A page of the collection: an agreement's items (on a worker thread: the store), or the feed's tracks."""
-    after = parse_timestamp(added_after) if added_after else None
-    limit = limit if limit and limit > 0 else 100
+    after = parse_timestamp(paging.added_after) if paging.added_after else None
+    limit = paging.limit if paging.limit and paging.limit > 0 else 100
+    next_token = paging.next
     feed = cast(LiveFeed | None, request.app.state.feed)
     if feed is not None and collection_id == taxii.collection_id(taxii.MISSILE_WARNING):
         return await taxii_tracks.track_listing(node, feed, actor, collection_id, what=what, filters=filters,
@@ -124,17 +155,11 @@ def collection(request: Request, node: NodeDep, actor: ActorDep, collection_id: 
 
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/manifest/")
-async def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, added_after: Text = None,
-             limit: Annotated[int | None, Query(ge=0)] = None, next: Text = None,  # noqa: A002 - TAXII's name
-             match_id: Annotated[str | None, Query(alias="match[id]", max_length=8192)] = None,
-             match_type: Annotated[str | None, Query(alias="match[type]", max_length=1024)] = None,
-             match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
-             match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=64)] = None,
-             ) -> TaxiiResponse:
+async def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, paging: PagingDep,
+                   filters: MatchingDep) -> TaxiiResponse:
     """Get Object Manifests (TAXII 2.1 §5.3), paged (§3.4) and filtered (§3.5) like the objects."""
     _check_accept(request)
-    page = await _page(request, node, actor, collection_id, "manifest",
-                       _filters(match_id, match_type, match_version, match_spec_version), added_after, limit, next)
+    page = await _page(request, node, actor, collection_id, "manifest", filters, paging)
     body: dict[str, Any] = {"more": page.more}
     if page.next:
         body["next"] = page.next
@@ -145,19 +170,13 @@ async def manifest(request: Request, node: NodeDep, actor: ActorDep, collection_
 
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/objects/")
-async def objects(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, added_after: Text = None,
-            limit: Annotated[int | None, Query(ge=0)] = None, next: Text = None,  # noqa: A002 - TAXII's name
-            match_id: Annotated[str | None, Query(alias="match[id]", max_length=8192)] = None,
-            match_type: Annotated[str | None, Query(alias="match[type]", max_length=1024)] = None,
-            match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
-            match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=64)] = None,
-            ) -> TaxiiResponse:
+async def objects(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, paging: PagingDep,
+                  filters: MatchingDep) -> TaxiiResponse:
     """Get Objects (TAXII 2.1 §5.4): an envelope (§3.7) of what this official may read, in date_added
     order, with added_after, limit and next paging (§3.4), match[id|type|version|spec_version] (§3.5)
     and the X-TAXII-Date-Added-First/Last headers."""
     _check_accept(request)
-    page = await _page(request, node, actor, collection_id, "objects",
-                       _filters(match_id, match_type, match_version, match_spec_version), added_after, limit, next)
+    page = await _page(request, node, actor, collection_id, "objects", filters, paging)
     return TaxiiResponse(_envelope(page), headers=_headers(page))
 
 
@@ -185,15 +204,14 @@ async def add_objects(request: Request, node: NodeDep, actor: ActorDep, collecti
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/")
 async def get_object(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, object_id: str,
-               added_after: Text = None, limit: Annotated[int | None, Query(ge=0)] = None,
-               next: Text = None,  # noqa: A002 - TAXII's name
-               match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
-               match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=64)] = None,
-               ) -> TaxiiResponse:
+                     paging: PagingDep,
+                     match_version: MatchVersion = None,
+                     match_spec_version: MatchSpecVersion = None,
+                     ) -> TaxiiResponse:
     """Get an Object (TAXII 2.1 §5.6): its versions selected by match[version] (default last)."""
     _check_accept(request)
     page = await _page(request, node, actor, collection_id, "objects",
-                       _filters(object_id, None, match_version, match_spec_version), added_after, limit, next)
+                       _filters(object_id, None, match_version, match_spec_version), paging)
     if not page.objects and not page.more:
         raise NotFound(f"no object {object_id!r} in this collection for this official")
     return TaxiiResponse(_envelope(page), headers=_headers(page))
@@ -201,14 +219,13 @@ async def get_object(request: Request, node: NodeDep, actor: ActorDep, collectio
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/versions/")
 async def versions(request: Request, node: NodeDep, actor: ActorDep, collection_id: str, object_id: str,
-                   added_after: Text = None, limit: Annotated[int | None, Query(ge=0)] = None,
-                   next: Text = None,  # noqa: A002 - TAXII's name
-                   match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=64)] = None,
+                   paging: PagingDep,
+                   match_spec_version: MatchSpecVersion = None,
                    ) -> TaxiiResponse:
     """Get Object Versions (TAXII 2.1 §5.8): every version held (one: an item's latest)."""
     _check_accept(request)
     page = await _page(request, node, actor, collection_id, "manifest",
-                       _filters(object_id, None, "all", match_spec_version), added_after, limit, next)
+                       _filters(object_id, None, "all", match_spec_version), paging)
     if not page.objects and not page.more:
         raise NotFound(f"no object {object_id!r} in this collection for this official")
     body: dict[str, Any] = {"more": page.more, "versions": [o.version for o in page.objects]}
