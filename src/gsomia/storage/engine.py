@@ -134,10 +134,18 @@ def private_on_connect(engine: Engine) -> None:
 
 def private_file(database: str | None) -> None:
     """Create the database file readable and writable by its owner only, before SQLite does (it would use
-    the umask, typically 0644); SQLite gives its -wal and -shm files the database file's permissions."""
+    the umask, typically 0644); SQLite gives its -wal and -shm files the database file's permissions.
+
+    An existing file is never opened here, only chmod-ed: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, those of its open SQLite connections included. Another process
+    would then take the last connection's exclusive lock, checkpoint and delete the WAL under this one's
+    feet, and the commits this process writes next would go to a deleted file (lost writes; sqlite.org's
+    "How To Corrupt An SQLite Database File", 2.2). A file that does not exist yet has no such locks.
+    """
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    descriptor = os.open(database, os.O_CREAT | os.O_WRONLY, PRIVATE)
-    os.close(descriptor)
-    with contextlib.suppress(PermissionError):  # another owner's file: theirs to protect
-        os.chmod(database, PRIVATE)
+    try:
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE))
+    except FileExistsError:
+        with contextlib.suppress(PermissionError):  # another owner's file: theirs to protect
+            os.chmod(database, PRIVATE)
