@@ -78,10 +78,16 @@ class CompromiseReport:
     result_at: datetime | None = None
     record: bytes | None = None
 
+    @property
+    def notice_owed(self) -> bool:
+        """R17.1's first notice is owed to the providing party: none when the item is the reporter's own."""
+        return self.originator != self.reporter
+
     def overdue(self, now: datetime) -> list[str]:
-        """R17.1: the first notice is due at once, the investigation's result by its deadline."""
+        """R17.1: the first notice is due at once, the investigation's result by its deadline (our own
+        investigation's, when the item is ours)."""
         late = []
-        if self.notified_at is None and now > self.notice_due:
+        if self.notice_owed and self.notified_at is None and now > self.notice_due:
             late.append("first notice")
         if self.result is None and now > self.result_due:
             late.append("investigation result")

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from gsomia.console import render
 from gsomia.console.session import NodeDep, SessionDep, page_router
 from gsomia.domain.labels import Label
-from gsomia.services import console_sessions, exchange, oversight, visibility
+from gsomia.services import console_sessions, exchange, listings, oversight, visibility
 from gsomia.services.errors import InvalidInput
 
 router = page_router()
@@ -84,9 +84,10 @@ async def request_consent(node: NodeDep, session: SessionDep, item_id: str, to: 
 
 @router.post("/items/{item_id}/compromise")
 async def report_compromise(node: NodeDep, session: SessionDep, item_id: str, description: Text) -> Response:
-    report = await node.write(exchange.report_compromise, node, session.actor, item_id, description)
-    await node.write(console_sessions.flash, node, session, f"Compromise report {report} recorded; the provider"
-                                                            " is told at once (R17.1).")
+    report_id = await node.write(exchange.report_compromise, node, session.actor, item_id, description)
+    report = await node.read(listings.report, node, session.actor, report_id)
+    told = f"{report.originator}, the provider, is told at once" if report.notice_owed else "the item is our own"
+    await node.write(console_sessions.flash, node, session, f"Compromise report {report_id} recorded; {told} (R17.1).")
     return render.redirect("/reports" if visibility.sees_everything(session.actor) else f"/items/{item_id}")
 
 
@@ -144,5 +145,7 @@ def reports(request: Request, node: NodeDep, session: SessionDep) -> Response:
 @router.post("/reports/{report_id}/result")
 async def report_result(node: NodeDep, session: SessionDep, report_id: str, result: Text) -> Response:
     await node.write(exchange.report_result, node, session.actor, report_id, result)
-    await node.write(console_sessions.flash, node, session, f"Result of {report_id} recorded and sent (R17.1).")
+    report = await node.read(listings.report, node, session.actor, report_id)
+    sent = f" and sent to {report.originator}" if report.notice_owed else ""
+    await node.write(console_sessions.flash, node, session, f"Result of {report_id} recorded{sent} (R17.1).")
     return render.redirect("/reports")
