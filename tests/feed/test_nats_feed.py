@@ -210,8 +210,9 @@ def test_a_process_started_after_the_stream_began_numbers_on_from_the_broker(tmp
 
 def test_two_processes_numbering_one_stream_at_once_never_duplicate_or_reorder_it(
         tmp_path: Path, need_nats: None) -> None:
-    """One sensor's posts spread over two processes at the same instant: the broker keeps one frame per number;
-    whichever post lost its newest number hears a conflict (409) and the subscriber sees each number once, in order."""
+    """One sensor's posts spread over two processes at the same instant: each post is stored whole or not at all;
+    one numbered from where the other ended, or the one stored second hears a conflict (409) and nothing of it
+    is kept, and the subscriber sees each number once, in order."""
     spec, _ = kor_on_nats(tmp_path)
 
     async def scenario() -> None:
@@ -240,6 +241,25 @@ def test_two_processes_numbering_one_stream_at_once_never_duplicate_or_reorder_i
                 await asyncio.gather(task, return_exceptions=True)
                 if b.shared is not None:
                     await b.shared.delete_stream()
+
+    asyncio.run(scenario())
+
+
+def test_posts_on_one_stream_to_one_process_at_once_take_their_turns(tmp_path: Path, need_nats: None) -> None:
+    """Within one process, concurrent posts on one stream are numbered one after the other and all stored:
+    only another process numbering the stream at the same moment makes a conflict."""
+    spec, _ = kor_on_nats(tmp_path)
+
+    async def scenario() -> None:
+        async with feed_process(spec) as a:
+            try:
+                outcomes = await asyncio.gather(*(sensor_posts(a, spec, 5) for _ in range(4)))
+                assert sorted(o[STREAM] for o in outcomes) == [5, 10, 15, 20]
+                assert a.shared is not None and await a.shared.last_seq(STREAM) == 20
+                await until(lambda: a.next_seq(STREAM) == 21, "A taking its own messages back from the broker")
+            finally:
+                if a.shared is not None:
+                    await a.shared.delete_stream()
 
     asyncio.run(scenario())
 

@@ -6,7 +6,8 @@ an official may see (R7.2); the hops' aggregates in the audit trail."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
@@ -45,11 +46,9 @@ class StandIn:
     async def refresh_consents(self) -> None:
         self.consent_reads += 1
 
-    async def resume_numbers(self, streams: list[str]) -> None:
-        pass  # one process: its own numbers are the stream's
-
-    async def settle(self) -> None:
-        pass
+    @contextlib.asynccontextmanager
+    async def numbering(self, streams: list[str]) -> AsyncIterator[None]:
+        yield  # one process: its own numbers are the stream's
 
     async def originate(self, msg: TrackMessage) -> None:
         self.sent.append(msg)

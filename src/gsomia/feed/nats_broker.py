@@ -1,17 +1,26 @@
 """The `Broker` interface over NATS JetStream, for a node that runs as several processes.
 
 Subjects, under a per-node prefix:
-    <prefix>.t.<stream>        message frames, in sequence order
+    <prefix>.t.<stream>        message frames (one per message, or a post's together), in sequence order
     <prefix>.l.<digest hex>    the label frame each digest names (published once, acknowledged)
-    <prefix>.s                 empty markers, acknowledged: what a process published before one is stored
 
 One JetStream stream captures `<prefix>.>`, so messages outlive a subscriber's restart for
-`max_age`. Message frames are published without waiting for the server's acknowledgement (an ack
-round trip per message would halve the rate); the label is acknowledged before the first message
-naming it is sent, so a label is always stored before it is needed. Each message frame carries
-`Nats-Msg-Id: <stream>:<seq>`: the server stores one message per stream number (within its duplicate
-window), and a process taking a stream over reads the number it continues from off the subject's last
-message (`last_seq`), one round trip per stream and batch.
+`max_age`. The label is acknowledged before the first message naming it is sent, so a label is always
+stored before it is needed.
+
+Two ways in:
+- What this node's own sensors post (`stage`, then `store_staged` once the post is numbered): a post's
+  messages of one stream go to the server as one JetStream message (a CBOR array of frames, header
+  `Gsomia-Frames`), published on the condition that the stream's subject still ends where this process
+  read it (`Nats-Expected-Last-Subject-Sequence`, read by `last_seq` before numbering). So a post is
+  stored whole or not at all: two processes numbering one stream at the same moment (one sensor's posts
+  spread over both) cannot both store a message under one number; the one that comes second is refused
+  (`StreamTaken`) and nothing of its post is kept. One acknowledged round trip per post and stream.
+- What a partner's node sent (`publish`, `publish_many`): one frame per message, published without waiting
+  for the server's acknowledgement, each with `Nats-Msg-Id: <stream>:<seq>`, so that the server keeps one
+  copy of a number when several processes relay the same partner stream.
+A process taking a stream over reads the number it continues from off the subject's last message
+(`last_seq`; its `Nats-Msg-Id` names the stream and the number, or the first and last numbers it holds).
 
 Each process has one ordered push consumer, starting at new messages, that fans out to its subscribers
 (one delivery from the server per process, not per subscriber); `follow(on_arrival)` lets the process take
@@ -28,13 +37,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import cbor2
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, RawStreamMsg, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from gsomia.feed.broker import Delivery, Gate, Subscription, subject_token
 from gsomia.feed.errors import FeedError, UnknownLabel, WireError
@@ -43,6 +53,11 @@ from gsomia.feed.wire import LabelParser, WireDecoder, encode_label
 log = logging.getLogger(__name__)
 Arrival = Callable[[Delivery], None]
 MSG_ID = "Nats-Msg-Id"
+EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
+FRAMES = "Gsomia-Frames"  # a message holding a post's frames of one stream, as a CBOR array of byte strings
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code when the subject moved on since it was read
+MAX_POSTED_BYTES = 256 * 1024  # a post's frames per JetStream message (the server's max_payload is 1 MiB)
+MAX_POSTED_FRAMES = 10_000
 
 
 def node_prefix(node_id: str) -> str:
@@ -55,7 +70,8 @@ class StreamTaken(FeedError):
 
 
 def _number(stream: str, stored: RawStreamMsg) -> int:
-    number = (stored.headers or {}).get(MSG_ID, "").rpartition(":")[2]
+    """The newest number a stored message holds: `<stream>:<seq>`, or `<stream>:<first>-<last>`."""
+    number = (stored.headers or {}).get(MSG_ID, "").rpartition(":")[2].rpartition("-")[2]
     if not number.isdigit():
         raise WireError(f"stream {stream}'s last message on the broker has no sequence number")
     return int(number)
@@ -77,7 +93,8 @@ class NatsBroker:
         self._parse_label = parse_label
         self._published_labels: set[bytes] = set()
         self._subs: list[Subscription] = []
-        self._pending: dict[str, tuple[int, bytes]] = {}  # per stream, the newest published since the last settle
+        self._staged: dict[str, list[Delivery]] = {}  # per stream, a post's messages not yet stored
+        self._read_at: dict[str, int] = {}  # per stream, the subject's last JetStream sequence as last read
         self._consumer: Any = None  # this process's one ordered push consumer, fanning out to _subs
         self._on_arrival: Arrival | None = None
         self.decode_errors = 0
@@ -118,14 +135,17 @@ class NatsBroker:
     def _label_subject(self, digest: bytes) -> str:
         return f"{self._prefix}.l.{digest.hex()}"
 
-    async def publish(self, delivery: Delivery) -> None:
-        msg = delivery.msg
+    async def _publish_label(self, msg: Any) -> None:
         if msg.digest not in self._published_labels:
             await self._js.publish(self._label_subject(msg.digest), encode_label(msg.label))
             self._published_labels.add(msg.digest)
+
+    async def publish(self, delivery: Delivery) -> None:
+        """A message a partner's node sent: published now (deduplicated by its number, not acknowledged)."""
+        msg = delivery.msg
+        await self._publish_label(msg)
         await self._nc.publish(self._stream_subject(msg.stream), delivery.frame,
                                headers={MSG_ID: f"{msg.stream}:{msg.seq}"})
-        self._pending[msg.stream] = (msg.seq, delivery.frame)
 
     async def publish_many(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
@@ -134,37 +154,67 @@ class NatsBroker:
     def _stream_subject(self, stream: str) -> str:
         return f"{self._prefix}.t.{subject_token(stream)}"
 
-    async def settle(self, timeout_s: float = 2.0) -> None:
-        """What was published since the last settle is stored: a marker published after it is acknowledged (the
-        server stores what one connection sends to one stream in order; a flush would say only that the server
-        read it), then each stream's newest message is read back. FeedError if the server does not answer in
-        time or holds less; StreamTaken if it holds another frame under that number (another process numbered
-        the same message at the same moment, and the server kept the first)."""
-        pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        try:
-            await self._js.publish(f"{self._prefix}.s", b"", timeout=timeout_s)
-        except NatsError as unanswered:
-            raise FeedError(f"the feed broker did not confirm what was published: {_said(unanswered)}") from None
-        for stream, (seq, frame) in pending.items():
-            stored = await self._last(stream)
-            held = 0 if stored is None else _number(stream, stored)
-            if held < seq:
-                raise FeedError(f"the feed broker holds stream {stream} up to {held}, not its message {seq}")
-            if stored is not None and held == seq and stored.data != frame:
-                raise StreamTaken(f"stream {stream}'s message {seq} was numbered by another feed process at once")
+    async def stage(self, delivery: Delivery) -> None:
+        """A message this node's sensor posted, numbered here: held until `store_staged` stores the post."""
+        msg = delivery.msg
+        self._stream_subject(msg.stream)  # a stream id that would change the subject is refused now
+        await self._publish_label(msg)
+        self._staged.setdefault(msg.stream, []).append(delivery)
+
+    def staged_next(self, stream: str) -> int:
+        """The number after the newest staged on `stream` (0 if none is staged)."""
+        staged = self._staged.get(stream)
+        return staged[-1].msg.seq + 1 if staged else 0
+
+    def drop_staged(self, streams: Sequence[str]) -> None:
+        for stream in streams:
+            self._staged.pop(stream, None)
+            self._read_at.pop(stream, None)
+
+    async def store_staged(self, streams: Sequence[str], timeout_s: float = 2.0) -> None:
+        """Store what was staged on `streams` (one post's), each stream's messages on the condition that its subject
+        ends where `last_seq` read it (read now if it was not): stored whole, or StreamTaken and nothing stored
+        if another process stored a message on it since; FeedError if the server does not answer in time."""
+        for stream in streams:
+            staged, read_at = self._staged.pop(stream, []), self._read_at.pop(stream, None)
+            if not staged:
+                continue
+            if read_at is None:
+                stored = await self._last(stream)
+                read_at = 0 if stored is None else stored.seq or 0
+            for chunk in _chunks(staged):
+                first, last = chunk[0].msg.seq, chunk[-1].msg.seq
+                headers = {MSG_ID: f"{stream}:{first}-{last}", EXPECTED_LAST: str(read_at), FRAMES: str(len(chunk))}
+                try:
+                    ack = await self._js.publish(self._stream_subject(stream), cbor2.dumps([d.frame for d in chunk]),
+                                                 timeout=timeout_s, headers=headers)
+                except APIError as refused:
+                    if refused.err_code == WRONG_LAST_SEQUENCE:
+                        raise StreamTaken(f"stream {stream} was numbered on by another feed process meanwhile"
+                                          f" (its messages {first}-{last} were not stored)") from None
+                    raise FeedError(f"the feed broker refused stream {stream}'s messages: {_said(refused)}") from None
+                except (TimeoutError, NatsError) as unanswered:
+                    raise FeedError(f"the feed broker did not confirm stream {stream}'s messages:"
+                                    f" {_said(unanswered)}") from None
+                if ack.duplicate:
+                    raise StreamTaken(f"stream {stream}'s messages {first}-{last} were stored already by another"
+                                      " feed process")
+                read_at = ack.seq
 
     async def _last(self, stream: str) -> RawStreamMsg | None:
         try:
             return await self._js.get_last_msg(self._stream_name, self._stream_subject(stream))
         except NotFoundError:
             return None
+        except (TimeoutError, NatsError) as unanswered:
+            raise FeedError(f"the feed broker did not say where stream {stream} ends: {_said(unanswered)}") from None
 
     async def last_seq(self, stream: str) -> int:
         """The number of the stream's newest message the server holds (0 if none): where any process of
-        this node continues the stream's numbering."""
+        this node continues the stream's numbering. What this process stages on the stream next is stored
+        only if nothing came after it (`store_staged`)."""
         stored = await self._last(stream)
+        self._read_at[stream] = 0 if stored is None else stored.seq or 0
         return 0 if stored is None else _number(stream, stored)
 
     async def flush(self) -> None:
@@ -183,21 +233,27 @@ class NatsBroker:
         async def handle(raw: Msg) -> None:
             async with lock:
                 try:
-                    try:
-                        msg = decoder.decode(raw.data)
-                    except UnknownLabel as unknown:
-                        await self._fetch_label(decoder, unknown.digest)
-                        msg = decoder.decode(raw.data)
+                    frames = _frames(raw)
                 except FeedError:
-                    self.decode_errors += 1  # counted; the sequence tracker will show the hole
+                    self.decode_errors += 1
                     return
-                if msg is None:
-                    return
-                delivery = Delivery(msg, raw.data)
-                if self._on_arrival is not None:
-                    self._on_arrival(delivery)
-                for sub in self._subs:
-                    sub.offer(delivery)
+                for frame in frames:
+                    try:
+                        try:
+                            msg = decoder.decode(frame)
+                        except UnknownLabel as unknown:
+                            await self._fetch_label(decoder, unknown.digest)
+                            msg = decoder.decode(frame)
+                    except FeedError:
+                        self.decode_errors += 1  # counted; the sequence tracker will show the hole
+                        continue
+                    if msg is None:
+                        continue
+                    delivery = Delivery(msg, frame)
+                    if self._on_arrival is not None:
+                        self._on_arrival(delivery)
+                    for sub in self._subs:
+                        sub.offer(delivery)
 
         self._consumer = await self._js.subscribe(
             f"{self._prefix}.t.>", cb=handle, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
@@ -235,3 +291,32 @@ class NatsBroker:
             await self._consumer.unsubscribe()
             self._consumer = None
         await self._nc.drain()
+
+
+def _chunks(staged: list[Delivery]) -> list[list[Delivery]]:
+    """A post's messages of one stream in runs of at most MAX_POSTED_BYTES (one message each, at least)."""
+    chunks: list[list[Delivery]] = [[]]
+    size = 0
+    for delivery in staged:
+        if chunks[-1] and (size + len(delivery.frame) > MAX_POSTED_BYTES or len(chunks[-1]) >= MAX_POSTED_FRAMES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(delivery)
+        size += len(delivery.frame)
+    return chunks
+
+
+def _frames(raw: Msg) -> list[bytes]:
+    """The frames a stored message holds: itself, or (`Gsomia-Frames`) the post's frames it carries."""
+    count = (raw.headers or {}).get(FRAMES)
+    if count is None:
+        return [raw.data]
+    if not count.isdigit() or not 0 < int(count) <= MAX_POSTED_FRAMES:
+        raise WireError("a stored post's frame count is out of bounds")
+    try:
+        frames = cbor2.loads(raw.data)
+    except (cbor2.CBORDecodeError, ValueError) as bad:
+        raise WireError(f"a stored post does not decode: {bad}") from None
+    if not isinstance(frames, list) or len(frames) != int(count) or not all(isinstance(f, bytes) for f in frames):
+        raise WireError("a stored post is not the list of frames its header announces")
+    return frames

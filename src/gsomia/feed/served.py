@@ -57,6 +57,7 @@ from gsomia.feed.peers import Peer, consents_message, pinned_to
 from gsomia.feed.posting import Poster, error_answer
 from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.served_audit import HopAuditWriter
+from gsomia.feed.wire import encode_message
 from gsomia.services import feed_links, feed_posts
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, Conflict, ServiceError, StoreUnavailable
@@ -131,6 +132,7 @@ class NodeFeed:
         self._poll: asyncio.Task[None] | None = None
         self._stop_agreements: Callable[[], None] = lambda: None
         self.shared: NatsBroker | None = None  # with feed_broker: the JetStream broker other feed processes share
+        self._turns: dict[str, asyncio.Lock] = {}  # per stream: its posts number it one at a time (`numbering`)
 
     def _label(self, canonical: bytes) -> Label:
         return Label.from_canonical(canonical, self.node.catalog.schemes)
@@ -170,12 +172,15 @@ class NodeFeed:
         return self.port
 
     def _arrived(self, delivery: Delivery) -> None:
-        """A message from the shared broker, before any subscriber here sees it: one this process took is known
-        already; one another feed process of the node took is sequenced and buffered here too (its label, its
-        number, its replay), so this process can number the stream on and answer replays of it."""
+        """A message from the shared broker, before any subscriber here sees it: sequenced and buffered here (its
+        label, its number, its replay), whichever feed process of the node took it, so that this process can
+        number the stream on and answer replays of it. Numbers this node's sensor skipped are gone, not pending."""
         msg = delivery.msg
         if msg.seq >= self.feed.tracker.next_seq(msg.stream):
-            self.feed.take(msg, delivery.frame)
+            seen = self.feed.take(msg, delivery.frame)
+            if seen is not None and msg.originator == self.node.party:
+                for first, last in seen.gaps:
+                    self.feed.tracker.give_up(msg.stream, first, last)
 
     def _greeting(self, party: str) -> list[str]:
         return [consents_message(self.consents.needed_by(party))]
@@ -274,30 +279,51 @@ class NodeFeed:
     # --- what the feed's use cases ask of it (services.feed.LiveFeed) ----------------------------
 
     def next_seq(self, stream: str) -> int:
-        return self.feed.tracker.next_seq(stream)
+        known = self.feed.tracker.next_seq(stream)
+        return max(known, self.shared.staged_next(stream)) if self.shared is not None else known
 
-    async def resume_numbers(self, streams: Sequence[str]) -> None:
-        """With a shared broker, another feed process of this node may have fed these streams since (it stopped,
-        the sensor came here): their numbers continue from the broker's newest, never repeat one."""
-        if self.shared is not None:
-            for stream in streams:
-                self.feed.tracker.restore(stream, await self.shared.last_seq(stream) + 1)
-
-    async def settle(self) -> None:
-        """With a shared broker: what a post originated is stored there before the sensor is told it was taken, so
-        the process it posts to next numbers on from it. Two processes numbering one stream at the same moment
-        (one sensor's posts spread over both) is a conflict the sensor sees and retries."""
+    @contextlib.asynccontextmanager
+    async def numbering(self, streams: Sequence[str]) -> AsyncIterator[None]:
+        """One post numbering `streams`. With a shared broker, another feed process of this node may have fed them
+        since (it stopped, the sensor came here): their numbers continue from the broker's newest, never repeat
+        one; and what the post originated is stored there, whole, before the sensor is told it was taken, so the
+        process it posts to next numbers on from it. Two processes numbering one stream at the same moment (one
+        sensor's posts spread over both) is a conflict: the second is refused, nothing of it kept, and the
+        sensor posts again. Within this process, posts on one stream take their turns."""
         if self.shared is None:
+            yield
             return
-        try:
-            await self.shared.settle()
-        except StreamTaken as taken:
-            raise Conflict(f"{taken}: post again") from None
-        except FeedError as unstored:
-            raise StoreUnavailable(str(unstored)) from None
+        shared, wanted = self.shared, sorted(set(streams))
+        async with contextlib.AsyncExitStack() as turns:
+            for stream in wanted:  # always in the same order: two posts never wait for each other's
+                await turns.enter_async_context(self._turns.setdefault(stream, asyncio.Lock()))
+            try:
+                try:
+                    for stream in wanted:
+                        self.feed.tracker.restore(stream, await shared.last_seq(stream) + 1)
+                except FeedError as unread:
+                    raise StoreUnavailable(str(unread)) from None
+                yield
+                try:
+                    await shared.store_staged(wanted)
+                except StreamTaken as taken:
+                    raise Conflict(f"{taken}: post again") from None
+                except FeedError as unstored:
+                    raise StoreUnavailable(str(unstored)) from None
+            finally:
+                shared.drop_staged(wanted)  # what a refused or failed post staged is gone with it
 
     async def originate(self, msg: TrackMessage) -> None:
-        await self.feed.originate(msg)
+        """Into the feed. With a shared broker, staged for the post's `numbering` to store: this process takes it
+        (tracker, replay buffer, subscribers) as every feed process does, when the broker hands it back."""
+        if self.shared is None:
+            await self.feed.originate(msg)
+            return
+        if msg.seq < self.next_seq(msg.stream):
+            return  # a number the stream has already: a duplicate, dropped as the feed drops one
+        await self.shared.stage(Delivery(msg, encode_message(msg)))
+        if self.feed.meter is not None:
+            self.feed.meter.feed_taken("local", 1, 0)
 
     def watch(self, official: Official) -> contextlib.AbstractAsyncContextManager[TrackWatch]:
         return self._watch(official)

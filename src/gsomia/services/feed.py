@@ -95,13 +95,11 @@ class LiveFeed(HeldTracks, Protocol):
         """Re-read the standing consents, and pass new ones to the partners that need them."""
         ...
 
-    async def resume_numbers(self, streams: Sequence[str]) -> None:
-        """Before numbering `streams`: continue from what any process of this node published on them (a shared
-        feed broker); in one process, nothing to do."""
-        ...
-
-    async def settle(self) -> None:
-        """What was originated is with the shared broker (if any) before the sender hears it was taken."""
+    def numbering(self, streams: Sequence[str]) -> AbstractAsyncContextManager[None]:
+        """One post numbering `streams` (`next_seq`, then `originate` each message), all inside the block: with a
+        shared feed broker it continues from what any process of this node published on them, and stores what
+        the post originated there, whole, as the block ends (Conflict if another process numbered them meanwhile:
+        nothing of the post is kept); in one process, nothing to do."""
         ...
 
     async def originate(self, msg: TrackMessage) -> None:
@@ -128,7 +126,8 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
     """Originate `tracks` under `label` as `actor` (every way in calls this); each stream's newest number.
 
     Raises PermissionDenied (a refused origination, or another official's stream) or Conflict (a stream
-    keeps its label) before any message of the batch goes out.
+    keeps its label) before any message of the batch goes out; Conflict also when, with a shared feed broker,
+    another feed process of this node numbered one of its streams at the same moment (nothing of it is kept).
     """
     for stream in dict.fromkeys(t.stream for t in tracks):
         started = feed.streams.get(stream)
@@ -143,14 +142,13 @@ async def publish(node: Node, feed: LiveFeed, actor: Actor, label: Label,
     # A stream's messages share its label: its digest once per batch, not once per message (a third of the cost).
     held = {stream: (feed.streams[stream].label, label_digest(feed.streams[stream].label))
             for stream in dict.fromkeys(t.stream for t in tracks)}
-    await feed.resume_numbers(list(dict.fromkeys(t.stream for t in tracks if t.seq is None)))
-    for t in tracks:
-        seq = t.seq if t.seq is not None else feed.next_seq(t.stream)
-        stream_label, digest = held[t.stream]
-        await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, stream_label, t.body,
-                                          digest))
-        newest[t.stream] = max(newest.get(t.stream, 0), seq)
-    await feed.settle()
+    async with feed.numbering(list(held)):
+        for t in tracks:
+            seq = t.seq if t.seq is not None else feed.next_seq(t.stream)
+            stream_label, digest = held[t.stream]
+            await feed.originate(TrackMessage(t.stream, seq, node.party, t.sensor, t.time, t.stale, stream_label,
+                                              t.body, digest))
+            newest[t.stream] = max(newest.get(t.stream, 0), seq)
     node.metrics.feed_hop("post", time.perf_counter() - arrived)
     return newest
 
