@@ -19,7 +19,7 @@ from tests.services.handling_fixtures import PASSPHRASE, TOPIC, label, make_node
 
 from gsomia.api import create_app
 from gsomia.config import write_settings
-from gsomia.services import handling, officials, taxii
+from gsomia.services import handling, officials, taxii, taxii_listing
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import NotFound
 from gsomia.services.runtime import open_node
@@ -210,3 +210,22 @@ def test_workers_stamping_at_once_give_each_item_one_date_added_of_its_own(worke
         assert not uow.taxii.has_unstamped()
     assert None not in stamped and len(set(stamped)) == len(made)
     assert stamped == sorted(stamped)  # in creation order
+
+
+def test_an_item_stored_long_after_its_creation_instant_is_found_by_the_next_full_look(
+        workers: list[Node], data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = open_worker(workers, data_dir)
+    team = staff(first)
+    releaser, reader = team["releaser"][0], team["reader"][0]
+    handling.originate(first, releaser, label(first), b"x")
+    last = _list(first, reader)[-1][1]  # the process's first listing: a full look
+    behind = Clock()
+    behind.now -= timedelta(hours=1)  # a transaction that took an hour, or a clock an hour behind
+    second = Node(first.settings, first.store, first.live_catalog, behind, first.keyring, first.partners)
+    late = handling.originate(second, releaser, label(first), b"late")
+    assert _list(first, reader, after=last) == []  # outside the window of the newest items: not yet
+    monkeypatch.setattr(taxii_listing, "FULL_LOOK_S", 0.0)
+    found = _list(first, reader, after=last)
+    assert len(found) == 3 and all(d > last for _, d in found)
+    with first.store.unit_of_work(readonly=True) as uow:
+        assert uow.taxii.date_added(late.id) is not None

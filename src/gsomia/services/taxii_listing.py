@@ -16,6 +16,9 @@ so match[version] first, last and all select the same one.
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,10 +44,16 @@ from gsomia.services.taxii_cursor import (
     open_cursor,
     seal_cursor,
 )
+from gsomia.storage import Store
 from gsomia.storage.records import ItemRecord
 
 SCAN_BATCH = 200
-STAMP_BATCH = 1000  # items given their date_added per statement
+STAMP_BATCH = 1000  # items given their date_added per statement (the newest, on the index of creation times)
+FULL_BATCH = 100_000  # the same, when all items are looked at (one scan of the items each)
+STAMP_WINDOW = timedelta(minutes=10)
+FULL_LOOK_S = 60.0
+_LOOKED: weakref.WeakKeyDictionary[Store, float] = weakref.WeakKeyDictionary()  # store → when all were looked at
+_LOOKED_LOCK = threading.Lock()
 SCAN_BUDGET = 5000  # items looked at for one page, at most
 MAX_PAGE_BYTES = 32 * 1024 * 1024  # sealed content on one page: at least one item, then at most this
 MAX_LIMIT = 1000
@@ -190,14 +199,27 @@ def _entries(node: Node, agreement: Agreement, after: Position) -> Iterator[
 
 
 def stamp_new(node: Node) -> None:
-    """Give every item that has none yet its date_added (storage/taxii.py `stamp_new`): before a listing
-    reads, so that what it lists has its date_added and whatever comes later gets a later one."""
+    """Give the items that have none yet their date_added (storage/taxii.py `stamp_new`), before a listing
+    reads, so that what it lists has its date_added and whatever comes later gets a later one.
+
+    Those created in the last STAMP_WINDOW are looked for on every listing (on the index of creation times:
+    cheap however many items are held); all items, at most every FULL_LOOK_S seconds in each process (the
+    first listing of a process included): an item whose transaction committed longer than STAMP_WINDOW after
+    its creation instant is found then. Either way its date_added comes after every one already served."""
+    now = node.clock()
+    with _LOOKED_LOCK:
+        full = time.monotonic() - _LOOKED.get(node.store, -FULL_LOOK_S) >= FULL_LOOK_S
+    since = None if full else now - STAMP_WINDOW
     with node.store.unit_of_work(readonly=True) as uow:
-        if not uow.taxii.has_unstamped():
-            return
-    with node.store.unit_of_work() as uow:
-        while uow.taxii.stamp_new(node.clock(), STAMP_BATCH) == STAMP_BATCH:
-            pass
+        waiting = uow.taxii.has_unstamped(since)
+    if waiting:
+        limit = STAMP_BATCH if since is not None else FULL_BATCH
+        with node.store.unit_of_work() as uow:
+            while uow.taxii.stamp_new(node.clock(), limit, since) == limit:
+                pass
+    if full:
+        with _LOOKED_LOCK:
+            _LOOKED[node.store] = time.monotonic()
 
 
 def _matches(stix_object: dict[str, Any], position: Position, filters: Filters) -> bool:

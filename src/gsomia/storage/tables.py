@@ -123,6 +123,7 @@ items = Table(
     Column("location", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_items_created_at", "created_at"),  # the newest items: those TAXII has not stamped yet (storage/taxii.py)
 )
 
 # Custody and distribution history (R6.f), destruction records (Art. 13), receipts.

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.selectable import Exists
+from sqlalchemy.sql.elements import ColumnElement
 
 from gsomia.storage import tables as t
 from gsomia.storage.records import ItemRecord
@@ -105,19 +105,21 @@ class TaxiiRepository:
 
     # date_added --------------------------------------------------------------------------------------------
 
-    def has_unstamped(self) -> bool:
-        """Is any item without a date_added yet? (A cheap look before `stamp_new` takes its lock.)"""
-        return self._conn.execute(select(t.items.c.id).where(~_stamped()).limit(1)).first() is not None
+    def has_unstamped(self, since: datetime | None = None) -> bool:
+        """Is any item (created at `since` or later, if given) without a date_added yet? A look before
+        `stamp_new` takes its lock; with `since`, on the index of creation times, cheap however many items."""
+        return self._conn.execute(select(t.items.c.id).where(_waiting(since)).limit(1)).first() is not None
 
-    def stamp_new(self, now: datetime, limit: int) -> int:
-        """Give up to `limit` items that have none their date_added, in creation order (see the module
-        docstring); how many were given. Call it in a writing transaction: on PostgreSQL it takes a lock
-        that only stampers take, so stamps are given one stamper at a time, each after every earlier one."""
+    def stamp_new(self, now: datetime, limit: int, since: datetime | None = None) -> int:
+        """Give up to `limit` items that have none (those created at `since` or later, if given) their
+        date_added, in creation order (see the module docstring); how many were given. Call it in a writing
+        transaction: on PostgreSQL it takes a lock that only stampers take, so stamps are given one stamper
+        at a time, each after every earlier one."""
         if self._conn.dialect.name == "postgresql":
             self._conn.exec_driver_sql("LOCK TABLE taxii_date_added IN SHARE ROW EXCLUSIVE MODE")
         c = t.items.c
         waiting: Sequence[str] = self._conn.execute(
-            select(c.id).where(~_stamped()).order_by(c.created_at, c.id).limit(limit)).scalars().all()
+            select(c.id).where(_waiting(since)).order_by(c.created_at, c.id).limit(limit)).scalars().all()
         if not waiting:
             return 0
         newest = self._conn.execute(select(func.max(_ADDED.c.date_added))).scalar()
@@ -138,5 +140,6 @@ class TaxiiRepository:
         return self._conn.execute(select(_ADDED.c.date_added).where(_ADDED.c.item_id == item_id)).scalar()
 
 
-def _stamped() -> Exists:
-    return select(_ADDED.c.item_id).where(_ADDED.c.item_id == t.items.c.id).exists()
+def _waiting(since: datetime | None) -> ColumnElement[bool]:
+    unstamped = ~select(_ADDED.c.item_id).where(_ADDED.c.item_id == t.items.c.id).exists()
+    return unstamped if since is None else (t.items.c.created_at >= since) & unstamped

@@ -1,5 +1,6 @@
 """TAXII 2.1 state in the store, shared by every worker process and kept across restarts: the status
-resources of POSTs (taxii_statuses) and each item's date_added (taxii_date_added). Items already held are
+resources of POSTs (taxii_statuses) and each item's date_added (taxii_date_added), and an index of the
+items' creation times (the newest items are those a listing looks for without a date_added yet). Items already held are
 given their date_added here, in creation order: their creation instant, or one microsecond after the
 previous item's when that is later (each item has an instant of its own).
 
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_taxii_statuses"),
     )
     op.create_index("ix_taxii_statuses_request_timestamp", "taxii_statuses", ["request_timestamp"])
+    op.create_index("ix_items_created_at", "items", ["created_at"])
     added = op.create_table(
         "taxii_date_added",
         sa.Column("item_id", sa.String(40), nullable=False),
@@ -68,3 +70,4 @@ def downgrade() -> None:
     op.drop_table("taxii_date_added")
     op.drop_index("ix_taxii_statuses_request_timestamp", table_name="taxii_statuses")
     op.drop_table("taxii_statuses")
+    op.drop_index("ix_items_created_at", table_name="items")
