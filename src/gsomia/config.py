@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # and in any case this long after sign-in.
     console_idle_timeout_s: float = 900.0
     console_session_max_s: float = 12 * 3600.0
+    # TAXII 2.1 status resources (what each POST of objects did) are kept in the store this many days, and at most
+    # this many (the newest); older ones are purged as new ones are written (storage/taxii.py). TAXII 2.1 §4.3 asks
+    # for at least 24 hours after completion: a flood of POSTs beyond taxii_status_max can cut that shorter.
+    taxii_status_days: float = 7.0
+    taxii_status_max: int = 100_000
     # Operations (README "Operations: metrics, logs, health"). `gsomia serve` logs at this level, one JSON object
     # a line (or text) on stderr. With metrics_port set, the node's metrics are also served in plain HTTP without
     # a token at metrics_host:metrics_port/metrics, for a scraper on a management network: bind it there only.
@@ -110,6 +115,13 @@ class Settings(BaseSettings):
     feed_broker: str | None = None
     feed_broker_prefix: str | None = None
     feed_broker_timeout_s: float = 5.0
+
+    @field_validator("taxii_status_days", "taxii_status_max")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0: TAXII clients poll a status after their POST")
+        return value
 
     @field_validator("clock_start", "clock_anchor")
     @classmethod

@@ -13,13 +13,20 @@ scope must cover its topics. Within a collection an official gets only what the 
 Refusing a collection is audited (R7.2) like any refusal. Adding objects originates each report as an
 item through `handling.originate`: the same policy decision and the same audit entry as the API's
 POST /v1/items, one item per report, all in one transaction and at one instant.
+
+What a POST did (its status resource, TAXII 2.1 §4.3.1) is stored in that same transaction
+(storage/taxii.py), so any worker process of the node answers GET status/{id}/, before and after a
+restart, until it is purged (settings taxii_status_days and taxii_status_max). Only the official who
+posted reads it: the spec names no reader, and default deny gives it to no one else; anyone else, a
+security officer included, is answered 404 as for a status that does not exist (the officer has each
+decision in the audit trail).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from gsomia.domain.agreements import Agreement
@@ -33,10 +40,11 @@ from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from gsomia.services.stix import NAMESPACE, drafts_from_envelope
+from gsomia.storage.taxii import StatusDetail, StatusRecord
 
 VIA = "taxii"
 RULES = ("R7.2",)
-MAX_REPORTS = 300  # reports per POSTed envelope: the items of one instant keep their own date_added (taxii_cursor)
+MAX_REPORTS = 300  # reports per POSTed envelope: one transaction, one instant
 LOCATION = "taxii"
 
 
@@ -95,6 +103,11 @@ class AddStatus:
     requested_at: datetime
     successes: tuple[Outcome, ...]
     failures: tuple[Outcome, ...]
+    pendings: tuple[Outcome, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return "pending" if self.pendings else "complete"
 
 
 def collection_id(agreement_id: str) -> str:
@@ -157,7 +170,32 @@ def add_objects(node: Node, actor: Actor, wanted: str, objects: list[Any], statu
             failures.append(Outcome(draft_.stix_id, draft_.version, None, str(why)))
             continue
         successes.append(Outcome(draft_.stix_id, draft_.version, item.id, f"originated as item {item.id}"))
-    return AddStatus(status_id, at, tuple(successes), tuple(failures))
+    done = AddStatus(status_id, at, tuple(successes), tuple(failures))
+    settings = node.settings
+    with node.store.unit_of_work() as uow:
+        uow.taxii.add_status(StatusRecord(done.id, actor.official.id, found.id, at, done.status,
+                                          _details(done.successes), _details(done.failures)))
+        uow.taxii.purge_statuses(before=at - timedelta(days=settings.taxii_status_days),
+                                 keep=settings.taxii_status_max)
+    return done
+
+
+def status_of(node: Node, actor: Actor, status_id: str) -> AddStatus:
+    """The status of a POST of objects, to the official who posted it (see the module docstring)."""
+    with node.store.unit_of_work(readonly=True) as uow:
+        found = uow.taxii.status(status_id[:64])
+    if found is None or found.official_id != actor.official.id:
+        raise NotFound(f"no status {status_id[:64]!r} for this official")
+
+    def outcomes(details: tuple[StatusDetail, ...]) -> tuple[Outcome, ...]:
+        return tuple(Outcome(d.id, d.version, None, d.message) for d in details)
+
+    return AddStatus(found.id, found.request_timestamp, outcomes(found.successes), outcomes(found.failures),
+                     outcomes(found.pendings))
+
+
+def _details(outcomes: tuple[Outcome, ...]) -> tuple[StatusDetail, ...]:
+    return tuple(StatusDetail(o.stix_id, o.version, o.message) for o in outcomes)
 
 
 def _all(node: Node, actor: Actor, *, feed: bool) -> list[Collection]:

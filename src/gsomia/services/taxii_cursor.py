@@ -1,11 +1,12 @@
 """Where a TAXII 2.1 listing stands: positions (each object's own `date_added`) and the `next` cursor.
 
-Every object of a collection has its own date_added, never shared with another: the item's creation
-time (microseconds, as stored) and three more digits that count the objects created in that same
-microsecond, in the order of the items' ids (a bulk publish puts hundreds of items in one transaction,
-one instant). Objects are listed in that order, so a position is one date_added, and "after it" is
-exact: a client that sends back X-TAXII-Date-Added-Last as `added_after` gets the next object, no
-object twice, none lost, and never the same page again (TAXII 2.1 §3.4.1, §3.4.3).
+Every object of a collection has its own date_added, never shared with another: its item's date_added
+(storage/taxii.py: stored, one microsecond of its own, given when a listing first finds the item, each
+after every one given before, the same on every worker and after restarts) and three more digits that
+number the item's objects (marking-definition, artifact, report). Objects are listed in that order, so a
+position is one date_added, and "after it" is exact: a client that sends back X-TAXII-Date-Added-Last as
+`added_after` gets the next object, no object twice, none lost, and never the same page again (TAXII 2.1
+§3.4.1, §3.4.3); an item stored later, by any process, gets a later date_added than any already served.
 
 The `next` cursor (TAXII 2.1 §3.4.3) carries the position, the collection, the official and the
 query's filters, authenticated with HMAC-SHA256 under a key derived from the node's keys: no paging
@@ -26,7 +27,7 @@ from typing import Any
 
 from gsomia.services.errors import InvalidInput
 
-PER_INSTANT = 1000  # objects one microsecond can hold: 333 items of three objects each
+PER_INSTANT = 1000  # objects one microsecond can hold (the digits after the microseconds)
 ORIGIN = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the shared objects' date_added, before any item
 _TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", re.ASCII)
 

@@ -1,7 +1,8 @@
 """The listings of a TAXII 2.1 collection: objects, manifest, one object, its versions (TAXII 2.1 §5.3-§5.8).
 
 A collection's objects, in date_added order (see taxii_cursor): the shared objects (gsomia, the
-extension-definition, the parties' identities), then for each item of the agreement, oldest first, its
+extension-definition, the parties' identities), then for each item of the agreement, in the order of the
+items' date_added (stored, storage/taxii.py: given when a listing first finds the item), its
 marking-definition, artifact and report (services/stix.py). Items are read from the store in keyset
 pages; each is put to the policy's `read` decision for this official, and only an allowed item's objects
 are listed: its content is opened only for an objects listing, after the decision is in the audit log
@@ -15,6 +16,9 @@ so match[version] first, last and all select the same one.
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,16 +38,22 @@ from gsomia.services.stix import ITEM_OBJECTS, ItemView, item_objects, shared_ob
 from gsomia.services.taxii_cursor import (
     BEFORE_ALL,
     ORIGIN,
-    PER_INSTANT,
     Cursor,
     Filters,
     Position,
     open_cursor,
     seal_cursor,
 )
+from gsomia.storage import Store
 from gsomia.storage.records import ItemRecord
 
 SCAN_BATCH = 200
+STAMP_BATCH = 1000  # items given their date_added per statement (the newest, on the index of creation times)
+FULL_BATCH = 100_000  # the same, when all items are looked at (one scan of the items each)
+STAMP_WINDOW = timedelta(minutes=10)
+FULL_LOOK_S = 60.0
+_LOOKED: weakref.WeakKeyDictionary[Store, float] = weakref.WeakKeyDictionary()  # store → when all were looked at
+_LOOKED_LOCK = threading.Lock()
 SCAN_BUDGET = 5000  # items looked at for one page, at most
 MAX_PAGE_BYTES = 32 * 1024 * 1024  # sealed content on one page: at least one item, then at most this
 MAX_LIMIT = 1000
@@ -87,6 +97,7 @@ def listing(node: Node, actor: Actor, wanted: str, *, what: str, filters: Filter
     found = taxii.readable(node, actor, wanted)
     if found.agreement is None:
         raise InvalidInput("the missile-warning collection is listed from the feed (services.taxii_tracks)")
+    stamp_new(node)
     limit = max(1, min(limit, MAX_LIMIT))
     chosen, more, last = _choose(node, actor, found.agreement, filters, after or BEFORE_ALL, limit)
     decided = [c for c in chosen if c.item is not None and c.decision is not None]
@@ -163,15 +174,12 @@ def _entries(node: Node, agreement: Agreement, after: Position) -> Iterator[
     for i, shared in enumerate(shared_objects(sorted(node.schemes.parties))):
         if Position(ORIGIN, i) > after:
             yield Position(ORIGIN, i), None, shared, None
-    since, after_id = max(after.at, ORIGIN + timedelta(microseconds=1)), None
-    group, rank, scanned = None, -1, 0
+    since, inclusive, scanned = max(after.at, ORIGIN + timedelta(microseconds=1)), True, 0
     while True:
         with node.store.unit_of_work(readonly=True) as uow:
-            batch = uow.items.in_creation_order(since, after_id, SCAN_BATCH)
-        for item in batch:
-            group, rank = (group, rank + 1) if item.created_at == group else (item.created_at, 0)
-            positions = [Position(item.created_at, min(rank * ITEM_OBJECTS + i, PER_INSTANT - 1))
-                         for i in range(ITEM_OBJECTS)]
+            batch = uow.taxii.in_added_order(since, inclusive=inclusive, limit=SCAN_BATCH)
+        for added, item in batch:
+            positions = [Position(added, i) for i in range(ITEM_OBJECTS)]
             if positions[-1] <= after:
                 continue
             scanned += 1
@@ -187,7 +195,31 @@ def _entries(node: Node, agreement: Agreement, after: Position) -> Iterator[
                     yield position, item, stix_object, label
         if len(batch) < SCAN_BATCH:
             return
-        since, after_id = batch[-1].created_at, batch[-1].id
+        since, inclusive = batch[-1][0], False
+
+
+def stamp_new(node: Node) -> None:
+    """Give the items that have none yet their date_added (storage/taxii.py `stamp_new`), before a listing
+    reads, so that what it lists has its date_added and whatever comes later gets a later one.
+
+    Those created in the last STAMP_WINDOW are looked for on every listing (on the index of creation times:
+    cheap however many items are held); all items, at most every FULL_LOOK_S seconds in each process (the
+    first listing of a process included): an item whose transaction committed longer than STAMP_WINDOW after
+    its creation instant is found then. Either way its date_added comes after every one already served."""
+    now = node.clock()
+    with _LOOKED_LOCK:
+        full = time.monotonic() - _LOOKED.get(node.store, -FULL_LOOK_S) >= FULL_LOOK_S
+    since = None if full else now - STAMP_WINDOW
+    with node.store.unit_of_work(readonly=True) as uow:
+        waiting = uow.taxii.has_unstamped(since)
+    if waiting:
+        limit = STAMP_BATCH if since is not None else FULL_BATCH
+        with node.store.unit_of_work() as uow:
+            while uow.taxii.stamp_new(node.clock(), limit, since) == limit:
+                pass
+    if full:
+        with _LOOKED_LOCK:
+            _LOOKED[node.store] = time.monotonic()
 
 
 def _matches(stix_object: dict[str, Any], position: Position, filters: Filters) -> bool:

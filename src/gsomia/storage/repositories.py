@@ -158,15 +158,6 @@ class ItemsRepository:
             query = query.where(t.items.c.state == state)
         return [_item_record(row) for row in self._conn.execute(query)]
 
-    def in_creation_order(self, since: datetime, after_id: str | None, limit: int) -> list[ItemRecord]:
-        """Items created at `since` or later, by (created_at, id); those created exactly at `since` only
-        after `after_id` when given (a keyset page: no offset, no item skipped or repeated)."""
-        c = t.items.c
-        later = c.created_at > since
-        same = c.created_at == since if after_id is None else (c.created_at == since) & (c.id > after_id)
-        query = select(t.items).where(later | same).order_by(c.created_at, c.id).limit(limit)
-        return [_item_record(row) for row in self._conn.execute(query)]
-
     def set_state(self, item_id: str, *, state: str, custodian: str, location: str, at: datetime,
                   erase_content: bool = False) -> None:
         if erase_content:

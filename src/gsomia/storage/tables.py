@@ -123,6 +123,7 @@ items = Table(
     Column("location", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_items_created_at", "created_at"),  # the newest items: those TAXII has not stamped yet (storage/taxii.py)
 )
 
 # Custody and distribution history (R6.f), destruction records (Art. 13), receipts.
@@ -387,6 +388,35 @@ console_sessions = Table(
     Column("last_seen", UTCDateTime(), nullable=False),
     Column("flash", Text, nullable=True),  # JSON list of messages for the next page, then cleared
     Index("ix_console_sessions_last_seen", "last_seen"),
+)
+
+# TAXII 2.1 (storage/taxii.py). What each POST of objects did (a status resource, TAXII 2.1 §4.3.1), for the
+# official who posted it, on every worker and after restarts; purged as new ones are written (taxii_status_days,
+# taxii_status_max). `details` is canonical JSON: {"successes": [...], "failures": [...], "pendings": [...]},
+# each entry {"id", "version", "message"}.
+taxii_statuses = Table(
+    "taxii_statuses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("official_id", String(32), nullable=False),
+    Column("collection_id", String(36), nullable=False),
+    Column("request_timestamp", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # complete | pending
+    Column("total_count", Integer, nullable=False),
+    Column("success_count", Integer, nullable=False),
+    Column("failure_count", Integer, nullable=False),
+    Column("pending_count", Integer, nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_taxii_statuses_request_timestamp", "request_timestamp"),
+)
+
+# Each item's TAXII date_added: the instant this node's TAXII server first had it to list, a microsecond of
+# its own (never shared, strictly increasing in the order the stamps are given; storage/taxii.py says how).
+taxii_date_added = Table(
+    "taxii_date_added",
+    metadata,
+    Column("item_id", String(40), ForeignKey("items.id"), primary_key=True),
+    Column("date_added", UTCDateTime(), nullable=False, unique=True),
 )
 
 GENESIS_HASH = "0" * 64

@@ -18,6 +18,7 @@ from gsomia.storage.exchange import Claimant, Enqueued, ExchangeRepository
 from gsomia.storage.feed import FeedStreamsRepository
 from gsomia.storage.group_commit import WalFlusher
 from gsomia.storage.repositories import AuditRepository, ItemsRepository, OfficialsRepository
+from gsomia.storage.taxii import TaxiiRepository
 from gsomia.storage.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class UnitOfWork:
     feed_streams: FeedStreamsRepository
     console_sessions: ConsoleSessionsRepository
     agreements: AgreementsRepository
+    taxii: TaxiiRepository
     # True when this is a savepoint of the node's writer batch (Store.batch): the writes are kept or
     # dropped together just the same, and made durable by the batch's one commit before anyone is answered.
     in_batch: bool = False
@@ -207,7 +209,7 @@ class Store:
             with conn.begin():
                 yield UnitOfWork(conn, OfficialsRepository(conn), ItemsRepository(conn), AuditRepository(conn),
                                  ExchangeRepository(conn, self._claimant), FeedStreamsRepository(conn),
-                                 ConsoleSessionsRepository(conn), AgreementsRepository(conn),
+                                 ConsoleSessionsRepository(conn), AgreementsRepository(conn), TaxiiRepository(conn),
                                  audit_listeners=self._on_audited)
 
     def reclaim_erased(self, table: str = "items") -> bool:

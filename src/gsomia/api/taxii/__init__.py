@@ -5,8 +5,6 @@ cases are services (stix, taxii, taxii_listing, taxii_cursor)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from fastapi import FastAPI
 
 from gsomia.api.taxii.media import install_taxii_errors
@@ -25,7 +23,6 @@ def create_taxii_app(node: Node, failures: FailedAuthentications, track_feed: Li
     app.state.node = node
     app.state.failed_authentications = failures
     app.state.feed = track_feed
-    app.state.statuses = OrderedDict()  # status id → (official id, what the POST did), the last KEPT_STATUSES
     install_taxii_errors(app)
     app.include_router(router)
     return app

@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,7 +27,6 @@ from gsomia.services.taxii_cursor import Filters, parse_timestamp
 
 API_ROOT = "api"
 MAX_ENVELOPE = MAX_ITEM_CONTENT * 4 // 3 + 64 * 1024  # bytes of a POSTed envelope (edge/limits.py enforces it)
-KEPT_STATUSES = 1000
 
 router = APIRouter()
 Text = Annotated[str | None, Query(max_length=4096)]
@@ -129,13 +128,11 @@ def api_root(request: Request, node: NodeDep, actor: ActorDep) -> TaxiiResponse:
 
 
 @router.get(f"/{API_ROOT}/status/{{status_id}}/")
-def status(request: Request, actor: ActorDep, status_id: str) -> TaxiiResponse:
-    """Get Status (TAXII 2.1 §4.3): what a POST of objects did (§4.3.1), to the official who posted."""
+def status(request: Request, node: NodeDep, actor: ActorDep, status_id: str) -> TaxiiResponse:
+    """Get Status (TAXII 2.1 §4.3): what a POST of objects did (§4.3.1), to the official who posted, from
+    the store (any worker, after a restart)."""
     _check_accept(request)
-    kept = cast(OrderedDict[str, tuple[str, taxii.AddStatus]], request.app.state.statuses).get(status_id)
-    if kept is None or kept[0] != actor.official.id:
-        raise NotFound(f"no status {status_id!r} for this official")
-    return TaxiiResponse(_status_resource(kept[1]))
+    return TaxiiResponse(_status_resource(taxii.status_of(node, actor, status_id)))
 
 
 @router.get(f"/{API_ROOT}/collections/")
@@ -195,10 +192,6 @@ async def add_objects(request: Request, node: NodeDep, actor: ActorDep, collecti
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list) or not envelope["objects"]:
         raise InvalidInput("the body must be an envelope: {\"objects\": [...]} with at least one object")
     done = await node.write(taxii.add_objects, node, actor, collection_id, envelope["objects"], str(uuid.uuid4()))
-    statuses = cast(OrderedDict[str, tuple[str, taxii.AddStatus]], request.app.state.statuses)
-    statuses[done.id] = (actor.official.id, done)
-    while len(statuses) > KEPT_STATUSES:
-        statuses.popitem(last=False)
     return TaxiiResponse(_status_resource(done), status_code=202)
 
 
@@ -246,7 +239,9 @@ def _status_resource(done: taxii.AddStatus) -> dict[str, Any]:
     def details(outcomes: tuple[taxii.Outcome, ...]) -> list[dict[str, str]]:
         return [{"id": o.stix_id, "version": o.version, "message": o.message} for o in outcomes]
 
-    return {"id": done.id, "status": "complete", "request_timestamp": done.requested_at.isoformat(),
-            "total_count": len(done.successes) + len(done.failures), "success_count": len(done.successes),
-            "successes": details(done.successes), "failure_count": len(done.failures),
-            "failures": details(done.failures), "pending_count": 0, "pendings": []}
+    at = done.requested_at.astimezone(timezone.utc)
+    return {"id": done.id, "status": done.status, "request_timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "total_count": len(done.successes) + len(done.failures) + len(done.pendings),
+            "success_count": len(done.successes), "successes": details(done.successes),
+            "failure_count": len(done.failures), "failures": details(done.failures),
+            "pending_count": len(done.pendings), "pendings": details(done.pendings)}
