@@ -69,3 +69,22 @@ def test_only_the_security_officer_keeps_the_register(client: TestClient, team: 
     last = client.post(f"/v1/officials/{team.officer_id}/revoke", headers=bearer(team.officer),
                        json={"reason": "oops"})
     assert last.status_code == 409 and "last active security officer" in last.json()["error"]["message"]
+
+
+def test_R6_e_an_officials_access_is_reviewed_item_by_item_over_http(client: TestClient, team: Team) -> None:
+    made = client.post("/v1/items", headers=bearer(team.releaser), json={
+        "classification": "KOR:II", "releasable_to": ["KOR"], "topics": ["dprk-missile"], "purpose": "missile warning",
+        "content_text": "launch detected at 0412"})
+    assert made.status_code == 201, made.text
+    item_id = made.json()["id"]
+    officer = bearer(team.officer)
+    for who, readable in ((team.reader_id, True), (team.outsider_id, False)):
+        review = client.get(f"/v1/officials/{who}/access", headers=officer)
+        assert review.status_code == 200, review.text
+        entry = next(i for i in review.json()["items"] if i["item_id"] == item_id)
+        assert entry["allowed"] is readable and (readable or (entry["rules"] and entry["reasons"]))
+        assert "launch detected" not in review.text  # no content
+    assert client.get(f"/v1/officials/{team.reader_id}/access", headers=bearer(team.reader)).status_code == 403
+    assert client.get("/v1/officials/OFF-nobody/access", headers=officer).status_code == 404
+    assert client.get(f"/v1/officials/{team.reader_id}/access", headers=officer,
+                      params={"limit": 0}).status_code == 422

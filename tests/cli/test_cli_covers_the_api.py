@@ -37,6 +37,7 @@ COMMANDS = {
     ("GET", "/v1/officials"): "officials list",
     ("POST", "/v1/officials"): "officials appoint",
     ("GET", "/v1/officials/{official_id}"): "officials show",
+    ("GET", "/v1/officials/{official_id}/access"): "officials access",
     ("PATCH", "/v1/officials/{official_id}"): "officials update",
     ("POST", "/v1/officials/{official_id}/suspend"): "officials suspend",
     ("POST", "/v1/officials/{official_id}/reinstate"): "officials reinstate",

@@ -175,3 +175,17 @@ def test_a_wrong_passphrase_is_explained(node: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("GSOMIA_KEY_PASSPHRASE")
     assert "no key passphrase" in run("items", "destroy", "KOR-x", "--method", "m", "--reason", "r",
                                       "--data", str(node), code=2)
+
+
+def test_R6_e_officials_access_lists_each_items_read_decision_and_why_not(node: Path) -> None:
+    releaser = appoint(node, "Lee", "KOR:II", "dprk-missile", "releasing_official")
+    item_id = originate(node, releaser, "--quiet").strip()
+    outsider = json.loads(run("officials", "appoint", "--data", str(node), "--name", "Choi", "--clearance", "KOR:II",
+                              "--topic", "dprk-nuclear", "--reason", "desk", "--json"))["id"]
+    table = run("officials", "access", outsider, "--data", str(node))
+    assert item_id in table and "REFUSED" in table and "R7.2" in table and "may read 0 of 1 items held" in table
+    review = json.loads(run("officials", "access", outsider, "--data", str(node), "--json", "--refused"))
+    assert [(i["item_id"], i["allowed"]) for i in review["items"]] == [(item_id, False)]
+    assert SECRET.decode() not in table
+    assert "security_officer" in run("officials", "access", outsider, "--data", str(node), token=releaser, code=3)
+    assert "OFF-nobody" in run("officials", "access", "OFF-nobody", "--data", str(node), code=4)

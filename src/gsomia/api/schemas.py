@@ -113,6 +113,26 @@ class OfficialDetail(OfficialOut):
     changes: list[OfficialChangeOut]
 
 
+class ItemAccessOut(Out):
+    item_id: str
+    originator: str
+    classification: str
+    state: str
+    allowed: bool
+    rules: list[str]
+    reasons: list[str]
+
+
+class AccessReviewOut(Out):
+    """The policy's read decision on each item held, for one official as the register holds them now (R6.e)."""
+
+    official_id: str
+    at: AwareDatetime
+    complete: bool = Field(description="Every item held was looked at (else only the oldest `limit`).")
+    readable: int
+    items: list[ItemAccessOut]
+
+
 class Reason(In):
     reason: str = Field(min_length=1, description="Why: recorded with the change and in the audit trail.")
 

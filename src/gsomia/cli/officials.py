@@ -160,6 +160,36 @@ def show(data: DataOption, official_id: str, as_json: JsonOption = False) -> Non
 
 
 @app.command()
+def access(data: DataOption, official_id: str,
+           refused: Annotated[bool, typer.Option("--refused", help="Only the items refused to them.")] = False,
+           limit: Annotated[int, typer.Option(help="Look at the oldest LIMIT items held (at most 5000).")] = 1000,
+           as_json: JsonOption = False, wide: WideOption = False) -> None:
+    """What this official may read here, item by item, with the rules and reasons of each refusal: the decision a
+    read would get now (a review of the register, audited; no content is opened)."""
+    from gsomia.cli.node import session
+    from gsomia.cli.output import out, print_json, print_table
+    from gsomia.domain.timeutil import format_instant
+    from gsomia.services import access_review
+
+    with session(data) as (node, actor):
+        done = access_review.review(node, actor, official_id, limit=limit)
+    shown = [i for i in done.items if not (refused and i.allowed)]
+    if as_json:
+        print_json({"official_id": done.official_id, "at": format_instant(done.at), "complete": done.complete,
+                    "readable": done.readable, "items": [
+                        {"item_id": i.item_id, "originator": i.originator, "classification": i.classification,
+                         "state": i.state, "allowed": i.allowed, "rules": list(i.rules), "reasons": list(i.reasons)}
+                        for i in shown]})
+        return
+    print_table(("item", "originator", "classification", "state", "read", "rules", "why not"),
+                [(i.item_id, i.originator, i.classification, i.state, "allowed" if i.allowed else "REFUSED",
+                  ", ".join(i.rules), "" if i.allowed else "; ".join(r.rstrip(".") for r in i.reasons)) for i in shown],
+                ids=("item",), wide=wide, empty="no item held")
+    more = "" if done.complete else f" (the oldest {limit} looked at: --limit for more)"
+    out().print(f"{official_id} may read {done.readable} of {len(done.items)} items held{more}", markup=False)
+
+
+@app.command()
 def token(data: DataOption, official_id: str, reason: Reason,
           output: Annotated[Path | None, typer.Option("--out", help="Write it to this file (0600) instead.")] = None,
           as_json: JsonOption = False) -> None:

@@ -10,7 +10,7 @@ from gsomia.api import schemas, views
 from gsomia.api.auth import ActorDep, NodeDep
 from gsomia.api.errors import responses
 from gsomia.domain.officials import OfficialStatus
-from gsomia.services import officials
+from gsomia.services import access_review, officials
 
 router = APIRouter(prefix="/v1/officials", tags=["officials"])
 
@@ -27,6 +27,19 @@ def show_official(node: NodeDep, actor: ActorDep, official_id: str) -> schemas.O
     """One official and the history of changes to their record (R6.e)."""
     return views.official_detail(officials.get(node, actor, official_id),
                                  officials.history(node, actor, official_id))
+
+
+@router.get("/{official_id}/access", response_model=schemas.AccessReviewOut, responses=responses(400, 403, 404))
+def review_access(node: NodeDep, actor: ActorDep, official_id: str,
+                  limit: Annotated[int, Query(ge=1, le=access_review.MAX_ITEMS)] = 1000) -> schemas.AccessReviewOut:
+    """What this official may read here, item by item, with the policy's rules and reasons for each refusal: the
+    read decision every read would take now (R6.e review; audited, opens no content)."""
+    done = access_review.review(node, actor, official_id, limit=limit)
+    return schemas.AccessReviewOut(
+        official_id=done.official_id, at=done.at, complete=done.complete, readable=done.readable,
+        items=[schemas.ItemAccessOut(item_id=i.item_id, originator=i.originator, classification=i.classification,
+                                     state=i.state, allowed=i.allowed, rules=list(i.rules), reasons=list(i.reasons))
+               for i in done.items])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.OfficialOut,

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from gsomia.console import render
 from gsomia.console.session import NodeDep, SessionDep, page_router
 from gsomia.domain.officials import Role
-from gsomia.services import console_sessions, officials
+from gsomia.services import access_review, console_sessions, officials, oversight
 from gsomia.services.errors import InvalidInput
 
 router = page_router()
@@ -65,6 +65,16 @@ def official(request: Request, node: NodeDep, session: SessionDep, official_id: 
     return render.page(request, session, "official.html", title=f"Official {official_id}", section="officials",
                        record=record, changes=officials.history(node, session.actor, official_id),
                        levels=node.schemes.scheme(node.party).levels, roles=[r.value for r in Role if r != Role.NODE])
+
+
+@router.get("/officials/{official_id}/access", response_class=HTMLResponse)
+def access(request: Request, node: NodeDep, session: SessionDep, official_id: str) -> Response:
+    """What the official may read here, item by item, and why not the rest (a review: audited, opens nothing)."""
+    record = officials.get(node, session.actor, official_id)
+    review = access_review.review(node, session.actor, official_id)
+    labels = oversight.labels(node, [(None, i.item_id) for i in review.items])
+    return render.page(request, session, "access.html", title=f"What {official_id} may read", section="officials",
+                       labels=labels, record=record, review=review)
 
 
 @router.post("/officials/{official_id}")
