@@ -9,7 +9,9 @@ named below, comma-separated): the way to tell which traffic a node's memory gro
 Every second, per kind of traffic, it counts answers by status; every 10 s it prints a line: requests a
 second, answers by status class, and each node's resident memory. It ends with the totals, the peak memory
 under the large-body attack, and exit code 1 if any answer was a 5xx or if a node's memory grew by more
-than half between the first and the last third of the run (the two ways a node fails under load).
+than half between the first and the last third of the run (the two ways a node fails under load). Part of
+that growth is by design in any run under ten minutes: the feed's replay buffer fills for its first ten
+minutes (REPLAY_MAX_AGE_S, about 350 bytes a frame, on both nodes); `--without tracks` leaves it out.
 
 Traffic, each from its own threads:
     releases    a releasing official originates a 1 KiB item and releases it to JPN (KOR's API, then its

@@ -5,15 +5,16 @@ keeps every arena for the life of the process; what a thread frees stays in its 
 thread arena's heap is hardly ever given back to the system (only its top, past M_TRIM_THRESHOLD). A node
 has many threads that come and go: the API's worker threads (anyio's, which end after 10 s idle, and the
 next request starts another), asyncio's executor, the store's writer, the feed's replay writer, `limits`'
-timer threads, SQLite's pooled connections used from any of them. Spread over 15 arenas (2 cores), the
-freed memory of each piled up: under benchmarks/load.py, KOR's resident memory grew about 0.4 MB/s,
-almost all of it in the thread arenas, of which malloc_info counted 55 MB free of 100 MB and
-malloc_trim(0) handed 42 MB back at once (docs/security.md, "Load"). With the arenas bounded the same
-run stays level.
+timer threads, SQLite's pooled connections used from any of them. Spread over 15 to 22 arenas (2 cores),
+the freed memory of each piled up: under benchmarks/load.py, KOR's resident memory grew from 139 to 246 MB
+in 12 minutes, malloc_info counted 65 of the arenas' 109 MB free and malloc_trim(0) handed 56 MB back at
+once. Bounded, the same run side by side: 138 to 203 MB, 12 of 69 MB free, the rest the feed's replay
+buffer filling for its first ten minutes and SQLite's page caches (docs/security.md, "Load").
 
 ARENA_MAX arenas, the main one included: Python holds the GIL around most allocations, so threads
-hardly contend for an arena; SQLite's work outside the GIL takes an arena's lock for each page it
-allocates, a cost not seen in the release benchmark. An operator who sets MALLOC_ARENA_MAX (glibc reads
+hardly contend for an arena; SQLite's work outside the GIL shares the arenas' locks. In the 12-minute
+runs side by side the bounded node served as many requests (4,041 releases against 3,942); the release
+benchmarks were not run against it. An operator who sets MALLOC_ARENA_MAX (glibc reads
 it at the process's start) keeps that setting: it is not overridden here.
 """
 
