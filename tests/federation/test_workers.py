@@ -77,6 +77,9 @@ def test_two_workers_on_postgresql_release_through_both(pg_kor: tuple[dict[str, 
     supervisor = _serve(kor.data, "--workers", "2", log=tmp_path / "kor.log")
     try:
         wait_for(lambda: _up(kor, supervisor), "KOR's workers to serve", timeout=60)
+        # Each worker bounded its malloc arenas as it started (cli/allocator.py; tests/cli/test_allocator.py).
+        wait_for(lambda: (tmp_path / "kor.log").read_text().count("malloc arenas: at most 2") == 2,
+                 "both workers to say so")
         written = []
         for n in range(RELEASES):  # a new connection each time: the kernel spreads them over the workers
             with official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"]) as client:

@@ -29,9 +29,11 @@ def serve_command(
     missile-warning feed (TLS WebSocket on feed_port), until Ctrl-C. Logs go to stderr. With --workers N,
     N processes share the ports and the outbox (docs/runbook.md); they log as the settings say."""
     import asyncio
+    import logging
 
     import uvloop
 
+    from gsomia.cli.allocator import bound_malloc_arenas
     from gsomia.cli.output import fail
     from gsomia.config import ConfigError
     from gsomia.feed.errors import FeedError
@@ -41,6 +43,7 @@ def serve_command(
     from gsomia.services.partners import PeerConfigError
     from gsomia.services.runtime import open_node
 
+    arenas = bound_malloc_arenas()  # before any thread starts: see cli/allocator.py
     if log_level is not None and log_level.lower() not in ("debug", "info", "warning", "error"):
         fail(f"--log-level {log_level}: use debug, info, warning or error")
     if log_format is not None and log_format not in ("json", "text"):
@@ -62,6 +65,8 @@ def serve_command(
             fail(refusal, code=EXIT_BAD_INPUT)
     logs.configure(log_level or node.settings.log_level, "text" if (log_format or node.settings.log_format) == "text"
                    else "json")
+    logging.getLogger("gsomia.serve").info("malloc arenas: %s", "not glibc's malloc" if arenas is None
+                                           else f"at most {arenas}")
     with node, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         try:
             runner.run(_serve(NodeServer(node, worker=worker or 0, workers=workers)))
