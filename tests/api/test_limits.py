@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +15,7 @@ from tests.api.helpers import Team, bearer
 
 from gsomia.api import create_app
 from gsomia.api.schemas import MAX_CONTENT
-from gsomia.edge.limits import JSON_BODY
+from gsomia.edge.limits import JSON_BODY, EdgeLimits, RouteLimits
 from gsomia.services.context import Node
 
 
@@ -104,3 +105,28 @@ def test_instants_outside_1900_to_2200_are_refused_not_overflowed(client: TestCl
             "item": {"originator": "KOR", "classification": "KOR:II", "releasable_to": ["JPN"]}, "recipient": "JPN"})
         assert decided.status_code == 422 and "1900..2200" in decided.text, decided.text
     assert client.get("/v1/health").status_code == 200
+
+
+def test_a_body_that_does_not_arrive_in_time_is_refused_and_the_app_never_called() -> None:
+    """A client that sends its headers and then trickles (here: nothing more) is answered 408 once body_seconds
+    have passed; the request never reaches the application."""
+    reached: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    async def stalled() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    edge = EdgeLimits(app, limits=RouteLimits(open=(re.compile(".*"),), body_seconds=0.05))
+    scope = {"type": "http", "method": "POST", "path": "/peer/v1/batch", "headers": [(b"content-length", b"10")]}
+    asyncio.run(edge(scope, stalled, send))
+    assert reached == []
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 408
+    assert b"too_slow" in b"".join(m.get("body", b"") for m in sent[1:])
