@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gsomia.domain.officials import Official, OfficialStatus, Role
 from gsomia.domain.schemes import Classification
 from gsomia.storage import tables as t
+from gsomia.storage.engine import DEFERRED
 from gsomia.storage.records import (
     AuditEntry,
     Checkpoint,
@@ -46,15 +47,19 @@ _OFFICIAL = select(t.officials).where(t.officials.c.id == bindparam("official_id
 _OFFICIAL_FOR_UPDATE = _OFFICIAL.with_for_update()
 _TOKEN = select(t.api_tokens.c.token_hash, t.api_tokens.c.official_id, t.api_tokens.c.created_at,
                 t.api_tokens.c.revoked_at).where(t.api_tokens.c.token_hash == bindparam("token_hash"))
-_INSERT_ITEM = insert(t.items)
+# Writes whose result nobody reads are DEFERRED: in a writer batch on PostgreSQL they leave without waiting for
+# their answer (engine.py's pipeline).
+_INSERT_ITEM = insert(t.items).execution_options(**DEFERRED)
 _ITEM = select(t.items).where(t.items.c.id == bindparam("item_id"))
 _ITEM_FOR_UPDATE = _ITEM.with_for_update()
 _SET_ITEM_STATE = update(t.items).where(t.items.c.id == bindparam("item_id")).values(
     state=bindparam("new_state"), custodian=bindparam("new_custodian"), location=bindparam("new_location"),
-    updated_at=bindparam("new_updated_at"))
+    updated_at=bindparam("new_updated_at")).execution_options(**DEFERRED)
 _ITEMS_BY_ORIGIN = select(t.items).where(t.items.c.originator == bindparam("originator"),
                                          t.items.c.origin_ref == bindparam("origin_ref")).order_by(t.items.c.id)
-_INSERT_EVENT = insert(t.item_events)
+# (`inline`: nothing reads an inserted row's serial id back; without it PostgreSQL's single-row INSERT would
+# carry a RETURNING id, a result to wait for.)
+_INSERT_EVENT = insert(t.item_events).inline().execution_options(**DEFERRED)
 
 
 class OfficialsRepository:
@@ -243,7 +248,8 @@ def _item_noted(events: int) -> Insert:
     new_item = insert(t.items).values({c.name: bindparam(f"item_{c.name}", type_=c.type) for c in t.items.c})
     rows = [{c.name: bindparam(f"event{n}_{c.name}", type_=c.type) for c in t.item_events.c if c.name != "id"}
             for n in range(events)]
-    return insert(t.item_events).values(rows[0] if events == 1 else rows).add_cte(new_item.cte("new_item"))
+    return (insert(t.item_events).inline().values(rows[0] if events == 1 else rows).add_cte(new_item.cte("new_item"))
+            .execution_options(**DEFERRED))
 
 
 _ADD_ITEM_NOTED = _item_noted(1)
@@ -291,7 +297,7 @@ _APPEND_ONE_NOTED_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}), 
                         "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
 _AT = t.UTCDateTime()
 _MOVE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1).values(
-    seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+    seq=bindparam("new_seq"), entry_hash=bindparam("new_hash")).execution_options(**DEFERRED)
 
 
 class AuditRepository:
@@ -330,12 +336,13 @@ class AuditRepository:
             at = _AT.process_bind_param(e.at, self._conn.dialect)
             self._conn.exec_driver_sql(_APPEND_ONE_NOTED_PG, (
                 *rows[0], e.item_id, at, e.actor_id, e.kind, e.counterparty, e.detail, e.receipt, e.audit_seq,
-                rows[0][0], rows[0][10]))
+                rows[0][0], rows[0][10]), execution_options=DEFERRED)
         elif len(rows) == 1 and postgresql:
-            self._conn.exec_driver_sql(_APPEND_ONE_PG, (*rows[0], rows[0][0], rows[0][10]))
+            self._conn.exec_driver_sql(_APPEND_ONE_PG, (*rows[0], rows[0][0], rows[0][10]), execution_options=DEFERRED)
             ItemsRepository(self._conn).add_events(events)
         else:
-            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows))
+            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows),
+                                       execution_options=DEFERRED)
             self._conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][10]})
             ItemsRepository(self._conn).add_events(events)
         self._locked_head = rows[-1][0], rows[-1][10]
