@@ -65,6 +65,10 @@ def open_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", schema: st
         if schema is not None:
             connect_args["options"] = f"-csearch_path={schema}"
         engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        # A Core INSERT of many rows as one statement of many VALUES (SQLAlchemy's "insertmanyvalues", as its
+        # psycopg2 dialect does), not psycopg's executemany: in a pipeline that sends, and polls the socket,
+        # once per row.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
         event.listen(engine, "after_cursor_execute", _wait_unless_deferred)
         return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite or postgresql")

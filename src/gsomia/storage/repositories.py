@@ -284,17 +284,27 @@ INSERT_ENTRIES_SQL = {
     style: f"INSERT INTO audit_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(ENTRY_COLUMNS))})"
     for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
 }
-# PostgreSQL, one entry: insert it and move the head in one statement, saving a network round trip
-# (single-entry appends are round-trip bound there).
-_APPEND_ONE_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}) "
-                  "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
-# PostgreSQL, one entry and the item event that cites it (a release, a receipt): the three writes in one
-# statement.
 _EVENT_COLUMNS = ("item_id", "at", "actor_id", "kind", "counterparty", "detail", "receipt", "audit_seq")
-_APPEND_ONE_NOTED_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}), "
-                        f"new_event AS (INSERT INTO item_events ({', '.join(_EVENT_COLUMNS)}) "
-                        f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})) "
-                        "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
+# PostgreSQL: at most this many entries (and as many events) go in one statement; more take the executemany path.
+_APPEND_IN_ONE_PG = 64
+
+
+@functools.lru_cache(maxsize=2 * _APPEND_IN_ONE_PG)
+def _append_pg(entries: int, events: int) -> str:
+    """PostgreSQL: `entries` audit entries, `events` item events citing them, and the head moved, in one
+    statement: one round trip (appends are round-trip bound there), and one send in a pipeline where an
+    executemany sends (and polls the socket) once per row."""
+    def values(columns: tuple[str, ...], rows: int) -> str:
+        return ", ".join([f"({', '.join(['%s'] * len(columns))})"] * rows)
+
+    sql = (f"WITH new_entries AS (INSERT INTO audit_entries ({', '.join(ENTRY_COLUMNS)}) "
+           f"VALUES {values(ENTRY_COLUMNS, entries)})")
+    if events:
+        sql += (f", new_events AS (INSERT INTO item_events ({', '.join(_EVENT_COLUMNS)}) "
+                f"VALUES {values(_EVENT_COLUMNS, events)})")
+    return f"{sql} UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1"
+
+
 _AT = t.UTCDateTime()
 _MOVE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1).values(
     seq=bindparam("new_seq"), entry_hash=bindparam("new_hash")).execution_options(**DEFERRED)
@@ -330,19 +340,17 @@ class AuditRepository:
         if not rows:
             ItemsRepository(self._conn).add_events(events)
             return
-        postgresql = self._conn.dialect.name == "postgresql"
-        if len(rows) == 1 and postgresql and len(events) == 1:
-            e = events[0]
-            at = _AT.process_bind_param(e.at, self._conn.dialect)
-            self._conn.exec_driver_sql(_APPEND_ONE_NOTED_PG, (
-                *rows[0], e.item_id, at, e.actor_id, e.kind, e.counterparty, e.detail, e.receipt, e.audit_seq,
-                rows[0][0], rows[0][10]), execution_options=DEFERRED)
-        elif len(rows) == 1 and postgresql:
-            self._conn.exec_driver_sql(_APPEND_ONE_PG, (*rows[0], rows[0][0], rows[0][10]), execution_options=DEFERRED)
-            ItemsRepository(self._conn).add_events(events)
-        else:
-            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows),
+        dialect = self._conn.dialect
+        if dialect.name == "postgresql" and len(rows) <= _APPEND_IN_ONE_PG and len(events) <= _APPEND_IN_ONE_PG:
+            parameters: list[Any] = [value for row in rows for value in row]
+            for e in events:
+                parameters += (e.item_id, _AT.process_bind_param(e.at, dialect), e.actor_id, e.kind, e.counterparty,
+                               e.detail, e.receipt, e.audit_seq)
+            parameters += (rows[-1][0], rows[-1][10])
+            self._conn.exec_driver_sql(_append_pg(len(rows), len(events)), tuple(parameters),
                                        execution_options=DEFERRED)
+        else:
+            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[dialect.paramstyle], list(rows), execution_options=DEFERRED)
             self._conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][10]})
             ItemsRepository(self._conn).add_events(events)
         self._locked_head = rows[-1][0], rows[-1][10]
