@@ -105,8 +105,9 @@ def pipelined(conn: Connection) -> Iterator[bool]:
     """PostgreSQL: the rest of `conn`'s transaction in pipeline mode (see the module docstring), committed in
     the pipeline when the block ends normally: its COMMIT goes with the pipeline's closing sync, one round trip
     (SQLAlchemy's commit then finds the transaction committed and sends nothing). Yields whether it is on;
-    on SQLite it never is (each statement is a call into the library, not a round trip)."""
-    if conn.dialect.name != "postgresql":
+    on SQLite it never is (each statement is a call into the library, not a round trip), nor with a driver
+    other than psycopg 3 (whose pipeline this is)."""
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
         yield False
         return
     with conn.connection.driver_connection.pipeline() as pipeline:  # type: ignore[union-attr]
