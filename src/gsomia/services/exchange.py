@@ -129,14 +129,16 @@ def _release_one(node: Node, catalog: Catalog, actor: Actor, uow: UnitOfWork, on
     envelope = _sealed_for(node, item.label_bytes, plaintext, hops, at)
     message = ItemMessage(item.id, node.party, envelope, one.to, one.via, granted.covering(label, item.id, at),
                           (node.party,), **decided_under(catalog, decision))
-    message_id = enqueue(uow, at, one.via or one.to, message, item.id)
+    message_id = new_id("msg")
     uow.items.set_state(item.id, state="released", custodian=item.custodian, location=item.location, at=at)
     detail = f"under {decision.agreement}" + (f" via {one.via}" if one.via else "") + f"; message {message_id}"
-    # The allowed decision is audited last, with the item event citing it: one statement on PostgreSQL. All
-    # of it is one unit, so what is kept is the same as had it been audited first.
+    # The allowed decision is audited with the item event citing it (one statement on PostgreSQL), and the
+    # message is written last: in a writer batch on PostgreSQL the writes before it leave without waiting
+    # and the outbox insert, whose answer is read, is the unit's one wait after reading the item. All of it is
+    # one unit, so what is kept is the same as in any other order.
     append(uow, at, [draft(actor, "item.release", item.id, decision)], lambda seq: [
         ItemEvent(item.id, at, actor.official.id, "released", one.to, detail, None, seq)])
-    return message_id
+    return enqueue(uow, at, one.via or one.to, message, item.id, message_id=message_id)
 
 
 def decided_under(catalog: Catalog, decision: Decision) -> dict[str, str | None]:

@@ -135,9 +135,11 @@ def consent_of_body(body: ConsentBody) -> Consent:
                    id=body.id)
 
 
-def enqueue(uow: UnitOfWork, at: datetime, peer: str, message: Payload, item_id: str | None = None) -> str:
-    """`message` for `peer`, into the outbox in the caller's transaction; the sender delivers it."""
-    message_id = new_id("msg")
+def enqueue(uow: UnitOfWork, at: datetime, peer: str, message: Payload, item_id: str | None = None, *,
+            message_id: str | None = None) -> str:
+    """`message` for `peer`, into the outbox in the caller's transaction; the sender delivers it. Its id is
+    made here unless the caller made it (`new_id("msg")`) to cite it before."""
+    message_id = message_id or new_id("msg")
     uow.exchange.enqueue(OutboxMessage(message_id, peer, message.kind, item_id, encode(message), PENDING, 0, at, at))
     return message_id
 

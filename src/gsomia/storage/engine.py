@@ -13,6 +13,13 @@ SQLite transactions that write start with BEGIN IMMEDIATE: two processes appendi
 log would otherwise both read the head in a deferred (shared) transaction and then deadlock on
 upgrade. Read-only units pass `execution_options(gsomia_readonly=True)` and begin DEFERRED.
 
+PostgreSQL pays a network round trip per statement, and under load each one also costs a wake-up of the
+server process and of the waiting thread. So a writer batch (writer.py) runs in psycopg's pipeline mode
+(`pipelined`): a statement marked DEFERRED (a write whose result nobody reads) is sent without waiting for
+its answer, and goes to the server with the next statement that waits (any other statement: its result or
+row count is read). An error of a deferred write surfaces at that next wait, at the latest at the end of its
+unit of work (unit_of_work.py waits there), so it still fails only its own unit, never a neighbour's.
+
 SQLite also runs with `secure_delete=ON` on every connection: whatever a statement frees (an
 overwritten row's old cell, a freed overflow page) is zeroed rather than left in the file, which
 is what lets `reclaim_erased` promise that destroyed content leaves no bytes behind (Art. 13).
@@ -22,8 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any, Literal
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
@@ -32,6 +43,16 @@ from sqlalchemy.pool import ConnectionPoolEntry
 SqliteSync = Literal["GROUP", "FULL", "NORMAL"]
 PRIVATE = 0o600  # the database holds sealed items, the register and the audit trail: its owner's alone
 READONLY = "gsomia_readonly"
+# The execution option of a write whose result is not read: in a pipeline it does not wait (see above).
+DEFERRED: Mapping[str, Any] = MappingProxyType({"gsomia_deferred": True})
+
+
+def is_deferred(execution_options: Mapping[str, Any]) -> bool:
+    """Whether a statement executed with these options is a DEFERRED write."""
+    return bool(execution_options.get("gsomia_deferred", False))
+
+
+_PIPELINE = "gsomia_pipeline"  # Connection.info: the psycopg pipeline the connection's batch runs in
 
 
 def open_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", schema: str | None = None) -> Engine:
@@ -43,8 +64,80 @@ def open_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", schema: st
         connect_args: dict[str, Any] = {}
         if schema is not None:
             connect_args["options"] = f"-csearch_path={schema}"
-        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        # A Core INSERT of many rows as one statement of many VALUES (SQLAlchemy's "insertmanyvalues", as its
+        # psycopg2 dialect does), not psycopg's executemany: in a pipeline that sends, and polls the socket,
+        # once per row.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
+        event.listen(engine, "after_cursor_execute", _wait_unless_deferred)
+        return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite or postgresql")
+
+
+class _Pipelined:
+    """A connection's pipeline, and whether a deferred write was sent since its last wait."""
+
+    __slots__ = ("pipeline", "unanswered")
+
+    def __init__(self, pipeline: psycopg.Pipeline) -> None:
+        self.pipeline, self.unanswered = pipeline, False
+
+    def sync(self) -> None:
+        self.unanswered = False
+        self.pipeline.sync()
+
+
+def _wait_unless_deferred(conn: Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any,
+                          _executemany: bool) -> None:
+    """In a pipeline, a statement not DEFERRED waits here for its answer and those of the deferred writes
+    sent before it, before SQLAlchemy reads its result (an error of any of them is raised, wrapped, here)."""
+    pipelined = conn.info.get(_PIPELINE)
+    if pipelined is None:
+        return
+    if is_deferred(context.execution_options):
+        pipelined.unanswered = True
+    else:
+        pipelined.sync()
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[bool]:
+    """PostgreSQL: the rest of `conn`'s transaction in pipeline mode (see the module docstring), committed in
+    the pipeline when the block ends normally: its COMMIT goes with the pipeline's closing sync, one round trip
+    (SQLAlchemy's commit then finds the transaction committed and sends nothing). Yields whether it is on;
+    on SQLite it never is (each statement is a call into the library, not a round trip), nor with a driver
+    other than psycopg 3 (whose pipeline this is)."""
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        yield False
+        return
+    with conn.connection.driver_connection.pipeline() as pipeline:  # type: ignore[union-attr]
+        conn.info[_PIPELINE] = _Pipelined(pipeline)
+        try:
+            yield True
+            conn.exec_driver_sql("COMMIT", execution_options=DEFERRED)
+        finally:
+            del conn.info[_PIPELINE]
+
+
+def waits(conn: Connection, execution_options: Mapping[str, Any]) -> bool:
+    """Whether a statement executed on `conn` with these options waits for its answer (a round trip on
+    PostgreSQL): every one does but a DEFERRED write in a pipeline."""
+    return conn.info.get(_PIPELINE) is None or not is_deferred(execution_options)
+
+
+def unanswered(conn: Connection) -> bool:
+    """Whether `conn`'s pipeline sent a deferred write since it last waited (never outside a pipeline)."""
+    pipelined = conn.info.get(_PIPELINE)
+    return pipelined is not None and bool(pipelined.unanswered)
+
+
+def settle_pipeline(conn: Connection) -> None:
+    """Wait for whatever `conn`'s pipeline has sent, and set aside its errors: a unit of work that failed does
+    so before it rolls back to its savepoint (its writes' errors are moot then, and must not stop the rollback)."""
+    pipelined = conn.info.get(_PIPELINE)
+    if pipelined is not None:
+        with contextlib.suppress(psycopg.Error):
+            pipelined.sync()
 
 
 def _sqlite_engine(url: str, synchronous: SqliteSync) -> Engine:

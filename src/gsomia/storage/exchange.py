@@ -13,6 +13,7 @@ from sqlalchemy import Row, Select, bindparam, insert, literal_column, or_, sele
 from sqlalchemy.engine import Connection
 
 from gsomia.storage import tables as t
+from gsomia.storage.engine import DEFERRED
 
 PENDING, DELIVERED, REFUSED = "pending", "delivered", "refused"
 
@@ -105,7 +106,9 @@ def _consent(row: Row[Any]) -> ConsentRecord:
 
 
 # The delivery path's statements, built once (see repositories.py).
-_INSERT_OUTBOX = insert(t.outbox)
+# Writes whose result nobody reads are DEFERRED: in a writer batch on PostgreSQL they leave without waiting for
+# their answer (engine.py's pipeline).
+_INSERT_OUTBOX = insert(t.outbox).inline().execution_options(**DEFERRED)  # `inline`: see _INSERT_EVENT
 _PENDING_ABOUT_ANY = select(t.outbox.c.id).where(
     t.outbox.c.peer == bindparam("peer"), t.outbox.c.item_id.in_(bindparam("item_ids", expanding=True)),
     t.outbox.c.state == PENDING,
@@ -117,10 +120,10 @@ _RETRY_LATER = update(t.outbox).where(
     t.outbox.c.message_id == bindparam("message"),
     or_(t.outbox.c.claimed_by.is_(None), t.outbox.c.claimed_by == bindparam("by"))).values(
     attempts=bindparam("new_attempts"), next_attempt_at=bindparam("at"), last_error=bindparam("error"),
-    claimed_by=None, lease_until=None)
+    claimed_by=None, lease_until=None).execution_options(**DEFERRED)
 _FLAG = update(t.outbox).where(t.outbox.c.message_id == bindparam("message"), t.outbox.c.flagged_at.is_(None)).values(
     flagged_at=bindparam("at"))
-_INSERT_INBOX = insert(t.inbox)
+_INSERT_INBOX = insert(t.inbox).execution_options(**DEFERRED)
 _SEEN = select(t.inbox.c.message_id, t.inbox.c.response).where(
     t.inbox.c.message_id.in_(bindparam("ids", expanding=True)))
 _EARLIER = t.outbox.alias("earlier")

@@ -8,13 +8,14 @@ from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Engine, Insert, Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from gsomia.domain.officials import Official, OfficialStatus, Role
 from gsomia.domain.schemes import Classification
 from gsomia.storage import tables as t
+from gsomia.storage.engine import DEFERRED
 from gsomia.storage.records import (
     AuditEntry,
     Checkpoint,
@@ -46,15 +47,19 @@ _OFFICIAL = select(t.officials).where(t.officials.c.id == bindparam("official_id
 _OFFICIAL_FOR_UPDATE = _OFFICIAL.with_for_update()
 _TOKEN = select(t.api_tokens.c.token_hash, t.api_tokens.c.official_id, t.api_tokens.c.created_at,
                 t.api_tokens.c.revoked_at).where(t.api_tokens.c.token_hash == bindparam("token_hash"))
-_INSERT_ITEM = insert(t.items)
+# Writes whose result nobody reads are DEFERRED: in a writer batch on PostgreSQL they leave without waiting for
+# their answer (engine.py's pipeline).
+_INSERT_ITEM = insert(t.items).execution_options(**DEFERRED)
 _ITEM = select(t.items).where(t.items.c.id == bindparam("item_id"))
 _ITEM_FOR_UPDATE = _ITEM.with_for_update()
 _SET_ITEM_STATE = update(t.items).where(t.items.c.id == bindparam("item_id")).values(
     state=bindparam("new_state"), custodian=bindparam("new_custodian"), location=bindparam("new_location"),
-    updated_at=bindparam("new_updated_at"))
+    updated_at=bindparam("new_updated_at")).execution_options(**DEFERRED)
 _ITEMS_BY_ORIGIN = select(t.items).where(t.items.c.originator == bindparam("originator"),
                                          t.items.c.origin_ref == bindparam("origin_ref")).order_by(t.items.c.id)
-_INSERT_EVENT = insert(t.item_events)
+# (`inline`: nothing reads an inserted row's serial id back; without it PostgreSQL's single-row INSERT would
+# carry a RETURNING id, a result to wait for.)
+_INSERT_EVENT = insert(t.item_events).inline().execution_options(**DEFERRED)
 
 
 class OfficialsRepository:
@@ -142,8 +147,10 @@ class ItemsRepository:
         values["releasable_to"] = ",".join(item.releasable_to)
         values["topics"] = dump_list(item.topics)
         if events and self._conn.dialect.name == "postgresql":
-            new_item = insert(t.items).values(**values).cte("new_item")
-            self._conn.execute(insert(t.item_events).values([_event_values(e) for e in events]).add_cte(new_item))
+            params = {f"item_{name}": value for name, value in values.items()}
+            for n, e in enumerate(events):
+                params.update({f"event{n}_{name}": value for name, value in _event_values(e).items()})
+            self._conn.execute(_add_item_noted(len(events)), params)
             return
         self._conn.execute(_INSERT_ITEM, values)
         self.add_events(events)
@@ -220,6 +227,25 @@ class ItemsRepository:
         return [ItemEvent(*row) for row in self._conn.execute(query)]
 
 
+def _add_item_noted(events: int) -> Insert:
+    """PostgreSQL: an item and its events, one statement (the item's INSERT as a CTE). With one event (an item
+    received) built once: built per call with its values inline it cost more than the round trip it saves, as
+    SQLAlchemy compiled it anew each time. Several rows of VALUES (a hub's received and relayed) have no cache
+    key in SQLAlchemy: that rarer statement is compiled per call."""
+    return _ADD_ITEM_NOTED if events == 1 else _item_noted(events)
+
+
+def _item_noted(events: int) -> Insert:
+    new_item = insert(t.items).values({c.name: bindparam(f"item_{c.name}", type_=c.type) for c in t.items.c})
+    rows = [{c.name: bindparam(f"event{n}_{c.name}", type_=c.type) for c in t.item_events.c if c.name != "id"}
+            for n in range(events)]
+    return (insert(t.item_events).inline().values(rows[0] if events == 1 else rows).add_cte(new_item.cte("new_item"))
+            .execution_options(**DEFERRED))
+
+
+_ADD_ITEM_NOTED = _item_noted(1)
+
+
 def _event_values(e: ItemEvent) -> dict[str, Any]:
     return {"item_id": e.item_id, "at": e.at, "actor_id": e.actor_id, "kind": e.kind, "counterparty": e.counterparty,
             "detail": e.detail, "receipt": e.receipt, "audit_seq": e.audit_seq}
@@ -249,20 +275,30 @@ INSERT_ENTRIES_SQL = {
     style: f"INSERT INTO audit_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(ENTRY_COLUMNS))})"
     for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
 }
-# PostgreSQL, one entry: insert it and move the head in one statement, saving a network round trip
-# (single-entry appends are round-trip bound there).
-_APPEND_ONE_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}) "
-                  "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
-# PostgreSQL, one entry and the item event that cites it (a release, a receipt): the three writes in one
-# statement.
 _EVENT_COLUMNS = ("item_id", "at", "actor_id", "kind", "counterparty", "detail", "receipt", "audit_seq")
-_APPEND_ONE_NOTED_PG = (f"WITH new_entry AS ({INSERT_ENTRIES_SQL['pyformat']}), "
-                        f"new_event AS (INSERT INTO item_events ({', '.join(_EVENT_COLUMNS)}) "
-                        f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})) "
-                        "UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1")
+# PostgreSQL: at most this many entries (and as many events) go in one statement; more take the executemany path.
+_APPEND_IN_ONE_PG = 64
+
+
+@functools.lru_cache(maxsize=2 * _APPEND_IN_ONE_PG)
+def _append_pg(entries: int, events: int) -> str:
+    """PostgreSQL: `entries` audit entries, `events` item events citing them, and the head moved, in one
+    statement: one round trip (appends are round-trip bound there), and one send in a pipeline where an
+    executemany sends (and polls the socket) once per row."""
+    def values(columns: tuple[str, ...], rows: int) -> str:
+        return ", ".join([f"({', '.join(['%s'] * len(columns))})"] * rows)
+
+    sql = (f"WITH new_entries AS (INSERT INTO audit_entries ({', '.join(ENTRY_COLUMNS)}) "
+           f"VALUES {values(ENTRY_COLUMNS, entries)})")
+    if events:
+        sql += (f", new_events AS (INSERT INTO item_events ({', '.join(_EVENT_COLUMNS)}) "
+                f"VALUES {values(_EVENT_COLUMNS, events)})")
+    return f"{sql} UPDATE audit_head SET seq = %s, entry_hash = %s WHERE id = 1"
+
+
 _AT = t.UTCDateTime()
 _MOVE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1).values(
-    seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+    seq=bindparam("new_seq"), entry_hash=bindparam("new_hash")).execution_options(**DEFERRED)
 
 
 class AuditRepository:
@@ -295,18 +331,17 @@ class AuditRepository:
         if not rows:
             ItemsRepository(self._conn).add_events(events)
             return
-        postgresql = self._conn.dialect.name == "postgresql"
-        if len(rows) == 1 and postgresql and len(events) == 1:
-            e = events[0]
-            at = _AT.process_bind_param(e.at, self._conn.dialect)
-            self._conn.exec_driver_sql(_APPEND_ONE_NOTED_PG, (
-                *rows[0], e.item_id, at, e.actor_id, e.kind, e.counterparty, e.detail, e.receipt, e.audit_seq,
-                rows[0][0], rows[0][10]))
-        elif len(rows) == 1 and postgresql:
-            self._conn.exec_driver_sql(_APPEND_ONE_PG, (*rows[0], rows[0][0], rows[0][10]))
-            ItemsRepository(self._conn).add_events(events)
+        dialect = self._conn.dialect
+        if dialect.name == "postgresql" and len(rows) <= _APPEND_IN_ONE_PG and len(events) <= _APPEND_IN_ONE_PG:
+            parameters: list[Any] = [value for row in rows for value in row]
+            for e in events:
+                parameters += (e.item_id, _AT.process_bind_param(e.at, dialect), e.actor_id, e.kind, e.counterparty,
+                               e.detail, e.receipt, e.audit_seq)
+            parameters += (rows[-1][0], rows[-1][10])
+            self._conn.exec_driver_sql(_append_pg(len(rows), len(events)), tuple(parameters),
+                                       execution_options=DEFERRED)
         else:
-            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[self._conn.dialect.paramstyle], list(rows))
+            self._conn.exec_driver_sql(INSERT_ENTRIES_SQL[dialect.paramstyle], list(rows), execution_options=DEFERRED)
             self._conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][10]})
             ItemsRepository(self._conn).add_events(events)
         self._locked_head = rows[-1][0], rows[-1][10]

@@ -13,7 +13,16 @@ from sqlalchemy.engine import Connection
 
 from gsomia.storage.agreements import AgreementsRepository
 from gsomia.storage.console import ConsoleSessionsRepository
-from gsomia.storage.engine import READONLY, SqliteSync, open_engine, reclaim_erased
+from gsomia.storage.engine import (
+    DEFERRED,
+    READONLY,
+    SqliteSync,
+    open_engine,
+    pipelined,
+    reclaim_erased,
+    settle_pipeline,
+    unanswered,
+)
 from gsomia.storage.exchange import Claimant, Enqueued, ExchangeRepository
 from gsomia.storage.feed import FeedStreamsRepository
 from gsomia.storage.group_commit import WalFlusher
@@ -47,6 +56,9 @@ class UnitOfWork:
     # releases them). Until then later statements run inside them, which a release would only have merged
     # into the enclosing savepoint or transaction anyway: what is kept or rolled back stays the same.
     owed_releases: list[int] = field(default_factory=lambda: [0])
+    # PostgreSQL, in a writer batch: the transaction runs in pipeline mode (engine.py), writes marked DEFERRED
+    # do not wait for their answers, and a savepoint's end waits for all of them.
+    pipelined: bool = False
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """`action()` once this unit of work's writes are committed and durable (in a writer batch: once the
@@ -58,6 +70,10 @@ class UnitOfWork:
         """A savepoint in this transaction: kept when the block ends normally, rolled back to on any
         error. Plain SQL, because SQLAlchemy's begin_nested() compiles its statements anew every time
         (four times the cost here). Nested ones may share the name: both backends take the newest."""
+        if self.pipelined:
+            with self._pipelined_savepoint():
+                yield
+            return
         deferring = self.connection.dialect.name == "postgresql"  # SQLite takes one statement at a time
         self._savepoint_sql(_SAVEPOINT)
         enqueued, committed = len(self.exchange.enqueued), len(self.committed)
@@ -67,15 +83,40 @@ class UnitOfWork:
             self._savepoint_sql(f"{_ROLLBACK_TO}; {_RELEASE}" if deferring else _ROLLBACK_TO)
             if not deferring:
                 self.connection.exec_driver_sql(_RELEASE)
-            self.audit.forget_head()
-            self.exchange.forget_consents()
-            del self.exchange.enqueued[enqueued:]  # those messages are gone with it: never to be sent
-            del self.committed[committed:]  # and what was to follow them
+            self._forget_since(enqueued, committed)
             raise
         if deferring:
             self.owed_releases[0] += 1
         else:
             self.connection.exec_driver_sql(_RELEASE)
+
+    @contextmanager
+    def _pipelined_savepoint(self) -> Iterator[None]:
+        """`savepoint` in a pipeline: the SAVEPOINT goes with the unit's first statement that waits; the
+        RELEASE waits for the answers to everything the unit sent since, so that a deferred write's error fails
+        this unit, inside its block, and is rolled back with it (one round trip at its end, unless the unit's
+        last statement waited already)."""
+        conn = self.connection
+        conn.exec_driver_sql(_SAVEPOINT, execution_options=DEFERRED)
+        enqueued, committed = len(self.exchange.enqueued), len(self.committed)
+        try:
+            yield
+            # Waits if the unit sent a write since its last wait; else nothing of it is unanswered and the
+            # RELEASE (which cannot fail) goes with the next statement that waits.
+            conn.exec_driver_sql(_RELEASE, execution_options={} if unanswered(conn) else DEFERRED)
+        except BaseException:
+            settle_pipeline(conn)  # what the unit sent, answered: its errors are moot now
+            conn.exec_driver_sql(_ROLLBACK_TO, execution_options=DEFERRED)
+            conn.exec_driver_sql(_RELEASE)
+            self._forget_since(enqueued, committed)
+            raise
+
+    def _forget_since(self, enqueued: int, committed: int) -> None:
+        """After a rollback to a savepoint: what the repositories remember of the transaction may be gone."""
+        self.audit.forget_head()
+        self.exchange.forget_consents()
+        del self.exchange.enqueued[enqueued:]  # those messages are gone with it: never to be sent
+        del self.committed[committed:]  # and what was to follow them
 
     def _savepoint_sql(self, sql: str) -> None:
         """`sql`, preceded in the same round trip by the releases owed (`owed_releases`, PostgreSQL only)."""
@@ -165,8 +206,8 @@ class Store:
         commits when it ends normally (then waits until the commit is durable), rolls back on error."""
         if self._batch_here() is not None:
             raise RuntimeError("a batch is already open on this thread")
-        with self._durable_transaction() as outer:
-            self._open_batch.uow = replace(outer, in_batch=True)
+        with self._durable_transaction() as outer, pipelined(outer.connection) as pipeline:
+            self._open_batch.uow = replace(outer, in_batch=True, pipelined=pipeline)
             try:
                 yield
             finally:
