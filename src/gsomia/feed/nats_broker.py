@@ -13,9 +13,10 @@ Two ways in:
   messages of one stream go to the server as one JetStream message (a CBOR array of frames, header
   `Gsomia-Frames`), published on the condition that the stream's subject still ends where this process
   read it (`Nats-Expected-Last-Subject-Sequence`, read by `last_seq` before numbering). So a post is
-  stored whole or not at all: two processes numbering one stream at the same moment (one sensor's posts
-  spread over both) cannot both store a message under one number; the one that comes second is refused
-  (`StreamTaken`) and nothing of its post is kept. One acknowledged round trip per post and stream.
+  stored whole or not at all (one past MAX_POSTED_BYTES goes in runs, each of them whole): two processes
+  numbering one stream at the same moment (one sensor's posts spread over both) cannot both store a message
+  under one number; the one that comes second is refused (`StreamTaken`) and nothing of its post is kept.
+  One acknowledged round trip per post and stream.
 - What a partner's node sent (`publish`, `publish_many`): one frame per message, published without waiting
   for the server's acknowledgement, each with `Nats-Msg-Id: <stream>:<seq>`, so that the server keeps one
   copy of a number when several processes relay the same partner stream.
