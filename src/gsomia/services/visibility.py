@@ -5,6 +5,8 @@ topics and purpose are themselves need-to-know). The policy's own `read` decisio
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from gsomia.domain.labels import Label
 from gsomia.domain.officials import OfficialStatus, Role
 from gsomia.domain.policy import decide
@@ -14,7 +16,9 @@ from gsomia.services.context import Actor, Node
 from gsomia.services.errors import NotFound, PermissionDenied
 from gsomia.storage.records import ItemEvent, ItemRecord
 
-SCAN_LIMIT = 100_000  # readers' listings are filtered after reading; a registry beyond this wants an index
+SCAN_LIMIT = 100_000  # items looked at for one listing, at most (filters other than state and originator, and
+# a reader's decisions, are applied after reading)
+SCAN_BATCH = 500  # items read at a time: a listing holds one page of the registry in memory, never all of it
 
 
 def sees_everything(actor: Actor) -> bool:
@@ -29,13 +33,19 @@ def read_decision(node: Node, actor: Actor, item: ItemRecord) -> Decision:
 
 def visible_items(node: Node, actor: Actor, *, state: str | None = None, originator: str | None = None,
                   topic: str | None = None, limit: int = 100) -> list[ItemRecord]:
-    """The inventory as this official may see it, filtered before the limit is applied."""
-    with node.store.unit_of_work(readonly=True) as uow:
-        found = uow.items.find(state, SCAN_LIMIT)
-    wanted = [i for i in found if (originator is None or i.originator == originator)
-              and (topic is None or topic in i.topics)]
-    if not sees_everything(actor):
-        wanted = [i for i in wanted if read_decision(node, actor, i).allowed]
+    """The inventory as this official may see it, oldest first, filtered before the limit is applied; read a page
+    at a time (state and originator filtered in the store), until `limit` are found or SCAN_LIMIT looked at."""
+    everything = sees_everything(actor)
+    wanted: list[ItemRecord] = []
+    after: tuple[datetime, str] | None = None
+    for _ in range(SCAN_LIMIT // SCAN_BATCH):
+        with node.store.unit_of_work(readonly=True) as uow:
+            page = uow.items.page(after, SCAN_BATCH, state=state, originator=originator)
+        wanted += [i for i in page if (topic is None or topic in i.topics)
+                   and (everything or read_decision(node, actor, i).allowed)]
+        if len(wanted) >= limit or len(page) < SCAN_BATCH:
+            break
+        after = page[-1].created_at, page[-1].id
     return wanted[:limit]
 
 

@@ -159,6 +159,20 @@ class ItemsRepository:
         row = self._conn.execute(_ITEM_FOR_UPDATE if for_update else _ITEM, {"item_id": item_id}).first()
         return None if row is None else _item_record(row)
 
+    def page(self, after: tuple[datetime, str] | None, limit: int, *, state: str | None = None,
+             originator: str | None = None) -> list[ItemRecord]:
+        """Up to `limit` items in creation order after `after` (an item's (created_at, id)), of this state and
+        originator if given: a listing reads the registry a page at a time, never all of it at once."""
+        c = t.items.c
+        query = select(t.items).order_by(c.created_at, c.id).limit(limit)
+        if after is not None:
+            query = query.where((c.created_at > after[0]) | ((c.created_at == after[0]) & (c.id > after[1])))
+        if state is not None:
+            query = query.where(c.state == state)
+        if originator is not None:
+            query = query.where(c.originator == originator)
+        return [_item_record(row) for row in self._conn.execute(query)]
+
     def find(self, state: str | None = None, limit: int = 1000) -> list[ItemRecord]:
         query = select(t.items).order_by(t.items.c.created_at, t.items.c.id).limit(limit)
         if state is not None:
