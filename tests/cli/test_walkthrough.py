@@ -10,7 +10,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from gsomia.demo.loopback import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## The first ten minutes"
@@ -47,12 +48,6 @@ def walkthrough() -> list[str]:
                     break
         commands.append(command)
     return commands
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Shell:

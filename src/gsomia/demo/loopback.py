@@ -8,6 +8,7 @@ Running the nodes is the caller's choice: `gsomia serve` processes (the demo) or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -61,7 +62,26 @@ class LoopbackNode:
         return self.data / "keys" / "root.crt.pem"
 
 
+PORTS_BELOW_EPHEMERAL = (20_000, 32_768)  # where free_port looks when the kernel's own range cannot be read
+
+
 def free_port() -> int:
+    """A loopback port free now, chosen below the kernel's ephemeral range: a port the kernel handed out (port 0)
+    may be handed out again at once as the source port of some outgoing connection (the database's, a partner's),
+    and the node that binds it a moment later finds it in use. Checked by binding it; the kernel's choice only if
+    no port below the range is free after a bounded number of tries."""
+    low, high = PORTS_BELOW_EPHEMERAL
+    with contextlib.suppress(OSError, ValueError):
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        low, high = min(low, first // 2), first
+    for _ in range(200):
+        port = secrets.randbelow(high - low) + low
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
