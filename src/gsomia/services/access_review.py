@@ -13,15 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gsomia.domain.labels import Label
 from gsomia.domain.officials import Role
-from gsomia.domain.policy import decide
-from gsomia.domain.requests import Action, Request
 from gsomia.services import access
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.errors import InvalidInput, NotFound
 from gsomia.services.items import DESTROYED
+from gsomia.services.visibility import decide_read
 
 MAX_ITEMS = 5000
 
@@ -66,9 +64,8 @@ def review(node: Node, actor: Actor, official_id: str, *, limit: int = 1000) -> 
     held = [item for item in found[:limit] if item.state != DESTROYED]
     decided = []
     for item in held:
-        label = Label.from_canonical(item.label_bytes, node.schemes)
-        decision = decide(Request(Action.READ, at, record.official, label, item_id=item.id), node.catalog)
-        decided.append(ItemAccess(item.id, label.originator, item.classification, item.state, decision.allowed,
+        decision = decide_read(node, record.official, item, at)
+        decided.append(ItemAccess(item.id, item.originator, item.classification, item.state, decision.allowed,
                                   decision.rules, decision.reasons))
     done = AccessReview(official_id, at, tuple(decided), complete)
     with node.store.unit_of_work() as uow:

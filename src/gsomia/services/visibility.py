@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gsomia.domain.labels import Label
-from gsomia.domain.officials import OfficialStatus, Role
+from gsomia.domain.officials import Official, OfficialStatus, Role
 from gsomia.domain.policy import decide
 from gsomia.domain.requests import Action, Decision, Request
 from gsomia.services import audit
@@ -27,8 +27,13 @@ def sees_everything(actor: Actor) -> bool:
 
 
 def read_decision(node: Node, actor: Actor, item: ItemRecord) -> Decision:
+    return decide_read(node, actor.official, item, node.clock())
+
+
+def decide_read(node: Node, official: Official, item: ItemRecord, at: datetime) -> Decision:
+    """The policy's read decision on `item` for `official` at `at` (nothing recorded: callers audit it)."""
     label = Label.from_canonical(item.label_bytes, node.schemes)
-    return decide(Request(Action.READ, node.clock(), actor.official, label, item_id=item.id), node.catalog)
+    return decide(Request(Action.READ, at, official, label, item_id=item.id), node.catalog)
 
 
 def visible_items(node: Node, actor: Actor, *, state: str | None = None, originator: str | None = None,
