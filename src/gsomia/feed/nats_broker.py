@@ -52,7 +52,7 @@ from gsomia.feed.errors import FeedError, UnknownLabel, WireError
 from gsomia.feed.wire import LabelParser, WireDecoder, encode_label
 
 log = logging.getLogger(__name__)
-Arrival = Callable[[Delivery], None]
+Arrival = Callable[[Delivery], bool]  # False: a duplicate, offered to no subscriber
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 FRAMES = "Gsomia-Frames"  # a message holding a post's frames of one stream, as a CBOR array of byte strings
@@ -223,7 +223,8 @@ class NatsBroker:
 
     async def follow(self, on_arrival: Arrival | None = None) -> None:
         """Start this process's one consumer now (else at the first subscription). `on_arrival` sees every
-        message of every process, in the stream's order, before any subscriber here is offered it."""
+        message of every process, in the stream's order, before any subscriber here is offered it; what it
+        answers False to (a duplicate) no subscriber is offered."""
         if on_arrival is not None:
             self._on_arrival = on_arrival
         if self._consumer is not None:
@@ -251,8 +252,8 @@ class NatsBroker:
                     if msg is None:
                         continue
                     delivery = Delivery(msg, frame)
-                    if self._on_arrival is not None:
-                        self._on_arrival(delivery)
+                    if self._on_arrival is not None and not self._on_arrival(delivery):
+                        continue
                     for sub in self._subs:
                         sub.offer(delivery)
 

@@ -133,6 +133,10 @@ class NodeFeed:
         self._stop_agreements: Callable[[], None] = lambda: None
         self.shared: NatsBroker | None = None  # with feed_broker: the JetStream broker other feed processes share
         self._turns: dict[str, asyncio.Lock] = {}  # per stream: its posts number it one at a time (`numbering`)
+        # Per stream, the number after the broker's newest as a post last read it: where numbering continues. Kept
+        # apart from the sequence tracker, which follows what this process has taken: the broker's newest messages
+        # may still be on their way here, and they are taken when they come, not skipped as already seen.
+        self._broker_next: dict[str, int] = {}
 
     def _label(self, canonical: bytes) -> Label:
         return Label.from_canonical(canonical, self.node.catalog.schemes)
@@ -171,16 +175,19 @@ class NodeFeed:
         self.audit.start()
         return self.port
 
-    def _arrived(self, delivery: Delivery) -> None:
+    def _arrived(self, delivery: Delivery) -> bool:
         """A message from the shared broker, before any subscriber here sees it: sequenced and buffered here (its
         label, its number, its replay), whichever feed process of the node took it, so that this process can
-        number the stream on and answer replays of it. Numbers this node's sensor skipped are gone, not pending."""
+        number the stream on and answer replays of it. Numbers this node's sensor skipped are gone, not pending.
+        True if it was taken (the broker offers it to this process's subscribers), False for a duplicate."""
         msg = delivery.msg
-        if msg.seq >= self.feed.tracker.next_seq(msg.stream):
-            seen = self.feed.take(msg, delivery.frame)
-            if seen is not None and msg.originator == self.node.party:
-                for first, last in seen.gaps:
-                    self.feed.tracker.give_up(msg.stream, first, last)
+        seen = self.feed.take(msg, delivery.frame)
+        if seen is None:
+            return False
+        if msg.originator == self.node.party:
+            for first, last in seen.gaps:
+                self.feed.tracker.give_up(msg.stream, first, last)
+        return True
 
     def _greeting(self, party: str) -> list[str]:
         return [consents_message(self.consents.needed_by(party))]
@@ -280,7 +287,9 @@ class NodeFeed:
 
     def next_seq(self, stream: str) -> int:
         known = self.feed.tracker.next_seq(stream)
-        return max(known, self.shared.staged_next(stream)) if self.shared is not None else known
+        if self.shared is None:
+            return known
+        return max(known, self._broker_next.get(stream, 1), self.shared.staged_next(stream))
 
     @contextlib.asynccontextmanager
     async def numbering(self, streams: Sequence[str]) -> AsyncIterator[None]:
@@ -300,7 +309,7 @@ class NodeFeed:
             try:
                 try:
                     for stream in wanted:
-                        self.feed.tracker.restore(stream, await shared.last_seq(stream) + 1)
+                        self._broker_next[stream] = await shared.last_seq(stream) + 1
                 except FeedError as unread:
                     raise StoreUnavailable(str(unread)) from None
                 yield
