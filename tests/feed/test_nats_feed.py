@@ -31,6 +31,7 @@ from gsomia.feed.broker import Delivery
 from gsomia.feed.errors import FeedError
 from gsomia.feed.served import NodeFeed
 from gsomia.feed.subscriber import FeedSubscriber, Update
+from gsomia.node import NodeTLS
 from gsomia.services import feed_links
 from gsomia.services.context import Actor
 from gsomia.services.errors import Conflict
@@ -55,19 +56,29 @@ def need_nats() -> None:
 
 def kor_on_nats(base: Path, broker: str = NATS_URL) -> tuple[LoopbackNode, str]:
     """A KOR node whose configuration names the broker (and a prefix of its own, so runs never meet)."""
-    spec = create_federation(base, passphrase=PASSPHRASE, parties=("KOR",))["KOR"]
+    nodes, prefix = on_nats(base, ("KOR",), broker)
+    return nodes["KOR"], prefix
+
+
+def on_nats(base: Path, parties: tuple[str, ...], broker: str = NATS_URL) -> tuple[dict[str, LoopbackNode], str]:
+    """The parties' nodes (not started), KOR's feed linked to each other's and configured with the broker."""
+    links = tuple(("KOR", party) for party in parties if party != "KOR")
+    nodes = create_federation(base, passphrase=PASSPHRASE, parties=parties, feed_links=links)
     prefix = f"test-{uuid.uuid4().hex[:12]}"
-    settings = load_settings(spec.data)
+    settings = load_settings(nodes["KOR"].data)
     write_settings(settings.model_copy(update={"feed_broker": broker, "feed_broker_prefix": prefix,
                                                "feed_port": 0, "feed_broker_timeout_s": 2.0}))
-    return spec, prefix
+    return nodes, prefix
 
 
 @contextlib.asynccontextmanager
-async def feed_process(spec: LoopbackNode) -> AsyncIterator[NodeFeed]:
-    """One feed process of the node: the node opened from its directory, its feed started (plain WebSocket)."""
+async def feed_process(spec: LoopbackNode, *, tls: bool = False) -> AsyncIterator[NodeFeed]:
+    """One feed process of the node: the node opened from its directory, its feed started (plain WebSocket; with
+    `tls`, its server and its links to partners on the node's TLS, as `gsomia serve` runs them)."""
     with open_node(spec.data, passphrase=PASSPHRASE) as node:
-        feed = NodeFeed(node, server_context=None, client_context=None)
+        contexts = NodeTLS.of(node, PASSPHRASE) if tls else None
+        feed = NodeFeed(node, server_context=contexts.feed if contexts else None,
+                        client_context=contexts.client if contexts else None)
         await feed.start()
         try:
             yield feed

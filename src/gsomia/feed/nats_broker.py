@@ -49,6 +49,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from gsomia.feed.broker import Delivery, Gate, Subscription, subject_token
 from gsomia.feed.errors import FeedError, UnknownLabel, WireError
+from gsomia.feed.nats_lease import LinkLease
 from gsomia.feed.wire import LabelParser, WireDecoder, encode_label
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,10 @@ class NatsBroker:
         stored = await self._last(stream)
         self._read_at[stream] = 0 if stored is None else stored.seq or 0
         return 0 if stored is None else _number(stream, stored)
+
+    async def link_lease(self, ttl_s: float = 3.0) -> LinkLease:
+        """The lease that says which of the node's feed processes pushes to the partners (feed/nats_lease.py)."""
+        return await LinkLease.open(self._js, self._prefix, ttl_s=ttl_s)
 
     async def flush(self) -> None:
         await self._nc.flush()

@@ -345,8 +345,17 @@ class FeedNode:
             gate.audit_to(self.ledger)
         link = PeerLink(self, url, gate, ssl_context, pin=pin, greeting=greeting)
         self.links.append(link)
-        self._spawn(link.run())
+        link.task = self._spawn(link.run())
         return link
+
+    async def drop_link(self, link: PeerLink) -> None:
+        """Stop pushing to a peer: its connection closed, its subscription gone (it may be linked again later)."""
+        if link in self.links:
+            self.links.remove(link)
+        if link.task is not None:
+            link.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await link.task
 
     def link_to_peer(self, url: str, peer_party: str, releaser: Official, relayer: Official | None = None,
                      ssl_context: ssl.SSLContext | None = None, *, gate: PeerFilter | None = None,
@@ -376,10 +385,11 @@ class FeedNode:
                 except Exception:  # a full disk must not end the feed; memory still serves replays
                     log.exception("%s: cannot persist feed frames of %d streams", self.node_id, len(unsaved.frames))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -445,6 +455,7 @@ class PeerLink:
         self.connected = asyncio.Event()
         self.connections = 0
         self.sender: Sender | None = None
+        self.task: asyncio.Task[None] | None = None  # running `run`, once the node started it
         self._ws: object | None = None
 
     async def run(self) -> None:

@@ -52,6 +52,7 @@ from gsomia.feed.dissemination import Clock, Decider, PeerFilter, ReaderFilter
 from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.nats_broker import NatsBroker, StreamTaken, node_prefix
+from gsomia.feed.nats_lease import LinkLease
 from gsomia.feed.node import FeedNode, PeerLink
 from gsomia.feed.peers import Peer, consents_message, pinned_to
 from gsomia.feed.posting import Poster, error_answer
@@ -66,6 +67,7 @@ from gsomia.services.feed import Origination, TrackWatch, open_replay_store, pub
 
 log = logging.getLogger(__name__)
 CONSENT_POLL_S = 2.0
+LEASE_S = 3.0  # with a shared broker: a stopped process's partner links are taken over within this
 REPLAY_MAX_AGE_S = 600.0        # a track older than ten minutes is history, not a warning
 REPLAY_PER_STREAM = 50_000
 REPLAY_TOTAL = 300_000
@@ -137,6 +139,8 @@ class NodeFeed:
         # apart from the sequence tracker, which follows what this process has taken: the broker's newest messages
         # may still be on their way here, and they are taken when they come, not skipped as already seen.
         self._broker_next: dict[str, int] = {}
+        self.lease: LinkLease | None = None  # with feed_broker: held by the one feed process that links to partners
+        self._leading: asyncio.Task[None] | None = None
 
     def _label(self, canonical: bytes) -> Label:
         return Label.from_canonical(canonical, self.node.catalog.schemes)
@@ -157,14 +161,11 @@ class NodeFeed:
             await self.shared.follow(self._arrived)
         await self.refresh_consents()
         self.port = await self.feed.serve(settings.host, settings.feed_port, self._server_context)
-        for partner in self.node.partners.by_party.values():
-            if partner.feed_url is None:
-                continue
-            gate = StreamReleaseFilter(self.decider, self.feed.clock, self.node.party, partner.party, self.official,
-                                       self)
-            self._links[partner.party] = self.feed.link_to_peer(
-                partner.feed_url, partner.party, self.official, ssl_context=self._client_context, gate=gate,
-                pin=pinned_to(partner.tls_fingerprint), greeting=functools.partial(self._greeting, partner.party))
+        if self.shared is None:
+            self._link_partners()
+        else:  # one feed process of the node pushes to the partners: whichever holds the lease
+            self.lease = await self.shared.link_lease(LEASE_S)
+            self._leading = asyncio.ensure_future(self._lead_links(self.lease))
         self._poll = asyncio.ensure_future(self._poll_register())
         loop = asyncio.get_running_loop()
         # Installed from whichever thread applied the event; the gates live on this loop.
@@ -174,6 +175,29 @@ class NodeFeed:
         self._stop_agreements = self.node.live_catalog.on_change(changed)
         self.audit.start()
         return self.port
+
+    def _link_partners(self) -> None:
+        for partner in self.node.partners.by_party.values():
+            if partner.feed_url is None:
+                continue
+            gate = StreamReleaseFilter(self.decider, self.feed.clock, self.node.party, partner.party, self.official,
+                                       self)
+            self._links[partner.party] = self.feed.link_to_peer(
+                partner.feed_url, partner.party, self.official, ssl_context=self._client_context, gate=gate,
+                pin=pinned_to(partner.tls_fingerprint), greeting=functools.partial(self._greeting, partner.party))
+
+    async def _lead_links(self, lease: LinkLease) -> None:
+        """With a shared broker: the partner links run while this process holds the lease, and stop when it loses
+        it; the lease is taken or renewed every third of its life."""
+        while True:
+            if await lease.hold():
+                if not self._links:
+                    self._link_partners()
+            elif self._links:
+                links, self._links = self._links, {}
+                for link in links.values():
+                    await self.feed.drop_link(link)
+            await asyncio.sleep(lease.ttl_s / 3)
 
     def _arrived(self, delivery: Delivery) -> bool:
         """A message from the shared broker, before any subscriber here sees it: sequenced and buffered here (its
@@ -194,6 +218,12 @@ class NodeFeed:
 
     async def close(self) -> None:
         self._stop_agreements()
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+        if self.lease is not None:
+            await self.lease.release()  # another feed process takes the links over now, not in LEASE_S
         if self._poll is not None:
             self._poll.cancel()
             with contextlib.suppress(asyncio.CancelledError):
