@@ -80,25 +80,27 @@ def metrics_app(registry: CollectorRegistry) -> Starlette:
 class NodeServer:
     """One process serving the node. With `workers` > 1 (`gsomia serve --workers N`, PostgreSQL) it is worker
     `worker` of N: every worker serves the API and the peer endpoint on the same ports (SO_REUSEPORT) and sends
-    from the shared outbox (claimed rows, federation/sender.py); worker 0 alone serves the missile-warning feed
-    and anchors the audit trail."""
+    from the shared outbox (claimed rows, federation/sender.py); worker 0 alone anchors the audit trail and
+    serves the CoT / TAK endpoint. The missile-warning feed is served by every worker on one port if the node
+    shares its feed through a broker (`feed_broker`: sequence, replay and fan-out in NATS JetStream, the partner
+    links in whichever worker holds the lease), else by worker 0 alone."""
 
     def __init__(self, node: Node, *, passphrase: bytes | None = None, worker: int = 0, workers: int = 1) -> None:
-        self.node, self.worker = node, worker
+        self.node, self.worker, self.workers = node, worker, workers
         passphrase = passphrase if passphrase is not None else passphrase_from_env()
         settings = node.settings
         self.tls = NodeTLS.of(node, passphrase)
         self.feed: NodeFeed | None = None
         try:
-            if worker == 0:
+            if worker == 0 or settings.feed_broker is not None:
                 self.feed = NodeFeed(node, client_context=self.tls.client, server_context=self.tls.feed)
         except FeedError as no_feed:  # e.g. a PKCS#11 ECDSA signing key: the node serves all but the feed
             log.warning("%s node: no missile-warning feed: %s", node.party, no_feed)
         self.cot: CotListener | None = None
         self.cot_tls: ssl.SSLContext | None = None
-        if settings.cot_port is not None and self.feed is not None:
+        if settings.cot_port is not None and self.feed is not None and worker == 0:
             self.cot, self.cot_tls = self._cot_endpoint(passphrase)
-        elif settings.cot_port is not None:
+        elif settings.cot_port is not None and worker == 0:
             log.warning("%s node: no CoT / TAK endpoint: it serves the feed's tracks, and there is no feed", node.party)
         self.api_app = api_app = create_app(node, track_feed=self.feed)
         peer_app = create_peer_app(node)
@@ -162,7 +164,7 @@ class NodeServer:
 
     async def run(self) -> None:
         if self.feed is not None:
-            await self.feed.start()
+            await self.feed.start(shared_port=self.workers > 1)
         if self.cot is not None:
             self.cot_port = await self.cot.start(self.node.settings.host, self.node.settings.cot_port or 0,
                                                  self.cot_tls)

@@ -4,6 +4,7 @@ trails verify. On SQLite the command refuses to start more than one worker, sayi
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,11 +16,16 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+from tests.ci import in_ci
 from tests.conftest import PG_URL, require_postgres
 from tests.federation.harness import PASSPHRASE, RunningNode, start, wait_for
+from tests.federation.test_feed_served import LABEL, subscriber_for, track
+from tests.feed.test_nats_broker import NATS_URL, nats_reachable
 
+from gsomia.config import load_settings, write_settings
 from gsomia.demo.client import official_client
 from gsomia.demo.loopback import LoopbackNode, create_federation
+from gsomia.feed.subscriber import Update
 
 pytestmark = pytest.mark.slow
 RELEASES = 24
@@ -139,3 +145,62 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
     assert process.wait(60) == 2
     said = (tmp_path / "kor.log").read_text()
     assert "--workers > 1 needs PostgreSQL" in said and "SQLite" in said
+
+
+def test_two_workers_sharing_a_feed_broker_both_serve_the_feed_on_one_port(
+        pg_kor: tuple[dict[str, LoopbackNode], str], tmp_path: Path) -> None:
+    """With `feed_broker`, every worker serves the missile-warning feed on the feed port (SO_REUSEPORT): a sensor's
+    posts, each on a connection of its own, and subscribers, each on its own, meet whichever workers the kernel
+    gave them; every subscriber gets the whole stream in order."""
+    if not nats_reachable():
+        if in_ci():
+            pytest.fail("NATS is unreachable at 127.0.0.1:4222 and CI is set: the NATS feed must be tested")
+        pytest.skip("NATS unreachable at 127.0.0.1:4222 (CI unset)")
+    kor = pg_kor[0]["KOR"]
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    write_settings(load_settings(kor.data).model_copy(update={"feed_broker": NATS_URL, "feed_broker_prefix": prefix}))
+    supervisor = _serve(kor.data, "--workers", "2", log=tmp_path / "kor.log")
+    stream, posts, per_post = "KOR-S1-WORKERS", 4, 5
+
+    async def watch(seen: list[Update]) -> None:
+        subscriber = subscriber_for(kor, kor.tokens["analyst"], on_update=seen.append)
+        task = asyncio.ensure_future(subscriber.run())
+        try:
+            await asyncio.wait_for(subscriber.connected.wait(), 20)
+            await asyncio.wait_for(ready.wait(), 60)
+            for _ in range(1000):  # bounded: twenty seconds
+                if len(seen) >= posts * per_post:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def scenario() -> list[list[Update]]:
+        views: list[list[Update]] = [[] for _ in range(4)]
+        watching = asyncio.gather(*(watch(seen) for seen in views))
+        await asyncio.sleep(3)  # every subscriber connected (each waits up to 20 s for it)
+        for n in range(posts):
+            with official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"]) as client:
+                posted = client.post("/v1/feed/tracks", json={
+                    "label": LABEL, "messages": track(stream, per_post, start_seq=1 + n * per_post)})
+            assert posted.status_code == 200, posted.text
+        ready.set()
+        await watching
+        return views
+
+    try:
+        wait_for(lambda: _up(kor, supervisor), "KOR's workers to serve", timeout=60)
+        wait_for(lambda: (tmp_path / "kor.log").read_text().count(f"feed {kor.feed_url}") == 2,
+                 "both workers to serve the feed")
+        ready = asyncio.Event()
+        views = asyncio.run(scenario())
+        for seen in views:
+            assert [u.msg.seq for u in seen] == list(range(1, posts * per_post + 1)), (tmp_path / "kor.log").read_text()
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(30)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+    assert supervisor.returncode == 0, (tmp_path / "kor.log").read_text()

@@ -101,6 +101,30 @@ def test_replay_buffer_survives_restart_through_its_store(open_replay_store: Cal
     reopened.close()
 
 
+def test_two_processes_writing_one_store_leave_one_copy_of_each_number_in_order(
+        open_replay_store: Callable[[], ReplayStore]) -> None:
+    """Feed processes sharing a broker each take the whole stream and write it behind, at their own moments: the
+    store holds overlapping chunks, and a restart reads back each number once, in number order."""
+    clock = Clock(100.0)
+    store = open_replay_store()
+    first, second = ReplayBuffer(clock, store=store), ReplayBuffer(clock, store=store)
+    for buf in (first, second):
+        buf.add_label(b"d", b"label-frame")
+    first.append("s", [(3, b"d", b"three"), (4, b"d", b"four")])
+    first.save({"s": 5})
+    second.append("s", [(1, b"d", b"one"), (2, b"d", b"two"), (3, b"d", b"three")])  # started earlier
+    second.save({"s": 4})
+    first.append("s", [(5, b"d", b"five")])
+    first.save({"s": 6})
+    store.close()
+    reopened = open_replay_store()
+    again = ReplayBuffer(clock, store=reopened)
+    got, missing = again.replay("s", 1)
+    assert [(s.seq, s.frame) for s in got] == [(1, b"one"), (2, b"two"), (3, b"three"), (4, b"four"), (5, b"five")]
+    assert missing == 0 and reopened.positions() == {"s": 6}
+    reopened.close()
+
+
 def test_the_persisted_buffer_is_pruned_to_the_same_bounds(open_replay_store: Callable[[], ReplayStore]) -> None:
     clock = Clock(0.0)
     store = open_replay_store()

@@ -94,8 +94,9 @@ async def _serve(server: NodeServer) -> None:
     partners = ", ".join(server.partners) or "none"
     who = f"worker {server.worker}: " if server.worker else ""
     cot = f"  CoT/TAK tls://{server.node.settings.host}:{server.cot_port}" if server.cot_port else ""
+    feed = f"feed {server.endpoints.feed_url}" if server.feed is not None else "feed (worker 0's)"
     out().print(f"{who}{server.node.party} node: officials' API {server.endpoints.api_url}  "
-                f"peers {server.endpoints.peer_url}  feed {server.endpoints.feed_url}{cot}  partners: {partners}")
+                f"peers {server.endpoints.peer_url}  {feed}{cot}  partners: {partners}")
     await task
 
 

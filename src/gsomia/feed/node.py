@@ -265,9 +265,12 @@ class FeedNode:
 
     # --- the server side -------------------------------------------------------------------------
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
+    async def serve(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None, *,
+                    shared_port: bool = False) -> int:
+        """Listen for pushes, pulls and posts; `shared_port`: with SO_REUSEPORT, beside the node's other worker
+        processes on the same port (the kernel spreads the connections over them)."""
         self._server = await serve(self._handle, host, port, ssl=ssl_context, compression=None,
-                                   max_size=16 * 1024 * 1024)
+                                   max_size=16 * 1024 * 1024, reuse_port=shared_port)
         if self.buffer.store is not None and self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"feed-replay-{self.node_id}")
             self._spawn(self._write_behind())

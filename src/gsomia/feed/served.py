@@ -151,7 +151,8 @@ class NodeFeed:
 
     # --- serving ---------------------------------------------------------------------------------
 
-    async def start(self) -> int:
+    async def start(self, *, shared_port: bool = False) -> int:
+        """Serve the feed (`shared_port`: on the port the node's other worker processes serve it on too)."""
         settings = self.node.settings
         if settings.feed_broker is not None:
             self.shared = await NatsBroker.connect(
@@ -160,7 +161,8 @@ class NodeFeed:
             self.feed.broker = self.shared
             await self.shared.follow(self._arrived)
         await self.refresh_consents()
-        self.port = await self.feed.serve(settings.host, settings.feed_port, self._server_context)
+        self.port = await self.feed.serve(settings.host, settings.feed_port, self._server_context,
+                                          shared_port=shared_port)
         if self.shared is None:
             self._link_partners()
         else:  # one feed process of the node pushes to the partners: whichever holds the lease

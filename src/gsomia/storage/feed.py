@@ -72,6 +72,12 @@ class _Prepared:
         conn.exec_driver_sql(self._sql, rows if order is None else [tuple(row[k] for k in order) for row in rows])
 
 
+def _one_of_each(items: list[Stored]) -> list[Stored]:
+    if all(a.seq < b.seq for a, b in zip(items, items[1:], strict=False)):
+        return items  # one writer: already so
+    return sorted({stored.seq: stored for stored in items}.values(), key=lambda stored: stored.seq)
+
+
 class ReplayStore:
     """The replay buffer's store (see the module docstring). Used from one writing thread at a time; a
     lock makes that so whichever thread calls."""
@@ -130,7 +136,9 @@ class ReplayStore:
             seqs, ats, digests, frames = cbor2.loads(blob)
             kept = streams.setdefault(str(stream), [])
             kept.extend(Stored(*item) for item in zip(seqs, ats, digests, frames, strict=True) if item[1] >= since)
-        return {stream: items for stream, items in streams.items() if items}, labels
+        # Feed processes sharing a broker (feed/nats_broker.py) each write the stream as they took it: one copy of
+        # each number, in number order.
+        return {stream: _one_of_each(items) for stream, items in streams.items() if items}, labels
 
     def positions(self) -> dict[str, int]:
         """Per stream, the next number: kept even once every frame of the stream has been pruned."""
