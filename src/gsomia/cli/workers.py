@@ -4,8 +4,9 @@ Each worker is `gsomia serve --worker i` with the same data directory and enviro
 included): it serves the officials' API and the peer endpoint on the node's ports, which all workers bind
 (SO_REUSEPORT: the kernel spreads connections over them), and sends from the shared outbox, whose rows each
 worker claims with a lease (federation/sender.py). Worker 0 alone anchors the audit trail; the missile-warning
-feed is served by every worker if the node has a feed broker (`feed_broker`), else by worker 0 alone. The store must be PostgreSQL: SQLite has one writer at a time, and its group commit and
-writer queue are one process's.
+feed is served by every worker if the node has a feed broker (`feed_broker`), else by worker 0 alone. The
+store must be PostgreSQL: SQLite has one writer at a time, and its group commit and writer queue are one
+process's.
 
 Across workers: a token revoked or an official suspended is refused by every worker within the token
 cache's TTL (services/token_cache.py, 1 s); the failed-login throttle counts per worker, so an address gets
