@@ -13,6 +13,7 @@ from tests.services.handling_fixtures import Cast
 from gsomia.crypto import KeyDirectory, KeyRing, init_keystore
 from gsomia.domain.agreement_events import event_from_dict
 from gsomia.services import agreement_events, record_bodies
+from gsomia.services.agreement_inbound import on_version_answer
 from gsomia.services.context import Node
 from gsomia.services.inbound import handle_messages, open_batch
 from gsomia.services.messages import (
@@ -95,6 +96,34 @@ def test_a_partner_s_version_is_kept_to_list_where_we_differ(kor: Node, partners
     assert (jpn.party, jpn.same, jpn.only_theirs, jpn.baseline_differs) == ("JPN", False, ("JPN-termination-9",),
                                                                            False)
     assert jpn.states == (("JPN-termination-9", "unknown here"),)
+
+
+def test_a_version_s_answer_carries_the_receiver_s_version_and_the_sender_keeps_it(
+        kor: Node, partners: dict[str, KeyRing], cast: Cast) -> None:
+    """Told a version, a node answers with its own in the signed receipt: the sender learns what the partner holds
+    without the partner telling it in a message of its own (which, the versions differing, would be answered…)."""
+    ours = kor.catalog.version(GSOMIA)
+    jpn = partners["JPN"]
+    told = AgreementVersionMessage(GSOMIA, "f" * 64, ours.baseline, (), ())
+    signed = sign_message(jpn, "msg-JPN-7", told.kind, "KOR", encode(told), kor.clock())
+    (answer,) = handle_messages(kor, open_batch(kor, [signed], "JPN"))
+    assert isinstance(answer, bytes)
+    _, record = record_bodies.read(answer, ReceiptBody, trusted=KeyDirectory([kor.keys.current.public]))
+    assert record.body["same"] is False
+    assert record.body["version"] == {"digest": ours.digest, "baseline": ours.baseline,
+                                      "event_ids": [i for i, _ in ours.events],
+                                      "event_digests": [d for _, d in ours.events]}
+    # The other way round: KOR told JPN its version, and JPN's answer said what JPN holds.
+    theirs = {"digest": "a" * 64, "baseline": ours.baseline, "event_ids": ["JPN-termination-5"],
+              "event_digests": ["e" * 64]}
+    sent = AgreementVersionMessage(GSOMIA, ours.digest, ours.baseline, (), ())
+    with kor.store.unit_of_work() as uow:
+        assert on_version_answer(uow, "JPN", sent, {"same": False, "version": theirs}, kor.clock())
+        assert not on_version_answer(uow, "JPN", sent, {"same": True}, kor.clock())  # says nothing it holds
+        assert not on_version_answer(uow, "JPN", sent, {"version": {**theirs, "event_ids": []}}, kor.clock())
+    (differs,) = agreement_events.versions(kor, cast.officer, GSOMIA).partners
+    assert (differs.party, differs.digest, differs.same, differs.only_theirs) == ("JPN", "a" * 64, False,
+                                                                                  ("JPN-termination-5",))
 
 
 @pytest.mark.parametrize("case", ["signed by another node", "answer from a stranger", "version of another pair"])

@@ -9,11 +9,13 @@ inside the savepoint `inbound` opened for the message; a refusal is a `Refused` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 from gsomia.domain.errors import DomainError
 from gsomia.domain.requests import refusal
-from gsomia.services.agreement_events import change, event_of, tell_parties, turn
+from gsomia.services.agreement_events import change, event_of, tell_parties, turn, version_message
 from gsomia.services.context import Node
 from gsomia.services.exchange_common import audit_note, node_actor
 from gsomia.services.inbound_support import Details, Refused, signed
@@ -118,4 +120,27 @@ def on_agreement_version(node: Node, uow: UnitOfWork, envelope: Envelope, messag
     audit_note(uow, now, node_actor(node), VERSION, agreement.id, ("G5",),
                f"{envelope.sender} holds version {message.digest[:12]}; ours is {ours.short}"
                + ("" if message.digest == ours.digest else ": they differ"))
-    return {"same": message.digest == ours.digest}
+    # Ours in the signed answer: the sender learns what we hold without our telling it in a message of our own
+    # (which, were the versions to differ, it would answer, and so on).
+    mine = version_message(ours)
+    return {"same": message.digest == ours.digest, "version": {
+        "digest": mine.digest, "baseline": mine.baseline, "event_ids": list(mine.event_ids),
+        "event_digests": list(mine.event_digests)}}
+
+
+def on_version_answer(uow: UnitOfWork, peer: str, sent: AgreementVersionMessage, details: Mapping[str, Any],
+                      now: datetime) -> bool:
+    """A partner's signed answer to our version: the version it holds, as it says (an answer without one, or
+    with one that does not read, tells nothing)."""
+    version = details.get("version")
+    if not isinstance(version, Mapping):
+        return False
+    digest, baseline = version.get("digest"), version.get("baseline")
+    ids, digests = version.get("event_ids"), version.get("event_digests")
+    if not (isinstance(digest, str) and isinstance(baseline, str) and isinstance(ids, list | tuple)
+            and isinstance(digests, list | tuple) and len(ids) == len(digests)
+            and all(isinstance(x, str) for x in (*ids, *digests))):
+        return False
+    uow.agreements.set_peer_version(PeerVersion(peer, sent.agreement, digest, baseline,
+                                                tuple(zip(ids, digests, strict=True)), now))
+    return True

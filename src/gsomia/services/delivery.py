@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from gsomia.crypto import InvalidRecord
 from gsomia.services import record_bodies
+from gsomia.services.agreement_inbound import on_version_answer
 from gsomia.services.audit_log import append, draft
 from gsomia.services.context import Actor, Node
 from gsomia.services.exchange_common import audit_note, enqueue, node_actor
 from gsomia.services.messages import (
+    AgreementVersionMessage,
     AuditCheckpointMessage,
     CompromiseReportMessage,
     ItemMessage,
@@ -117,6 +120,7 @@ class _Settled:
     message: OutboxMessage
     answer: bytes
     receipt: ReceiptBody
+    details: dict[str, Any]  # what an accepted answer says it did, beyond the receipt's core
 
     @property
     def outcome(self) -> str:
@@ -156,7 +160,7 @@ def _settle(node: Node, uow: UnitOfWork, message: OutboxMessage, answer: bytes, 
     if not uow.exchange.settle(message.message_id, state=DELIVERED if receipt.outcome == "accepted" else REFUSED,
                                at=now, response=answer):
         return receipt.outcome
-    return _Settled(message, answer, receipt)
+    return _Settled(message, answer, receipt, record.body)
 
 
 def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: datetime) -> None:
@@ -183,3 +187,5 @@ def _record_settled(node: Node, uow: UnitOfWork, settled: list[_Settled], now: d
             enqueue(uow, now, sent.originator, ReceiptMessage(sent.item_ref, s.answer), s.message.item_id)
         if isinstance(sent, CompromiseReportMessage):
             uow.exchange.update_report(sent.report_id, notified_at=now)
+        if isinstance(sent, AgreementVersionMessage):
+            on_version_answer(uow, s.message.peer, sent, s.details, now)
