@@ -177,6 +177,8 @@ class NodeServer:
         if self.worker == 0:
             tasks.append(asyncio.create_task(self._anchor(self.stop)))
         tasks.append(asyncio.create_task(self._follow_agreements()))
+        if self.worker == 0:
+            await self._announce_versions()
         try:
             await self.stop.wait()
             for server in self.servers:
@@ -204,6 +206,17 @@ class NodeServer:
                     last, since = anchored or count, 0.0
             except Exception:  # the store unavailable for a while: try again at the next turn
                 log.exception("%s node: cannot anchor the audit trail", self.node.party)
+    async def _announce_versions(self) -> None:
+        """Our versions of the agreements to the partners that have not told us they hold the same."""
+        try:
+            told = await self.node.write(agreement_events.announce_untold, self.node)
+        except Exception:  # the store may be busy at start: the next change announces anyway
+            log.exception("%s node: cannot announce its agreement versions", self.node.party)
+            return
+        if told:
+            log.info("%s node: its agreement versions told to %s", self.node.party,
+                     ", ".join(f"{party} ({agreement})" for party, agreement in told))
+
     async def _follow_agreements(self) -> None:
         """Agreement events written by another process (`gsomia agreements notice` beside the server) apply
         here within AGREEMENTS_POLL_S: one small read when nothing changed (services.agreement_events.refresh)."""

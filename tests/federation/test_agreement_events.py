@@ -70,6 +70,13 @@ def _what_if(node: RunningNode, at: str) -> dict[str, Any]:
     return dict(node.client("releaser").post("/v1/decide", json=request).json())
 
 
+def test_G5_started_nodes_tell_each_other_their_versions_without_waiting_for_a_change(
+        nodes: dict[str, RunningNode]) -> None:
+    for node in nodes.values():
+        wait_for(lambda node=node: _versions(node)["partners"][0]["same"],  # type: ignore[misc]
+                 f"{node.spec.party} knowing its partner holds the same version", timeout=30)
+
+
 def test_a_notice_confirmed_by_the_partner_changes_both_nodes_decisions_when_it_takes_effect(
         nodes: dict[str, RunningNode]) -> None:
     kor, jpn = nodes["KOR"], nodes["JPN"]

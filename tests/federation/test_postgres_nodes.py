@@ -54,4 +54,5 @@ def test_postgresql_nodes_release_receive_and_verify(pg_pair: dict[str, RunningN
         report = node.client("officer").get("/v1/audit/verify").json()
         assert report["ok"] is True, report
     with kor.node.store.engine.connect() as conn:  # the records are in PostgreSQL, in KOR's own schema
-        assert conn.execute(text("SELECT count(*) FROM outbox WHERE state = 'delivered'")).scalar() == len(items)
+        delivered_items = text("SELECT count(*) FROM outbox WHERE state = 'delivered' AND kind = 'item'")
+        assert conn.execute(delivered_items).scalar() == len(items)

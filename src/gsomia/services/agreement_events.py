@@ -194,6 +194,27 @@ def announce_changes(uow: UnitOfWork, node: Node, before: Catalog, after: Catalo
             _tell_parties(uow, node, after.agreement(agreement_id), version_message(version), at)
 
 
+def announce_untold(node: Node) -> list[tuple[str, str]]:
+    """As a node starts: our version of each agreement, to each configured partner bound by it that has not told
+    us it holds the same (nothing yet, or another) and to which no message about the agreement waits in the
+    outbox. Its signed answer says what it holds (services/agreement_inbound.py), so both sides list where they
+    differ from the first minutes, not from the first change. Returns (partner, agreement) told."""
+    at, catalog, told = node.clock(), node.catalog, []
+    with node.store.unit_of_work() as uow:
+        for agreement_id, version in sorted(catalog.versions().items()):
+            agreement = catalog.agreement(agreement_id)
+            if node.party not in agreement.parties:
+                continue
+            known = {v.peer: v.digest for v in uow.agreements.peer_versions(agreement_id)}
+            for party in sorted(agreement.parties - {node.party}):
+                if node.partners.get(party) is None or known.get(party) == version.digest \
+                        or uow.exchange.pending_about(party, {ordering_key(agreement_id)}):
+                    continue
+                enqueue(uow, at, party, version_message(version), ordering_key(agreement_id))
+                told.append((party, agreement_id))
+    return told
+
+
 def version_message(version: AgreementVersion) -> AgreementVersionMessage:
     return AgreementVersionMessage(version.agreement, version.digest, version.baseline,
                                    tuple(i for i, _ in version.events), tuple(d for _, d in version.events))
