@@ -192,13 +192,16 @@ class NodeFeed:
         """With a shared broker: the partner links run while this process holds the lease, and stop when it loses
         it; the lease is taken or renewed every third of its life."""
         while True:
-            if await lease.hold():
-                if not self._links:
-                    self._link_partners()
-            elif self._links:
-                links, self._links = self._links, {}
-                for link in links.values():
-                    await self.feed.drop_link(link)
+            try:
+                if await lease.hold():
+                    if not self._links:
+                        self._link_partners()
+                elif self._links:
+                    links, self._links = self._links, {}
+                    for link in links.values():
+                        await self.feed.drop_link(link)
+            except Exception:  # whatever it was, the next turn tries again: the links must not go unmanaged
+                log.exception("feed: the partner links' lease")
             await asyncio.sleep(lease.ttl_s / 3)
 
     def _arrived(self, delivery: Delivery) -> bool:
