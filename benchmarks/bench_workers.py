@@ -55,8 +55,13 @@ def _run(workers: int, count: int) -> tuple[float, float]:
                                   databases=databases, feed_links=())
         kor, jpn = nodes["KOR"], nodes["JPN"]
         more = ["--workers", str(workers)] if workers > 1 else []
-        processes = [subprocess.Popen([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(n.data), *more],
-                                      env=env, stdout=subprocess.DEVNULL) for n in (kor, jpn)]
+        # The nodes log as `gsomia serve` does (an access line per request) into a file beside them, as
+        # bench_federation's do: the benchmark pays for the log, its output stays readable.
+        logs = Path(folder) / "nodes.log"
+        with logs.open("wb") as log:
+            processes = [subprocess.Popen([sys.executable, "-m", "gsomia.cli", "serve", "--data", str(n.data),
+                                           *more], env=env, stdout=subprocess.DEVNULL, stderr=log)
+                         for n in (kor, jpn)]
         try:
             client = official_client(kor.api_url, kor.root_certificate, kor.tokens["releaser"])
             wait_for(lambda: _up(client), "KOR", 60)
