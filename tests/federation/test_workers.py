@@ -71,6 +71,16 @@ def _answers(spec: LoopbackNode) -> bool:
         return False
 
 
+def stop_supervisor(supervisor: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM to `gsomia serve --workers N`, as systemd stops it; killed if it has not ended within `timeout`."""
+    supervisor.send_signal(signal.SIGTERM)
+    try:
+        supervisor.wait(timeout)
+    except subprocess.TimeoutExpired:
+        supervisor.kill()
+        supervisor.wait()
+
+
 def _children(pid: int) -> set[int]:
     return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
@@ -129,11 +139,7 @@ def test_two_workers_on_postgresql_release_through_both(pg_kor: tuple[dict[str, 
                 report = client.get("/v1/audit/verify").json()
                 assert report["ok"] is True, report
     finally:
-        supervisor.send_signal(signal.SIGTERM)
-        try:
-            supervisor.wait(30)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
+        stop_supervisor(supervisor)
         jpn.signal_stop()
         jpn.join()
     assert supervisor.returncode == 0, (tmp_path / "kor.log").read_text()
@@ -198,9 +204,5 @@ def test_two_workers_sharing_a_feed_broker_both_serve_the_feed_on_one_port(
         for seen in views:
             assert [u.msg.seq for u in seen] == list(range(1, posts * per_post + 1)), (tmp_path / "kor.log").read_text()
     finally:
-        supervisor.send_signal(signal.SIGTERM)
-        try:
-            supervisor.wait(30)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
+        stop_supervisor(supervisor)
     assert supervisor.returncode == 0, (tmp_path / "kor.log").read_text()

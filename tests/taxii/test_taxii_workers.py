@@ -5,7 +5,6 @@ same X-TAXII-Date-Added-Last from either worker. (With statuses in each process'
 from __future__ import annotations
 
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 from tests.conftest import PG_URL, require_postgres
 from tests.federation.harness import PASSPHRASE, wait_for
+from tests.federation.test_workers import stop_supervisor
 from tests.services.test_taxii_store import report
 
 from gsomia.demo.loopback import LoopbackNode, create_federation
@@ -83,9 +83,4 @@ def test_a_status_is_found_on_either_worker(pg_kor: LoopbackNode, tmp_path: Path
         lasts = {get(f"{collection}manifest/").headers["X-TAXII-Date-Added-Last"] for _ in range(10)}
         assert len(lasts) == 1
     finally:
-        supervisor.send_signal(signal.SIGTERM)
-        try:
-            supervisor.wait(60)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
-            supervisor.wait()
+        stop_supervisor(supervisor)
