@@ -206,6 +206,7 @@ class NodeServer:
                     last, since = anchored or count, 0.0
             except Exception:  # the store unavailable for a while: try again at the next turn
                 log.exception("%s node: cannot anchor the audit trail", self.node.party)
+
     async def _announce_versions(self) -> None:
         """Our versions of the agreements to the partners that have not told us they hold the same."""
         try:

@@ -277,7 +277,7 @@ class NodeFeed:
         if not new:
             return
         self.feed.invalidate()
-        for party, link in self._links.items():
+        for party, link in list(self._links.items()):  # the lease may change the links meanwhile
             needed = self.consents.needed_by(party, new)
             if needed:
                 await link.send_control(consents_message(needed))
