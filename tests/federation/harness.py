@@ -65,17 +65,27 @@ def start(spec: LoopbackNode) -> RunningNode:
 
         async def main() -> None:
             task = asyncio.create_task(server.run())
-            await server.started()
+            started = asyncio.create_task(server.started())
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            if not started.done():  # it stopped before serving: its error, for the test's report
+                started.cancel()
+                await task
             ready.set()
             await task
 
-        loop.run_until_complete(main())
-        loop.close()
+        try:
+            loop.run_until_complete(main())
+        except BaseException as failed:
+            holder["error"] = failed
+            ready.set()
+            raise
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=run, name=f"node-{spec.party}", daemon=True)
     thread.start()
-    if not ready.wait(20):
-        raise RuntimeError(f"{spec.party} node did not start")
+    if not ready.wait(20) or "error" in holder:
+        raise RuntimeError(f"{spec.party} node did not start: {holder.get('error', 'not within 20 s')!r}")
     return RunningNode(spec, node, holder["server"], thread, holder["loop"])
 
 

@@ -65,22 +65,31 @@ class LoopbackNode:
 PORTS_BELOW_EPHEMERAL = (20_000, 32_768)  # where free_port looks when the kernel's own range cannot be read
 
 
+_HANDED_OUT: set[int] = set()  # by free_port in this process
+
+
 def free_port() -> int:
     """A loopback port free now, chosen below the kernel's ephemeral range: a port the kernel handed out (port 0)
     may be handed out again at once as the source port of some outgoing connection (the database's, a partner's),
-    and the node that binds it a moment later finds it in use. Checked by binding it; the kernel's choice only if
-    no port below the range is free after a bounded number of tries."""
+    and the node that binds it a moment later finds it in use. Checked by binding it, and never one this process
+    handed out already (until half the range was: a federation's ports are all chosen before any is bound); the
+    kernel's choice only if no port below the range is free after a bounded number of tries."""
     low, high = PORTS_BELOW_EPHEMERAL
     with contextlib.suppress(OSError, ValueError):
         first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
         low, high = min(low, first // 2), first
+    if len(_HANDED_OUT) > (high - low) // 2:
+        _HANDED_OUT.clear()  # a long run: the oldest are long closed
     for _ in range(200):
         port = secrets.randbelow(high - low) + low
+        if port in _HANDED_OUT:
+            continue  # free now, but a node given it earlier may not have bound it yet (a federation's nine ports)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
