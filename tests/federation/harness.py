@@ -58,8 +58,6 @@ def start(spec: LoopbackNode) -> RunningNode:
     holder: dict[str, Any] = {}
 
     def run() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
         server = NodeServer(node, passphrase=PASSPHRASE)
         holder["server"] = server
 
@@ -73,14 +71,17 @@ def start(spec: LoopbackNode) -> RunningNode:
             ready.set()
             await task
 
-        try:
-            loop.run_until_complete(main())
-        except BaseException as failed:
-            holder["error"] = failed
-            ready.set()
-            raise
-        finally:
-            loop.close()
+        # As `gsomia serve` runs its loop: on leaving, what is left of its tasks is cancelled and run to its end, so
+        # that a connection closed at the very end has its socket closed (a loop closed a turn too early left
+        # it to the collector, whose ResourceWarning failed whichever test it came in).
+        with asyncio.Runner() as runner:
+            holder["loop"] = runner.get_loop()
+            try:
+                runner.run(main())
+            except BaseException as failed:
+                holder["error"] = failed
+                ready.set()
+                raise
 
     thread = threading.Thread(target=run, name=f"node-{spec.party}", daemon=True)
     thread.start()
