@@ -31,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cbor2
-from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -41,7 +40,7 @@ from gsomia.domain.labels import Label
 from gsomia.domain.officials import Official
 from gsomia.domain.tracks import Header, Routed, TrackMessage
 from gsomia.feed.batch_signing import BatchSigner
-from gsomia.feed.broker import AllowAll, Broker, Delivery, Gate, LocalBroker
+from gsomia.feed.broker import Broker, Delivery, Gate, LocalBroker
 from gsomia.feed.dissemination import (
     Consents,
     Decider,
@@ -63,7 +62,9 @@ from gsomia.feed.link import (
     parse_nonce,
     parse_positions,
     replay_request,
+    run_both,
 )
+from gsomia.feed.peer_link import PeerLink
 from gsomia.feed.peers import Admission, CertificatePin, Peer, consent_records, peer_certificate
 from gsomia.feed.posting import serve_posts
 from gsomia.feed.replay import ReplayBuffer
@@ -326,7 +327,7 @@ class FeedNode:
         await ws.send(hello("pull", self.node_id, {}))
         try:
             await sender.resume(ws, positions, nonce)
-            await _run_both(sender.pump(ws), sender.answer(ws))
+            await run_both(sender.pump(ws), sender.answer(ws))
         finally:
             self.reader_gates.discard(gate)
             await self.broker.unsubscribe(sub)
@@ -429,86 +430,3 @@ def re_marked(frame: bytes, old: bytes, new: bytes) -> bytes:
     items = cbor2.loads(frame)
     items[8] = new
     return cbor2.dumps(items)
-
-
-async def _run_both(*coros: Coroutine[Any, Any, None]) -> None:
-    """Run until the first ends (a closed connection ends both halves)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class PeerLink:
-    """Pushes this node's deliveries to one downstream node, reconnecting and resuming as needed."""
-
-    def __init__(self, node: FeedNode, url: str, gate: Gate | None = None,
-                 ssl_context: ssl.SSLContext | None = None, retry_s: float = 0.05, max_retry_s: float = 2.0, *,
-                 pin: CertificatePin | None = None, greeting: Callable[[], list[str]] | None = None) -> None:
-        self.node, self.url, self.gate = node, url, gate or AllowAll()
-        self._ssl = ssl_context
-        self._pin = pin  # checked before anything is sent: the feed is not sealed beyond TLS
-        self._greeting = greeting  # control messages sent after the hello, before any batch
-        self._retry, self._max_retry = retry_s, max_retry_s
-        self.connected = asyncio.Event()
-        self.connections = 0
-        self.sender: Sender | None = None
-        self.task: asyncio.Task[None] | None = None  # running `run`, once the node started it
-        self._ws: object | None = None
-
-    async def run(self) -> None:
-        sub = await self.node.broker.subscribe(f"link:{self.url}", self.gate)
-        self.sender = sender = Sender(sub, self.node.signer, self.node, min_interval_s=self.node.batch_interval_s,
-                                      meter=self.node.meter)
-        delay = self._retry
-        try:
-            while True:
-                try:
-                    async with connect(self.url, ssl=self._ssl, compression=None, max_size=16 * 1024 * 1024,
-                                       open_timeout=5) as ws:
-                        if self._pin is not None and not self._pin(peer_certificate(ws)):
-                            raise FeedError(f"{self.url} did not present the partner's pinned TLS certificate")
-                        self._ws = ws
-                        await ws.send(hello("push", self.node.node_id, {}))
-                        answer = parse_control(await ws.recv())
-                        positions, nonce = parse_positions(answer), parse_nonce(answer)
-                        for message in self._greeting() if self._greeting is not None else []:
-                            await ws.send(message)
-                        self.connections += 1
-                        self.connected.set()
-                        delay = self._retry
-                        await sender.resume(ws, positions, nonce)
-                        await _run_both(sender.pump(ws), sender.answer(ws))
-                except (OSError, ConnectionClosed, FeedError, TimeoutError) as broken:
-                    log.info("%s → %s: %s; reconnecting", self.node.node_id, self.url, broken)
-                finally:
-                    self.connected.clear()
-                    self._ws = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_retry)
-        finally:
-            await self.node.broker.unsubscribe(sub)
-
-    async def send_control(self, message: str) -> bool:
-        """A control message on the live connection, if there is one (the greeting repeats it on reconnect)."""
-        ws = self._ws
-        if ws is None or not self.connected.is_set():
-            return False
-        try:
-            await ws.send(message)  # type: ignore[attr-defined]
-        except ConnectionClosed:
-            return False
-        return True
-
-    async def drop_connection(self) -> None:
-        """Force a disconnect (tests: the link must reconnect and leave no gap)."""
-        ws = self._ws
-        if ws is not None:
-            transport = getattr(ws, "transport", None)
-            if transport is not None:
-                transport.abort()

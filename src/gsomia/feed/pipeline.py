@@ -28,7 +28,8 @@ from gsomia.domain.tracks import TrackMessage
 from gsomia.feed.broker import AllowAll
 from gsomia.feed.dissemination import Consents
 from gsomia.feed.hop_audit import HopLedger
-from gsomia.feed.node import FeedNode, PeerLink
+from gsomia.feed.node import FeedNode
+from gsomia.feed.peer_link import PeerLink
 from gsomia.feed.peers import Peer
 from gsomia.feed.replay import ReplayBuffer
 from gsomia.feed.subscriber import FeedSubscriber, Update

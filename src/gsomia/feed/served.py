@@ -53,7 +53,8 @@ from gsomia.feed.errors import FeedError
 from gsomia.feed.hop_audit import HopLedger
 from gsomia.feed.nats_broker import NatsBroker, StreamTaken, node_prefix
 from gsomia.feed.nats_lease import LinkLease
-from gsomia.feed.node import FeedNode, PeerLink
+from gsomia.feed.node import FeedNode
+from gsomia.feed.peer_link import PeerLink
 from gsomia.feed.peers import Peer, consents_message, pinned_to
 from gsomia.feed.posting import Poster, error_answer
 from gsomia.feed.replay import ReplayBuffer
