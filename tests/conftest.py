@@ -6,6 +6,7 @@ an unreachable server FAILS the test; elsewhere it is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,6 +48,24 @@ def require_postgres() -> None:
         pytest.skip(problem)
 
 
+@contextlib.contextmanager
+def pg_schemas(prefix: str, count: int = 1) -> Iterator[list[str]]:
+    """`count` empty schemas of their own in the PostgreSQL test database (names starting `prefix_`), dropped
+    afterwards with all they hold."""
+    schemas = [f"{prefix}_{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for schema in schemas:
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        yield schemas
+    finally:
+        with admin.connect() as conn:
+            for schema in schemas:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     """(url, schema) of an EMPTY database on each backend."""
@@ -54,16 +73,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
         yield f"sqlite:///{tmp_path / 'gsomia.db'}", None
         return
     require_postgres()
-    schema = "t_" + uuid.uuid4().hex[:16]
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with pg_schemas("t") as (schema,):
         yield PG_URL, schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -11,14 +11,12 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from tests.conftest import PG_URL, require_postgres
+from tests.conftest import PG_URL, pg_schemas, require_postgres
 from tests.federation.harness import PASSPHRASE, delivered, originate, start, stop_all, wait_for
 
 from gsomia.demo.loopback import LoopbackNode, create_federation
@@ -34,19 +32,9 @@ def federation(request: pytest.FixtureRequest, tmp_path: Path,
         yield create_federation(tmp_path / "fed", passphrase=PASSPHRASE, parties=("KOR", "JPN"), feed_links=()), None
         return
     require_postgres()
-    schemas = [f"backup_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for schema in schemas:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
+    with pg_schemas("backup", 2) as schemas:
         yield create_federation(tmp_path / "fed", passphrase=PASSPHRASE, parties=("KOR", "JPN"), feed_links=(),
                                 databases={"KOR": (PG_URL, schemas[0])}), schemas[1]
-    finally:
-        with admin.connect() as conn:
-            for schema in schemas:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def gsomia(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -4,13 +4,12 @@ trails verify."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from tests.conftest import PG_URL, require_postgres
+from sqlalchemy import text
+from tests.conftest import PG_URL, pg_schemas, require_postgres
 from tests.federation.harness import PASSPHRASE, RunningNode, delivered, items_of, originate, start, stop_all, wait_for
 
 from gsomia.demo.loopback import create_federation
@@ -21,23 +20,15 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pg_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningNode]]:
     require_postgres()
-    schemas = {party: f"fed_{party.lower()}_{uuid.uuid4().hex[:10]}" for party in ("KOR", "JPN")}
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for schema in schemas.values():
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    base: Path = tmp_path_factory.mktemp("pg-federation")
-    specs = create_federation(base, passphrase=PASSPHRASE, parties=("KOR", "JPN"),
-                              databases={party: (PG_URL, schema) for party, schema in schemas.items()})
-    running = {party: start(spec) for party, spec in specs.items()}
-    try:
-        yield running
-    finally:
-        stop_all(running)
-        with admin.connect() as conn:
-            for schema in schemas.values():
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with pg_schemas("fed", 2) as (kor_schema, jpn_schema):
+        base: Path = tmp_path_factory.mktemp("pg-federation")
+        specs = create_federation(base, passphrase=PASSPHRASE, parties=("KOR", "JPN"),
+                                  databases={"KOR": (PG_URL, kor_schema), "JPN": (PG_URL, jpn_schema)})
+        running = {party: start(spec) for party, spec in specs.items()}
+        try:
+            yield running
+        finally:
+            stop_all(running)
 
 
 def test_postgresql_nodes_release_receive_and_verify(pg_pair: dict[str, RunningNode]) -> None:

@@ -8,13 +8,11 @@ carries before it handles it. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from tests.conftest import PG_URL, require_postgres
+from tests.conftest import PG_URL, pg_schemas, require_postgres
 from tests.federation.counting import CountingReceiver
 from tests.federation.harness import PASSPHRASE
 
@@ -37,17 +35,9 @@ def federation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[
         yield create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN"), feed_links=())
         return
     require_postgres()
-    schema = f"shared_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
+    with pg_schemas("shared") as (schema,):
         yield create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN"), feed_links=(),
                                 databases={"KOR": (PG_URL, schema)})
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def releaser(node: Node, spec: LoopbackNode) -> Actor:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from tests.ci import in_ci
-from tests.conftest import PG_URL, require_postgres
+from tests.conftest import PG_URL, pg_schemas, require_postgres
 from tests.federation.harness import PASSPHRASE, RunningNode, start, wait_for
 from tests.federation.test_feed_served import LABEL, subscriber_for, track
 from tests.feed.test_nats_broker import NATS_URL, nats_reachable
@@ -34,17 +34,9 @@ RELEASES = 24
 @pytest.fixture
 def pg_kor(tmp_path: Path) -> Iterator[tuple[dict[str, LoopbackNode], str]]:
     require_postgres()
-    schema = f"workers_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
+    with pg_schemas("workers") as (schema,):
         yield create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR", "JPN"), feed_links=(),
                                 databases={"KOR": (PG_URL, schema)}), schema
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def _serve(data: Path, *more: str, log: Path) -> subprocess.Popen[bytes]:

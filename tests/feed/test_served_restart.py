@@ -6,13 +6,12 @@ continue, and the stream still belongs to the official who started it."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from tests.conftest import PG_URL, require_postgres
+from sqlalchemy import text
+from tests.conftest import PG_URL, pg_schemas, require_postgres
 from tests.federation.harness import PASSPHRASE, RunningNode, start, stop_all, wait_for
 
 from gsomia.demo.loopback import create_federation
@@ -32,16 +31,8 @@ def kor_database(request: pytest.FixtureRequest) -> Iterator[tuple[str, str] | N
         yield None
         return
     require_postgres()
-    schema = f"feed_kor_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
+    with pg_schemas("feed_kor") as (schema,):
         yield PG_URL, schema
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def held_in_postgresql(kor: RunningNode) -> dict[str, int]:

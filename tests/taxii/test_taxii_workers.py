@@ -8,14 +8,12 @@ import os
 import ssl
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
-from tests.conftest import PG_URL, require_postgres
+from tests.conftest import PG_URL, pg_schemas, require_postgres
 from tests.federation.harness import PASSPHRASE, wait_for
 from tests.federation.test_workers import stop_supervisor
 from tests.services.test_taxii_store import report
@@ -30,17 +28,9 @@ TAXII = "application/taxii+json;version=2.1"
 @pytest.fixture
 def pg_kor(tmp_path: Path) -> Iterator[LoopbackNode]:
     require_postgres()
-    schema = f"taxii_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
+    with pg_schemas("taxii") as (schema,):
         yield create_federation(tmp_path, passphrase=PASSPHRASE, parties=("KOR",), feed_links=(),
                                 databases={"KOR": (PG_URL, schema)})["KOR"]
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture(autouse=True)
