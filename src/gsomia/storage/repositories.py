@@ -174,10 +174,8 @@ class ItemsRepository:
         return [_item_record(row) for row in self._conn.execute(query)]
 
     def find(self, state: str | None = None, limit: int = 1000) -> list[ItemRecord]:
-        query = select(t.items).order_by(t.items.c.created_at, t.items.c.id).limit(limit)
-        if state is not None:
-            query = query.where(t.items.c.state == state)
-        return [_item_record(row) for row in self._conn.execute(query)]
+        """The oldest `limit` items (of this state): the registry's first page."""
+        return self.page(None, limit, state=state)
 
     def set_state(self, item_id: str, *, state: str, custodian: str, location: str, at: datetime,
                   erase_content: bool = False) -> None:
